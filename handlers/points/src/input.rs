@@ -1,0 +1,213 @@
+//! Validation of everything a client sends, before any database call.
+
+use geofn_guest::http::Problem;
+use geofn_guest::{Request, Response};
+use serde_json::Value;
+
+/// `limit` when the client gives none, as DESIGN.md's `GET /points`.
+pub const DEFAULT_LIMIT: i64 = 100;
+/// Largest `limit` accepted: bounds the rows one request can pull.
+pub const MAX_LIMIT: i64 = 10_000;
+/// Longest name, in characters: the guide's `VARCHAR(100)`.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A point as a client asks to store it.
+#[derive(Debug, PartialEq)]
+pub struct NewPoint {
+    pub name: String,
+    pub longitude: f64,
+    pub latitude: f64,
+}
+
+/// Parses and checks a `POST /point` body.
+pub fn new_point(request: &Request) -> Result<NewPoint, Response> {
+    if !request.body_may_be_json() {
+        return Err(Problem::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the body must be JSON (Content-Type: application/json)",
+        )
+        .into_response());
+    }
+    let body: Value = serde_json::from_slice(&request.body).map_err(|err| {
+        Problem::new(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            format!("the body is not valid JSON: {err}"),
+        )
+        .into_response()
+    })?;
+    let Value::Object(fields) = body else {
+        return Err(Problem::new(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the body must be a JSON object with longitude, latitude and name",
+        )
+        .into_response());
+    };
+    let longitude = coordinate(&fields, "longitude", 180.0)?;
+    let latitude = coordinate(&fields, "latitude", 90.0)?;
+    let name = name(&fields)?;
+    Ok(NewPoint {
+        name,
+        longitude,
+        latitude,
+    })
+}
+
+fn coordinate(
+    fields: &serde_json::Map<String, Value>,
+    field: &str,
+    bound: f64,
+) -> Result<f64, Response> {
+    let value = match fields.get(field) {
+        None | Some(Value::Null) => return Err(bad(field, format!("{field} is required"))),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(_) => None,
+    };
+    let Some(value) = value.filter(|v| v.is_finite()) else {
+        return Err(bad(field, format!("{field} must be a finite number")));
+    };
+    if !(-bound..=bound).contains(&value) {
+        return Err(bad(
+            field,
+            format!("{field} must be between -{bound} and {bound}, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn name(fields: &serde_json::Map<String, Value>) -> Result<String, Response> {
+    let name = match fields.get("name") {
+        None | Some(Value::Null) => return Err(bad("name", "name is required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(bad("name", "name must be a string")),
+    };
+    if name.trim().is_empty() {
+        return Err(bad("name", "name must not be empty"));
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(bad(
+            "name",
+            format!("name must be at most {MAX_NAME_CHARS} characters, got {chars}"),
+        ));
+    }
+    if name.contains('\0') {
+        // PostgreSQL text cannot hold NUL; say so instead of failing later.
+        return Err(bad("name", "name must not contain NUL characters"));
+    }
+    Ok(name.clone())
+}
+
+/// The `limit` query parameter: an integer in 1..=MAX_LIMIT, given at most once.
+pub fn limit(query: &[(String, String)]) -> Result<i64, Response> {
+    let mut values = query.iter().filter(|(k, _)| k == "limit").map(|(_, v)| v);
+    let Some(raw) = values.next() else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    if values.next().is_some() {
+        return Err(bad("limit", "limit must be given at most once"));
+    }
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(bad(
+            "limit",
+            format!("limit must be an integer from 1 to {MAX_LIMIT}, got {raw:?}"),
+        )),
+    }
+}
+
+/// The `{id}` path segment: a positive integer.
+pub fn point_id(raw: &str) -> Result<i64, Response> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(bad(
+            "id",
+            format!("a point id is a positive integer, got {raw:?}"),
+        )),
+    }
+}
+
+fn bad(parameter: &str, detail: impl Into<String>) -> Response {
+    Problem::bad_parameter(parameter, detail).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn limit_defaults_and_bounds() {
+        assert_eq!(limit(&[]).ok(), Some(DEFAULT_LIMIT));
+        assert_eq!(limit(&query(&[("limit", "10000")])).ok(), Some(MAX_LIMIT));
+        assert_eq!(
+            limit(&query(&[("other", "x"), ("limit", "7")])).ok(),
+            Some(7)
+        );
+        for bad in ["0", "10001", "-5", "1e3", ""] {
+            assert!(limit(&query(&[("limit", bad)])).is_err(), "{bad}");
+        }
+        assert!(limit(&query(&[("limit", "1"), ("limit", "1")])).is_err());
+    }
+
+    #[test]
+    fn ids_are_positive_integers() {
+        assert_eq!(point_id("42").ok(), Some(42));
+        for bad in ["0", "-1", "x", "", "9223372036854775808"] {
+            assert!(point_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn request(body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            path: "/point".into(),
+            query: String::new(),
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_valid_body_parses_and_integers_count_as_coordinates() {
+        let point = new_point(&request(
+            r#"{"longitude": 2, "latitude": -0.5, "name": "P"}"#,
+        ))
+        .ok();
+        assert_eq!(
+            point,
+            Some(NewPoint {
+                name: "P".into(),
+                longitude: 2.0,
+                latitude: -0.5
+            })
+        );
+    }
+
+    #[test]
+    fn out_of_range_and_wrong_types_are_refused() {
+        for body in [
+            r#"{"longitude": 180.5, "latitude": 0, "name": "P"}"#,
+            r#"{"longitude": 0, "latitude": "0", "name": "P"}"#,
+            r#"{"longitude": 0, "latitude": 0, "name": ["P"]}"#,
+            r#"{"longitude": 0, "latitude": 0}"#,
+        ] {
+            let refused = new_point(&request(body)).err().map(|r| r.status);
+            assert_eq!(refused, Some(400), "{body}");
+        }
+    }
+}

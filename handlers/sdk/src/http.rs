@@ -1,0 +1,144 @@
+//! Reading requests and building responses, so handlers speak HTTP the same way.
+
+use serde::Serialize;
+
+use crate::{Request, Response};
+
+/// Media type of RFC 9457 problem documents, the shape of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Media type of ordinary JSON answers.
+pub const JSON: &str = "application/json";
+
+/// An RFC 9457 problem document. `type` is a URI naming the kind of problem so
+/// clients can branch on it without parsing `detail`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The offending request parameter or body field, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+impl Problem {
+    /// A problem of kind `urn:geofn:problem:{slug}`.
+    pub fn new(status: u16, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:geofn:problem:{slug}"),
+            title: title.to_owned(),
+            status,
+            detail: detail.into(),
+            parameter: None,
+        }
+    }
+
+    /// A 400 naming the parameter or field that was wrong.
+    pub fn bad_parameter(parameter: &str, detail: impl Into<String>) -> Self {
+        let mut problem = Self::new(400, "invalid-parameter", "Invalid parameter", detail);
+        problem.parameter = Some(parameter.to_owned());
+        problem
+    }
+
+    /// A 404 for a resource that does not exist.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, "not-found", "Not found", detail)
+    }
+
+    /// Renders the problem as an HTTP response.
+    pub fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        Response {
+            status: self.status,
+            headers: vec![("content-type".into(), PROBLEM_JSON.into())],
+            body,
+        }
+    }
+}
+
+impl From<Problem> for Response {
+    fn from(problem: Problem) -> Self {
+        problem.into_response()
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
+    with_content_type(status, JSON, value)
+}
+
+/// A JSON-encoded response with an explicit media type (e.g. `application/geo+json`).
+pub fn with_content_type<T: Serialize + ?Sized>(
+    status: u16,
+    content_type: &str,
+    value: &T,
+) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => Response {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        },
+        Err(err) => Problem::new(
+            500,
+            "serialization",
+            "Response could not be encoded",
+            err.to_string(),
+        )
+        .into_response(),
+    }
+}
+
+/// An empty response, e.g. 204 after a delete.
+pub fn empty(status: u16) -> Response {
+    Response {
+        status,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+impl Response {
+    /// Adds a header; returns the response for chaining.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+}
+
+impl Request {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Decoded query parameters, in order, repeated keys kept.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// Path segments after the leading slash ("/points/42" → ["points", "42"]).
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.trim_start_matches('/').split('/').collect()
+    }
+
+    /// Whether the body was declared as JSON, or not declared at all (curl
+    /// without -H and many scripts send no Content-Type; we accept that).
+    pub fn body_may_be_json(&self) -> bool {
+        match self.header("content-type") {
+            None => true,
+            Some(value) => {
+                let essence = value.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case(JSON)
+                    || essence.to_ascii_lowercase().ends_with("+json")
+            }
+        }
+    }
+}

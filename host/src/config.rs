@@ -1,0 +1,282 @@
+//! Command line and environment: clap flags, each with an env fallback,
+//! plus the guide's `DB_*` variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_postgres::config::Host;
+
+use crate::db::PoolSettings;
+use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
+use crate::runtime::Limits;
+use crate::runtime::limits::{
+    DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
+};
+
+/// The guide's Flask port, kept so proxies and probes need no change.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:5000";
+/// Where `make build` puts components and their manifest.
+pub const DEFAULT_HANDLERS_DIR: &str = "target/handlers";
+/// Where `geofn dev` keeps its private PostgreSQL cluster.
+pub const DEFAULT_DATA_DIR: &str = ".geofn";
+/// PostgreSQL's own default port, for `DB_HOST` without `DB_PORT`.
+const DEFAULT_DB_PORT: u16 = 5432;
+
+/// geofn: spatial HTTP APIs from WebAssembly handlers on PostGIS.
+#[derive(Debug, Parser)]
+#[command(name = "geofn", version, about)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, env = "GEOFN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve against the configured database (DATABASE_URL or DB_HOST, DB_PORT, ...).
+    Serve(ServeArgs),
+    /// Serve on a private PostGIS cluster kept in --data-dir, started and
+    /// stopped with the host (or on the configured database, if there is one).
+    Dev(DevArgs),
+}
+
+/// `geofn serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Server settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Database settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// `geofn dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Server settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Database settings; when none is given, the private cluster is used.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Folder of the private cluster (created on first run, kept across runs).
+    #[arg(long, env = "GEOFN_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+/// Settings shared by `serve` and `dev`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GEOFN_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Directory holding the handler components and their geofn.toml.
+    #[arg(long, env = "GEOFN_HANDLERS", default_value = DEFAULT_HANDLERS_DIR)]
+    pub handlers: PathBuf,
+    /// Maximum PostgreSQL connections of this process.
+    #[arg(long, env = "GEOFN_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE)]
+    pub pool_size: usize,
+    /// How long a request waits for a free connection before failing with 503.
+    #[arg(long, env = "GEOFN_POOL_WAIT_MS", default_value_t = DEFAULT_POOL_WAIT.as_millis() as u64)]
+    pub pool_wait_ms: u64,
+    /// How long start-up waits for the database to accept connections.
+    #[arg(long, env = "GEOFN_DB_START_TIMEOUT_SECS", default_value_t = DEFAULT_START_DEADLINE.as_secs())]
+    pub db_start_timeout_secs: u64,
+    /// Default wall-clock deadline of one handler call.
+    #[arg(long, env = "GEOFN_DEADLINE_MS", default_value_t = DEFAULT_DEADLINE.as_millis() as u64)]
+    pub deadline_ms: u64,
+    /// Default linear-memory cap of one handler instance.
+    #[arg(long, env = "GEOFN_MEMORY_MIB", default_value_t = DEFAULT_MEMORY_BYTES >> 20)]
+    pub memory_mib: usize,
+    /// Largest memory cap any handler may ask for in its manifest.
+    #[arg(long, env = "GEOFN_MAX_MEMORY_MIB", default_value_t = DEFAULT_MAX_MEMORY_BYTES >> 20)]
+    pub max_memory_mib: usize,
+    /// Default request-body cap.
+    #[arg(long, env = "GEOFN_MAX_BODY_KIB", default_value_t = DEFAULT_BODY_BYTES >> 10)]
+    pub max_body_kib: usize,
+}
+
+impl ServerArgs {
+    /// Per-request limits when the manifest says nothing.
+    pub fn default_limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+            body_bytes: self.max_body_kib << 10,
+        }
+    }
+
+    /// Pool settings.
+    pub fn pool_settings(&self) -> PoolSettings {
+        PoolSettings {
+            max_size: self.pool_size,
+            wait: Duration::from_millis(self.pool_wait_ms),
+            start_deadline: Duration::from_secs(self.db_start_timeout_secs),
+        }
+    }
+}
+
+/// Where the database is: a URL, or the guide's separate variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// Connection URL or key=value string; wins over the DB_* settings.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Database host.
+    #[arg(long, env = "DB_HOST")]
+    pub db_host: Option<String>,
+    /// Database port.
+    #[arg(long, env = "DB_PORT")]
+    pub db_port: Option<u16>,
+    /// Database name.
+    #[arg(long, env = "DB_NAME")]
+    pub db_name: Option<String>,
+    /// Database user.
+    #[arg(long, env = "DB_USER")]
+    pub db_user: Option<String>,
+    /// Database password (DB_PASS is read too, as the guide's Kubernetes manifest spells it).
+    #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
+    pub db_password: Option<String>,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// DATABASE_URL does not parse.
+    #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
+    BadUrl(tokio_postgres::Error),
+    /// `serve` was started with no database at all.
+    #[error(
+        "no database configured: set DATABASE_URL, or DB_HOST (with DB_PORT, DB_NAME, DB_USER, \
+         DB_PASSWORD), or use `geofn dev` for a private one"
+    )]
+    NoDatabase,
+}
+
+impl DatabaseArgs {
+    /// The connection configuration, or `None` when nothing was configured.
+    pub fn pg_config(&self) -> Result<Option<tokio_postgres::Config>, ConfigError> {
+        if let Some(url) = &self.database_url {
+            if self.db_host.is_some() {
+                tracing::warn!("both DATABASE_URL and DB_HOST are set; using DATABASE_URL");
+            }
+            return tokio_postgres::Config::from_str(url)
+                .map(Some)
+                .map_err(ConfigError::BadUrl);
+        }
+        let Some(host) = &self.db_host else {
+            return Ok(None);
+        };
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(host)
+            .port(self.db_port.unwrap_or(DEFAULT_DB_PORT))
+            .user(self.db_user.as_deref().unwrap_or("postgres"));
+        if let Some(name) = &self.db_name {
+            config.dbname(name);
+        }
+        let password = self
+            .db_password
+            .clone()
+            .or_else(|| std::env::var("DB_PASS").ok());
+        if let Some(password) = password {
+            config.password(password);
+        }
+        Ok(Some(config))
+    }
+}
+
+/// A connection target fit for logs: hosts, ports, database and user, never
+/// the password.
+pub fn redacted(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "postgresql://{}@{}:{}/{}{}",
+        config.get_user().unwrap_or("?"),
+        hosts.join(","),
+        ports.join(","),
+        config.get_dbname().unwrap_or(""),
+        if config.get_password().is_some() {
+            " (password set)"
+        } else {
+            ""
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn guide_variables_build_a_config() {
+        let args = DatabaseArgs {
+            db_host: Some("postgis".into()),
+            db_name: Some("gisdb".into()),
+            db_user: Some("gisuser".into()),
+            db_password: Some("gispassword".into()),
+            ..DatabaseArgs::default()
+        };
+        let config = args.pg_config().unwrap().unwrap();
+        assert_eq!(config.get_ports(), [5432]);
+        assert_eq!(config.get_dbname(), Some("gisdb"));
+        assert_eq!(config.get_password(), Some(&b"gispassword"[..]));
+    }
+
+    #[test]
+    fn nothing_configured_is_none() {
+        assert!(DatabaseArgs::default().pg_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn redaction_hides_the_password() {
+        let config =
+            tokio_postgres::Config::from_str("postgresql://gisuser:s3cret@db.example:6432/gisdb")
+                .unwrap();
+        let shown = redacted(&config);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("gisuser@db.example:6432/gisdb"), "{shown}");
+    }
+
+    #[test]
+    fn cli_parses_the_documented_commands() {
+        let cli = Cli::try_parse_from([
+            "geofn",
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--handlers",
+            "h",
+            "--data-dir",
+            "d",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Dev(ref a) if a.data_dir == Path::new("d")));
+    }
+}

@@ -1,0 +1,72 @@
+//! PostgreSQL/PostGIS: the pool, the schema, and the mapping between the
+//! WIT `db` values and PostgreSQL types.
+//!
+//! - [`pool`]: connecting with bounded retries and checking the server at start.
+//! - [`migrate`]: the schema, created and upgraded at start under an advisory lock.
+//! - [`bind`]: WIT values → statement parameters, checked against inferred types.
+//! - [`decode`]: result columns → WIT values.
+//! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
+//! - [`session`]: what one request's guest does with the database.
+
+pub mod bind;
+pub mod decode;
+pub mod geometry;
+pub mod migrate;
+pub mod pool;
+pub mod session;
+
+pub use deadpool_postgres::Pool;
+pub use pool::{PoolSettings, connect};
+
+/// Why the database could not be made ready at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The server never accepted a connection before the start deadline.
+    #[error("could not reach PostgreSQL at {target} within {waited:?}: {source}")]
+    Unreachable {
+        /// Redacted connection target.
+        target: String,
+        /// How long we kept trying.
+        waited: std::time::Duration,
+        /// The last connection error.
+        source: tokio_postgres::Error,
+    },
+    /// The server refused us for a reason retrying will not fix (auth, no such database).
+    #[error("PostgreSQL at {target} refused the connection: {source}")]
+    Refused {
+        /// Redacted connection target.
+        target: String,
+        /// The server's answer.
+        source: tokio_postgres::Error,
+    },
+    /// The PostGIS extension is not installed on the server.
+    #[error(
+        "the PostGIS extension is not available on PostgreSQL at {target}: install it on the \
+         server (Debian: postgresql-15-postgis-3; Docker: postgis/postgis:15-3.4)"
+    )]
+    PostgisMissing {
+        /// Redacted connection target.
+        target: String,
+    },
+    /// A migration statement failed.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// Migration number.
+        version: i32,
+        /// Migration name.
+        name: &'static str,
+        /// The server's answer.
+        source: tokio_postgres::Error,
+    },
+    /// Any other database error while starting, with what we were doing.
+    #[error("{context}: {source}")]
+    Query {
+        /// What the host was doing.
+        context: &'static str,
+        /// The server's answer.
+        source: tokio_postgres::Error,
+    },
+    /// The pool itself could not be built (bad configuration).
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+}

@@ -1,0 +1,171 @@
+//! One request's use of the database: a pooled connection taken on the
+//! guest's first call and returned when the request's store is dropped.
+
+use deadpool_postgres::{Object, Pool, PoolError};
+use tokio_postgres::types::ToSql;
+
+use super::bind::{Param, bind};
+use super::decode::row_values;
+use crate::bindings::{DbError, QueryFailure, Rows, Value};
+
+/// Statements that would leave transaction or session state on a connection
+/// other requests reuse; handlers get `db-error::forbidden` for them.
+const SESSION_KEYWORDS: &[&str] = &[
+    "BEGIN",
+    "START",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "ABORT",
+    "SAVEPOINT",
+    "RELEASE",
+    "PREPARE",
+    "SET",
+    "RESET",
+    "LISTEN",
+    "UNLISTEN",
+    "DISCARD",
+    "DEALLOCATE",
+];
+
+/// The database as one guest instance sees it.
+pub struct DbSession {
+    pool: Pool,
+    client: Option<Object>,
+}
+
+impl DbSession {
+    /// A session that has not touched the pool yet.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool, client: None }
+    }
+
+    /// Runs a row-returning statement.
+    pub async fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows, DbError> {
+        let (client, statement, params) = self.prepare(sql, params).await?;
+        let rows = client
+            .query(&statement, &as_refs(&params))
+            .await
+            .map_err(failure)?;
+        let columns = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let rows = rows.iter().map(row_values).collect::<Result<Vec<_>, _>>()?;
+        Ok(Rows { columns, rows })
+    }
+
+    /// Runs a statement for its effect; returns rows affected.
+    pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
+        let (client, statement, params) = self.prepare(sql, params).await?;
+        client
+            .execute(&statement, &as_refs(&params))
+            .await
+            .map_err(failure)
+    }
+
+    async fn prepare(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<(&Object, tokio_postgres::Statement, Vec<Param>), DbError> {
+        refuse_session_control(sql)?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(failure)?;
+        let params = bind(statement.params(), params).map_err(DbError::BadParameter)?;
+        Ok((client, statement, params))
+    }
+
+    async fn client(&mut self) -> Result<&Object, DbError> {
+        if self.client.is_none() {
+            let client = self.pool.get().await.map_err(unavailable)?;
+            self.client = Some(client);
+        }
+        Ok(self.client.as_ref().expect("set above"))
+    }
+}
+
+fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+fn unavailable(err: PoolError) -> DbError {
+    DbError::Unavailable(match err {
+        PoolError::Timeout(_) => "no database connection became free in time".to_owned(),
+        PoolError::Backend(e) => format!("cannot connect to the database: {e}"),
+        other => other.to_string(),
+    })
+}
+
+/// PostgreSQL's own errors become `query-failed`; a lost connection is
+/// `unavailable` because a retry on a fresh connection may succeed.
+fn failure(err: tokio_postgres::Error) -> DbError {
+    match err.as_db_error() {
+        Some(db) => DbError::QueryFailed(QueryFailure {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            constraint: db.constraint().map(str::to_owned),
+        }),
+        None if err.is_closed() => {
+            DbError::Unavailable("the database connection was lost".to_owned())
+        }
+        None => DbError::Unavailable(err.to_string()),
+    }
+}
+
+fn refuse_session_control(sql: &str) -> Result<(), DbError> {
+    let keyword = first_keyword(sql);
+    if SESSION_KEYWORDS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(keyword))
+    {
+        return Err(DbError::Forbidden(format!(
+            "{} is transaction or session control; each db call runs in its own \
+             transaction on a shared connection",
+            keyword.to_ascii_uppercase()
+        )));
+    }
+    Ok(())
+}
+
+/// The first word of a statement, after whitespace and comments.
+fn first_keyword(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_keyword_skips_comments() {
+        assert_eq!(first_keyword("  -- hi\n /* x */ begin;"), "begin");
+        assert_eq!(first_keyword("SELECT 1"), "SELECT");
+        assert_eq!(first_keyword(""), "");
+    }
+
+    #[test]
+    fn session_control_is_refused() {
+        assert!(matches!(
+            refuse_session_control("/**/ SET search_path = x"),
+            Err(DbError::Forbidden(_))
+        ));
+        assert!(refuse_session_control("select * from settings").is_ok());
+        assert!(refuse_session_control("UPDATE t SET a = 1").is_ok());
+    }
+}

@@ -1,0 +1,44 @@
+//! # geofn host
+//!
+//! Serves HTTP requests by running WebAssembly handler components against
+//! PostGIS. One process: an axum server, a pool of PostgreSQL connections,
+//! a wasmtime engine, and an atomically swappable set of handlers.
+//!
+//! Layout, one concern per module:
+//! - [`config`]: flags and environment (clap), including the guide's `DB_*` variables.
+//! - [`startup`]: turning configuration into a ready [`AppState`].
+//! - [`state`]: [`AppState`], what every request shares.
+//! - [`http`]: the router, host-native routes, dispatch to handlers, problem documents.
+//! - [`registry`]: the manifest, loading components, the swappable route table.
+//! - [`runtime`]: the engine, per-request stores, limits, and the host imports.
+//! - [`bindings`]: the `geofn:handler` WIT world, generated once.
+//! - [`db`]: the pool, migrations, and PostgreSQL ↔ WIT value mapping.
+//! - [`dev`]: the private PostgreSQL cluster of `geofn dev` and the tests.
+//! - [`shutdown`]: the one shutdown signal.
+
+#![deny(missing_docs)]
+
+pub mod bindings;
+pub mod config;
+pub mod db;
+pub mod dev;
+pub mod http;
+pub mod registry;
+pub mod runtime;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+
+pub use state::AppState;
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops
+/// accepting and lets in-flight requests finish.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,73 @@
+//! The `geofn` binary.
+//!
+//! Run with: `geofn dev` (a private PostGIS in `.geofn/`) or
+//! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`.
+
+use anyhow::Context;
+use clap::Parser;
+use geofn::config::{Cli, Command, ConfigError, LogFormat, ServerArgs};
+use geofn::dev::{ClusterOptions, PgCluster};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let database = args.database.pg_config()?.ok_or(ConfigError::NoDatabase)?;
+            serve(&args.server, database).await
+        }
+        Command::Dev(args) => match args.database.pg_config()? {
+            Some(database) => serve(&args.server, database).await,
+            None => {
+                let data_dir = args.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || {
+                    PgCluster::start(&data_dir, ClusterOptions::default())
+                })
+                .await?
+                .with_context(|| {
+                    format!(
+                        "starting the private PostgreSQL in {}",
+                        args.data_dir.display()
+                    )
+                })?;
+                tracing::info!(
+                    data_dir = %args.data_dir.display(),
+                    port = cluster.port(),
+                    "private PostGIS cluster running"
+                );
+                let result = serve(&args.server, cluster.config()).await;
+                // Stopping waits for PostgreSQL to exit: keep it off the workers.
+                tokio::task::spawn_blocking(move || drop(cluster)).await?;
+                result
+            }
+        },
+    }
+}
+
+async fn serve(server: &ServerArgs, database: tokio_postgres::Config) -> anyhow::Result<()> {
+    let state = geofn::startup::build_state(server, database).await?;
+    let listener = tokio::net::TcpListener::bind(server.listen)
+        .await
+        .with_context(|| format!("listening on {}", server.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, "serving");
+    // One plain line on stdout that scripts and tests can wait for.
+    println!("geofn listening on http://{local}");
+    geofn::run(listener, state, geofn::shutdown::signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,182 @@
+//! `geofn.toml`: which component answers which routes, with what limits.
+//!
+//! ```toml
+//! [handlers.points]
+//! component = "points.wasm"
+//! routes = ["POST /point", "GET /points", "GET /points/{id}", "DELETE /points/{id}"]
+//!
+//! [handlers.points.limits]   # optional
+//! deadline_ms = 10000
+//! memory_mib = 64
+//! body_kib = 1024
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use http::Method;
+use serde::Deserialize;
+
+use crate::runtime::limits::LimitOverrides;
+
+/// File name of the manifest inside a handlers directory.
+pub const MANIFEST_FILE: &str = "geofn.toml";
+
+/// The parsed manifest.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Handlers by name.
+    #[serde(default)]
+    pub handlers: BTreeMap<String, HandlerSpec>,
+}
+
+/// One handler's entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerSpec {
+    /// Component file, relative to the handlers directory.
+    pub component: PathBuf,
+    /// Routes as "METHOD /path", path segments like `{id}` match one segment.
+    pub routes: Vec<String>,
+    /// Limits overriding the host's defaults.
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+/// A parsed route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The method it answers.
+    pub method: Method,
+    /// The path template (matchit syntax).
+    pub path: String,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not TOML, or not of the manifest's shape.
+    #[error("{MANIFEST_FILE} does not parse: {0}")]
+    Syntax(#[from] toml::de::Error),
+    /// A route string that is not "METHOD /path".
+    #[error("handler {handler:?}: route {route:?} is not \"METHOD /path\"")]
+    BadRoute {
+        /// Handler name.
+        handler: String,
+        /// The route as written.
+        route: String,
+    },
+    /// A handler with no routes can never run; almost surely a mistake.
+    #[error("handler {0:?} has no routes")]
+    NoRoutes(String),
+    /// A handler name that could not be a file or metric label.
+    #[error("handler name {0:?} must be 1-64 characters of a-z, 0-9, - and _")]
+    BadName(String),
+}
+
+impl Manifest {
+    /// Parses and checks a manifest's text.
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest = toml::from_str(text)?;
+        for (name, spec) in &manifest.handlers {
+            if !valid_name(name) {
+                return Err(ManifestError::BadName(name.clone()));
+            }
+            if spec.routes.is_empty() {
+                return Err(ManifestError::NoRoutes(name.clone()));
+            }
+            spec.parsed_routes(name)?;
+        }
+        Ok(manifest)
+    }
+}
+
+impl HandlerSpec {
+    /// The routes, parsed.
+    pub fn parsed_routes(&self, handler: &str) -> Result<Vec<Route>, ManifestError> {
+        self.routes
+            .iter()
+            .map(|route| {
+                parse_route(route).ok_or_else(|| ManifestError::BadRoute {
+                    handler: handler.to_owned(),
+                    route: route.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_route(route: &str) -> Option<Route> {
+    let (method, path) = route.trim().split_once(char::is_whitespace)?;
+    let path = path.trim();
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return None;
+    }
+    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    Some(Route {
+        method,
+        path: path.to_owned(),
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_shipped_shape() {
+        let manifest = Manifest::parse(
+            r#"
+            [handlers.points]
+            component = "points.wasm"
+            routes = ["POST /point", "GET /points/{id}"]
+            [handlers.points.limits]
+            memory_mib = 32
+            "#,
+        )
+        .unwrap();
+        let spec = &manifest.handlers["points"];
+        assert_eq!(spec.limits.memory_mib, Some(32));
+        let routes = spec.parsed_routes("points").unwrap();
+        assert_eq!(routes[1].method, Method::GET);
+        assert_eq!(routes[1].path, "/points/{id}");
+    }
+
+    #[test]
+    fn rejects_bad_routes_names_and_unknown_keys() {
+        let bad_route = "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"/nomethod\"]";
+        assert!(matches!(
+            Manifest::parse(bad_route),
+            Err(ManifestError::BadRoute { .. })
+        ));
+        let bad_name = "[handlers.\"A B\"]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]";
+        assert!(matches!(
+            Manifest::parse(bad_name),
+            Err(ManifestError::BadName(_))
+        ));
+        let unknown = "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]\ntimeout = 3";
+        assert!(matches!(
+            Manifest::parse(unknown),
+            Err(ManifestError::Syntax(_))
+        ));
+        let no_routes = "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = []";
+        assert!(matches!(
+            Manifest::parse(no_routes),
+            Err(ManifestError::NoRoutes(_))
+        ));
+    }
+}

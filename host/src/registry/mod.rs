@@ -1,0 +1,118 @@
+//! The set of loaded handlers and the route table over them, swapped as a
+//! whole so that a request sees one consistent version from start to end.
+//!
+//! - [`manifest`]: the `geofn.toml` format.
+//! - [`load`]: reading a handlers directory into a [`HandlerSet`].
+
+pub mod load;
+pub mod manifest;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use http::Method;
+
+use crate::bindings::HandlerPre;
+use crate::runtime::{GuestState, Limits};
+
+pub use load::{LoadError, load_dir};
+
+/// A compiled, pre-linked handler ready to instantiate.
+pub struct LoadedHandler {
+    /// Name from the manifest; labels logs and metrics.
+    pub name: Arc<str>,
+    /// Hex SHA-256 of the component bytes: the version users can compare.
+    pub sha256: String,
+    /// Component size in bytes.
+    pub size: u64,
+    /// When this version was loaded.
+    pub loaded_at: SystemTime,
+    /// How long compiling and pre-linking took.
+    pub compile_time: Duration,
+    /// Limits per request.
+    pub limits: Limits,
+    /// Routes as written in the manifest.
+    pub routes: Vec<String>,
+    /// The pre-linked component.
+    pub pre: HandlerPre<GuestState>,
+}
+
+impl std::fmt::Debug for LoadedHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedHandler")
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The handlers of one path, by method.
+pub(crate) type MethodTable = Vec<(Method, Arc<LoadedHandler>)>;
+
+/// What the route table says about a request.
+pub enum RouteMatch {
+    /// This handler answers it.
+    Found(Arc<LoadedHandler>),
+    /// The path exists but not for this method; these methods would do.
+    MethodNotAllowed(Vec<Method>),
+    /// No route has this path.
+    NotFound,
+}
+
+/// Handlers and their route table, immutable once built.
+#[derive(Default)]
+pub struct HandlerSet {
+    router: matchit::Router<MethodTable>,
+    handlers: Vec<Arc<LoadedHandler>>,
+}
+
+impl HandlerSet {
+    /// The handlers, in manifest order.
+    pub fn handlers(&self) -> &[Arc<LoadedHandler>] {
+        &self.handlers
+    }
+
+    /// Which handler answers `method path`. HEAD falls back to GET.
+    pub fn route(&self, method: &Method, path: &str) -> RouteMatch {
+        let Ok(matched) = self.router.at(path) else {
+            return RouteMatch::NotFound;
+        };
+        let table = matched.value;
+        let pick = |m: &Method| table.iter().find(|(candidate, _)| candidate == m);
+        let found = pick(method).or_else(|| {
+            (*method == Method::HEAD)
+                .then(|| pick(&Method::GET))
+                .flatten()
+        });
+        match found {
+            Some((_, handler)) => RouteMatch::Found(handler.clone()),
+            None => RouteMatch::MethodNotAllowed(table.iter().map(|(m, _)| m.clone()).collect()),
+        }
+    }
+}
+
+/// The current handler set, replaceable while requests run.
+pub struct Registry {
+    current: ArcSwap<HandlerSet>,
+}
+
+impl Registry {
+    /// A registry serving `set`.
+    pub fn new(set: HandlerSet) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(set),
+        }
+    }
+
+    /// The set to serve one request with; holding it keeps that version alive.
+    pub fn current(&self) -> Arc<HandlerSet> {
+        self.current.load_full()
+    }
+
+    /// Replaces the whole set at once; requests already running keep theirs.
+    pub fn swap(&self, set: HandlerSet) {
+        self.current.store(Arc::new(set));
+    }
+}

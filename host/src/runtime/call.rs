@@ -1,0 +1,86 @@
+//! One request through one handler: a fresh store, the deadline, the call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use deadpool_postgres::Pool;
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
+
+use super::{GuestState, Limits, Runtime};
+use crate::bindings::{HandlerPre, Request, Response};
+
+/// How a call failed; each maps to its own HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The handler ran past its wall-clock deadline (504).
+    #[error("the handler did not finish within {0:?}")]
+    Deadline(std::time::Duration),
+    /// Every instance slot is in use (503).
+    #[error("no free instance slot: {0}")]
+    Saturated(String),
+    /// The guest trapped: panic, out of memory, bug (500).
+    #[error("the handler trapped: {0}")]
+    Trap(String),
+}
+
+impl Runtime {
+    /// Instantiates `pre` in a fresh store and calls its `handle`.
+    ///
+    /// Nothing survives the call: the store, its memory and the database
+    /// connection it borrowed are released when this returns.
+    pub async fn call(
+        &self,
+        handler: Arc<str>,
+        pre: &HandlerPre<GuestState>,
+        limits: &Limits,
+        pool: Pool,
+        request: Request,
+    ) -> Result<Response, CallError> {
+        let deadline = Instant::now() + limits.deadline;
+        let mut store = Store::new(
+            self.engine(),
+            GuestState::new(handler.clone(), limits, pool),
+        );
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_handle(&mut store, &request).await
+        })
+        .await;
+
+        let result = match outcome {
+            Err(_elapsed) => Err(CallError::Deadline(limits.deadline)),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(classify(err, limits)),
+        };
+        if result.is_err() {
+            let stderr = store.data().stderr();
+            if !stderr.is_empty() {
+                tracing::warn!(handler.name = &*handler, guest.stderr = %stderr.trim_end(), "handler stderr");
+            }
+        }
+        result
+    }
+}
+
+fn classify(err: wasmtime::Error, limits: &Limits) -> CallError {
+    if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return CallError::Deadline(limits.deadline);
+    }
+    if err.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+        return CallError::Saturated(err.to_string());
+    }
+    CallError::Trap(format!("{err:#}"))
+}

@@ -1,0 +1,133 @@
+//! Everything one request's store holds, and the host imports on it.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::geofn::handler::{db, log, types};
+use crate::bindings::{DbError, Level, Rows, Value};
+use crate::db::session::DbSession;
+
+use super::Limits;
+
+/// Bytes of a guest's stderr kept for the log (Rust panics print there).
+pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
+/// Longest guest log message passed on; longer ones are cut.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+/// Instances, tables and table elements one request may create; a handler
+/// component needs a handful, the caps only stop runaway growth.
+const MAX_INSTANCES_PER_STORE: usize = 32;
+const MAX_TABLES_PER_STORE: usize = 32;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// The data of one request's store.
+pub struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    db: DbSession,
+    handler: Arc<str>,
+    stderr: MemoryOutputPipe,
+}
+
+impl GuestState {
+    /// State for one call of `handler`: WASI with no files, sockets,
+    /// environment or arguments; stderr captured for the log.
+    pub fn new(handler: Arc<str>, limits: &Limits, pool: Pool) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(MAX_INSTANCES_PER_STORE)
+                .tables(MAX_TABLES_PER_STORE)
+                .table_elements(MAX_TABLE_ELEMENTS)
+                .build(),
+            db: DbSession::new(pool),
+            handler,
+            stderr,
+        }
+    }
+
+    /// What the guest wrote to stderr, lossily decoded.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for GuestState {}
+
+impl db::Host for GuestState {
+    async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
+        let result = self.db.query(&sql, params).await;
+        trace_db(&self.handler, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
+        let result = self.db.execute(&sql, params).await;
+        trace_db(&self.handler, &sql, result.as_ref().err());
+        result
+    }
+}
+
+fn trace_db(handler: &str, sql: &str, error: Option<&DbError>) {
+    match error {
+        None => tracing::trace!(handler.name = handler, db.statement = sql, "db call"),
+        Some(err) => {
+            tracing::debug!(handler.name = handler, db.statement = sql, error = ?err, "db call failed");
+        }
+    }
+}
+
+impl log::Host for GuestState {
+    async fn log(&mut self, level: Level, message: String) {
+        let message = truncate(&message, MAX_LOG_MESSAGE_BYTES);
+        let handler = &*self.handler;
+        match level {
+            Level::Trace => tracing::trace!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Debug => tracing::debug!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Info => tracing::info!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Warn => tracing::warn!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Error => tracing::error!(handler.name = handler, guest.log = true, "{message}"),
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

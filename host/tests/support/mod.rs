@@ -1,0 +1,247 @@
+//! Test harness: private PostgreSQL clusters and real `geofn` processes.
+//!
+//! Every test gets its own cluster (initdb in a temporary folder, a free
+//! loopback port) and spawns the real binary with real components built
+//! from `handlers/` by `make handlers`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use geofn::dev::{ClusterOptions, PgCluster};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a host may take to compile its handlers and connect.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The cargo target folder the test binary was built into.
+pub fn target_dir() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_geofn"));
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/geofn")
+        .to_owned()
+}
+
+/// The shipped handlers directory assembled by `make handlers`.
+pub fn shipped_handlers() -> PathBuf {
+    let dir = target_dir().join("handlers");
+    assert!(
+        dir.join("geofn.toml").exists(),
+        "{} has no geofn.toml: run `make handlers` before `cargo test`",
+        dir.display()
+    );
+    dir
+}
+
+/// A component built by `make handlers` (shipped or test-only).
+pub fn component(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} missing: run `make handlers`",
+        path.display()
+    );
+    path
+}
+
+/// A handlers directory with `manifest` and copies of `components`.
+pub fn handlers_dir(manifest: &str, components: &[&str]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("geofn.toml"), manifest).unwrap();
+    for name in components {
+        std::fs::copy(component(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    dir
+}
+
+/// The shipped points handler plus the probe, mounted under `/probe/`.
+pub fn points_and_probe() -> TempDir {
+    let shipped = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
+    let manifest = format!(
+        "{shipped}\n[handlers.probe]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /probe/{{action}}\"]\n"
+    );
+    handlers_dir(&manifest, &["points", "probe"])
+}
+
+/// A private PostgreSQL cluster for one test.
+pub struct TestDb {
+    pub cluster: PgCluster,
+    _dir: TempDir,
+}
+
+impl TestDb {
+    /// Starts a fresh cluster; durability settings off, it is thrown away.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("geofn-pg-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let options = ClusterOptions {
+            settings: vec![
+                ("fsync".into(), "off".into()),
+                ("full_page_writes".into(), "off".into()),
+            ],
+            immediate_stop: true,
+        };
+        let cluster = PgCluster::start(dir.path(), options).expect("starting a test cluster");
+        Self { cluster, _dir: dir }
+    }
+
+    /// A direct connection, to check what the host stored.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = self
+            .cluster
+            .config()
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connecting to the test cluster");
+        tokio::spawn(connection);
+        client
+    }
+
+    /// Rows in `points`.
+    pub async fn count_points(&self) -> i64 {
+        self.client()
+            .await
+            .query_one("SELECT count(*) FROM points", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// A running `geofn` process.
+pub struct Host {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// `geofn serve` against `db` with the handlers in `handlers`.
+    pub async fn serve(db: &TestDb, handlers: &Path, extra: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--handlers"])
+            .arg(handlers)
+            .args(extra)
+            .env("DATABASE_URL", db.cluster.url());
+        Self::spawn(command).await
+    }
+
+    /// Spawns `command` (a `geofn` invocation) and waits until it listens.
+    pub async fn spawn(mut command: Command) -> Self {
+        for var in [
+            "DB_HOST",
+            "DB_PORT",
+            "DB_NAME",
+            "DB_USER",
+            "DB_PASSWORD",
+            "DB_PASS",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawning geofn");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(START_TIMEOUT, async {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                if let Some(url) = line.strip_prefix("geofn listening on ") {
+                    return Some(url.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(base) = base else {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            panic!("geofn did not start; its log:\n{}", logs.lock().unwrap());
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        Self { child, base, logs }
+    }
+
+    /// Everything the process logged so far (ANSI codes stripped).
+    pub fn logs(&self) -> String {
+        strip_ansi(&self.logs.lock().unwrap())
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL, no chance to clean up: what a crash or OOM kill looks like.
+    pub async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("geofn did not exit after SIGTERM")
+            .unwrap()
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A client that never follows redirects or retries.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}

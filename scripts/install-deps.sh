@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what geofn needs to build, run and test on Debian, and nothing
+# that is already there: safe to run any number of times.
+set -euo pipefail
+
+# PostgreSQL + PostGIS for `geofn dev` and the tests.
+packages=(
+  postgresql-15 postgresql-15-postgis-3 postgresql-client-15
+)
+sudo=""
+if [[ "$(id -u)" != 0 ]]; then
+  sudo="sudo"
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if (( ${#missing[@]} )); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # The Debian package would start a system-wide cluster on port 5432; geofn
+  # runs its own, so keep the package's service from starting.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The toolchain and wasm target named in rust-toolchain.toml.
+if command -v rustup >/dev/null; then
+  rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+  installed_targets=$(rustup target list --installed)
+  grep -qx wasm32-wasip2 <<<"$installed_targets" || rustup target add wasm32-wasip2
+  installed_components=$(rustup component list --installed)
+  for component in rustfmt clippy; do
+    grep -q "^$component" <<<"$installed_components" || rustup component add "$component"
+  done
+else
+  echo "install-deps: rustup not found; install Rust from https://rustup.rs" >&2
+  exit 1
+fi
