@@ -19,11 +19,21 @@ DATA_DIR    ?= .geofn
 deps:
 	@scripts/install-deps.sh
 
-# Components for wasm32-wasip2, plus the manifest, in $(TARGET_DIR)/handlers.
+# Copy $(1) to $(2) by rename, so a running host never reads half a file.
+publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
+
+# Components for wasm32-wasip2, plus the manifest, in $(TARGET_DIR)/handlers
+# (a running `geofn dev` swaps them in). Test-only components, the probe in
+# two versions for the hot-swap tests, go to $(TARGET_DIR)/test-handlers.
 handlers: deps
-	$(CARGO) build --release --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS) $(TEST_HANDLERS))
-	mkdir -p $(TARGET_DIR)/handlers
-	cp handlers/geofn.toml $(addprefix $(WASM_OUT)/,$(addsuffix .wasm,$(HANDLERS))) $(TARGET_DIR)/handlers/
+	$(CARGO) build --release --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS))
+	mkdir -p $(TARGET_DIR)/handlers $(TARGET_DIR)/test-handlers
+	$(foreach h,$(HANDLERS),$(call publish,$(WASM_OUT)/$(h).wasm,$(TARGET_DIR)/handlers/$(h).wasm) &&) true
+	$(call publish,handlers/geofn.toml,$(TARGET_DIR)/handlers/geofn.toml)
+	for version in v1 v2; do \
+	  PROBE_VERSION=$$version $(CARGO) build --release --target $(WASM_TARGET) -p probe && \
+	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$version.wasm || exit 1; \
+	done
 
 build: handlers
 	$(CARGO) build --release -p geofn

@@ -11,10 +11,11 @@ use tokio_postgres::config::Host;
 
 use crate::db::PoolSettings;
 use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
-use crate::runtime::Limits;
+use crate::reload::DEFAULT_POLL;
 use crate::runtime::limits::{
     DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
 };
+use crate::runtime::{Limits, RuntimeSettings};
 
 /// The guide's Flask port, kept so proxies and probes need no change.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:5000";
@@ -111,6 +112,19 @@ pub struct ServerArgs {
     /// Default request-body cap.
     #[arg(long, env = "GEOFN_MAX_BODY_KIB", default_value_t = DEFAULT_BODY_BYTES >> 10)]
     pub max_body_kib: usize,
+    /// Bearer token for /admin/...; without one there are no admin routes.
+    #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// How often to compare the handlers directory's metadata, as a fallback
+    /// for file systems whose change events are unreliable; 0 turns it off.
+    #[arg(long, env = "GEOFN_RELOAD_POLL_MS", default_value_t = DEFAULT_POLL.as_millis() as u64)]
+    pub reload_poll_ms: u64,
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/geofn or ~/.cache/geofn].
+    #[arg(long, env = "GEOFN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every component at every start and swap, caching nothing on disk.
+    #[arg(long, env = "GEOFN_NO_CACHE")]
+    pub no_cache: bool,
 }
 
 impl ServerArgs {
@@ -123,6 +137,24 @@ impl ServerArgs {
         }
     }
 
+    /// Engine settings.
+    pub fn runtime_settings(&self) -> RuntimeSettings {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
+        RuntimeSettings {
+            max_memory_bytes: self.max_memory_mib << 20,
+            cache_dir,
+        }
+    }
+
+    /// The polling interval, if polling is on.
+    pub fn reload_poll(&self) -> Option<Duration> {
+        (self.reload_poll_ms > 0).then(|| Duration::from_millis(self.reload_poll_ms))
+    }
+
     /// Pool settings.
     pub fn pool_settings(&self) -> PoolSettings {
         PoolSettings {
@@ -131,6 +163,14 @@ impl ServerArgs {
             start_deadline: Duration::from_secs(self.db_start_timeout_secs),
         }
     }
+}
+
+/// `$XDG_CACHE_HOME/geofn`, else `$HOME/.cache/geofn`.
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|base| base.join("geofn"))
 }
 
 /// Where the database is: a URL, or the guide's separate variables.

@@ -11,6 +11,7 @@
 //! - [`http`]: the router, host-native routes, dispatch to handlers, problem documents.
 //! - [`registry`]: the manifest, loading components, the swappable route table.
 //! - [`runtime`]: the engine, per-request stores, limits, and the host imports.
+//! - [`reload`]: hot swap, the reconcile loop behind file events and polling.
 //! - [`bindings`]: the `geofn:handler` WIT world, generated once.
 //! - [`db`]: the pool, migrations, and PostgreSQL ↔ WIT value mapping.
 //! - [`dev`]: the private PostgreSQL cluster of `geofn dev` and the tests.
@@ -24,6 +25,7 @@ pub mod db;
 pub mod dev;
 pub mod http;
 pub mod registry;
+pub mod reload;
 pub mod runtime;
 pub mod shutdown;
 pub mod startup;

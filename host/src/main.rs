@@ -52,10 +52,13 @@ async fn serve(server: &ServerArgs, database: tokio_postgres::Config) -> anyhow:
         .await
         .with_context(|| format!("listening on {}", server.listen))?;
     let local = listener.local_addr()?;
+    let shutdown = geofn::shutdown::on_signal();
+    let reloader = geofn::startup::spawn_reloader(server, &state, shutdown.clone());
     tracing::info!(listen = %local, "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
-    geofn::run(listener, state, geofn::shutdown::signal()).await?;
+    geofn::run(listener, state, shutdown.cancelled_owned()).await?;
+    reloader.await?;
     tracing::info!("stopped");
     Ok(())
 }

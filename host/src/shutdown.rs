@@ -1,4 +1,18 @@
-//! The one shutdown signal every part of the host watches.
+//! The one shutdown signal every part of the host watches: a
+//! [`CancellationToken`] cancelled on Ctrl-C or SIGTERM.
+
+use tokio_util::sync::CancellationToken;
+
+/// A token cancelled when the process is asked to stop.
+pub fn on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        signal().await;
+        cancel.cancel();
+    });
+    token
+}
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send).
 pub async fn signal() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 
 use crate::registry::Registry;
+use crate::reload::ReloadStats;
 use crate::runtime::Runtime;
 
 /// Shared state of one host process.
@@ -16,4 +17,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// The handlers being served.
     pub registry: Arc<Registry>,
+    /// Outcomes of hot swaps.
+    pub reload: Arc<ReloadStats>,
+    /// Bearer token of `/admin/...`; no admin routes without one.
+    pub admin_token: Option<Arc<str>>,
 }

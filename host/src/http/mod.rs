@@ -1,9 +1,11 @@
 //! The HTTP face of the host.
 //!
 //! - [`health`]: `/livez` and `/status`, answered natively.
+//! - [`admin`]: `/admin/...`, only with an admin token.
 //! - [`dispatch`]: every other route, through the handler registry.
 //! - [`problem`]: RFC 9457 error documents.
 
+pub mod admin;
 pub mod dispatch;
 pub mod health;
 pub mod problem;
@@ -16,9 +18,13 @@ use crate::state::AppState;
 
 /// The whole application: host routes first, handlers for everything else.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/livez", get(health::livez))
-        .route("/status", get(health::status))
+        .route("/status", get(health::status));
+    if let Some(token) = &state.admin_token {
+        router = router.nest("/admin", admin::router(token.clone()));
+    }
+    router
         .fallback(dispatch::dispatch)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -1,5 +1,10 @@
-//! Reading a handlers directory: manifest, components, compilation.
+//! Reading a handlers directory and building a [`HandlerSet`] from it.
+//!
+//! Two steps, so the reload loop can skip work: [`read_snapshot`] reads the
+//! manifest and every component it names and fingerprints them;
+//! [`build`] compiles only what the running set does not already have.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -13,7 +18,7 @@ use crate::runtime::{CompileError, Limits, Runtime};
 /// Why a handlers directory could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The manifest could not be read.
+    /// A file could not be read (missing manifest or component).
     #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
@@ -41,7 +46,7 @@ pub enum LoadError {
         handler: String,
         /// The route.
         route: String,
-        /// matchit's explanation.
+        /// The explanation.
         reason: String,
     },
     /// A handler asks for more memory than the host's ceiling.
@@ -59,25 +64,107 @@ pub enum LoadError {
     },
 }
 
-/// Loads every handler of `dir` and builds the route table.
-/// Compilation runs on blocking threads; nothing is served from a set that
-/// failed to load completely.
+impl LoadError {
+    /// A short, stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoadError::Read { path, source } => {
+                let manifest = path.file_name().is_some_and(|n| n == MANIFEST_FILE);
+                match (manifest, source.kind()) {
+                    (true, std::io::ErrorKind::NotFound) => "manifest-missing",
+                    (false, std::io::ErrorKind::NotFound) => "component-missing",
+                    _ => "unreadable",
+                }
+            }
+            LoadError::Manifest(_) => "manifest-invalid",
+            LoadError::Component { source, .. } => source.reason(),
+            LoadError::RouteConflict { .. } => "route-conflict",
+            LoadError::MemoryAboveCeiling { .. } => "memory-above-ceiling",
+        }
+    }
+}
+
+/// A component's bytes and their hash.
+#[derive(Clone)]
+pub struct ComponentFile {
+    /// The component.
+    pub bytes: Arc<[u8]>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+}
+
+/// Everything a handler set is built from, read at one moment.
+pub struct Snapshot {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// Components by the path the manifest gives.
+    pub components: BTreeMap<PathBuf, ComponentFile>,
+    /// Hash over the manifest text and every component's hash: equal
+    /// fingerprints mean nothing to reload.
+    pub fingerprint: String,
+}
+
+/// Reads the manifest of `dir` and every component it names.
+pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = read(&manifest_path).await?;
+    let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
+        path: manifest_path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let manifest = Manifest::parse(manifest_text)?;
+    let mut fingerprint = Sha256::new();
+    fingerprint.update(&text);
+    let mut components = BTreeMap::new();
+    for spec in manifest.handlers.values() {
+        if components.contains_key(&spec.component) {
+            continue;
+        }
+        let bytes = read(&dir.join(&spec.component)).await?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        fingerprint.update(spec.component.as_os_str().as_encoded_bytes());
+        fingerprint.update(sha256.as_bytes());
+        components.insert(
+            spec.component.clone(),
+            ComponentFile {
+                bytes: bytes.into(),
+                sha256,
+            },
+        );
+    }
+    Ok(Snapshot {
+        manifest,
+        components,
+        fingerprint: hex(&fingerprint.finalize()),
+    })
+}
+
+/// Loads every handler of `dir`; used at start.
 pub async fn load_dir(
     runtime: &Arc<Runtime>,
     dir: &Path,
     defaults: Limits,
 ) -> Result<HandlerSet, LoadError> {
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let text = read(&manifest_path).await?;
-    let text = String::from_utf8(text).map_err(|e| LoadError::Read {
-        path: manifest_path.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-    })?;
-    let manifest = Manifest::parse(&text)?;
+    let snapshot = read_snapshot(dir).await?;
+    build(runtime, dir, &snapshot, defaults, None).await
+}
 
-    let mut set = HandlerSet::default();
+/// Builds a handler set from `snapshot`, reusing what `previous` already has
+/// compiled (same bytes); compiles the rest on blocking threads. Nothing of
+/// the new set is used unless all of it loads.
+pub async fn build(
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    snapshot: &Snapshot,
+    defaults: Limits,
+    previous: Option<&HandlerSet>,
+) -> Result<HandlerSet, LoadError> {
+    let mut set = HandlerSet {
+        fingerprint: snapshot.fingerprint.clone(),
+        ..HandlerSet::default()
+    };
     let mut by_path: Vec<(String, MethodTable)> = Vec::new();
-    for (name, spec) in &manifest.handlers {
+    for (name, spec) in &snapshot.manifest.handlers {
         let limits = defaults.with(spec.limits);
         if limits.memory_bytes > runtime.max_memory_bytes() {
             return Err(LoadError::MemoryAboveCeiling {
@@ -86,37 +173,26 @@ pub async fn load_dir(
                 max: runtime.max_memory_bytes(),
             });
         }
-        let path = dir.join(&spec.component);
-        let bytes = read(&path).await?;
-        let started = Instant::now();
-        let compiled = {
-            let runtime = runtime.clone();
-            let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || runtime.prepare(&bytes))
-                .await
-                .expect("compilation task panicked")
+        let file = &snapshot.components[&spec.component];
+        let reusable = previous.and_then(|p| p.by_sha256(&file.sha256));
+        let handler = match reusable {
+            Some(old)
+                if *old.name == **name && old.limits == limits && old.routes == spec.routes =>
+            {
+                old.clone()
+            }
+            Some(old) => Arc::new(LoadedHandler {
+                name: Arc::from(name.as_str()),
+                limits,
+                routes: spec.routes.clone(),
+                loaded_at: SystemTime::now(),
+                ..LoadedHandler::clone(old)
+            }),
+            None => {
+                let path = dir.join(&spec.component);
+                Arc::new(compile(runtime, name, &path, file, limits, spec.routes.clone()).await?)
+            }
         };
-        let pre = compiled.map_err(|source| LoadError::Component {
-            handler: name.clone(),
-            path: path.clone(),
-            source,
-        })?;
-        let handler = Arc::new(LoadedHandler {
-            name: Arc::from(name.as_str()),
-            sha256: hex(&Sha256::digest(&bytes)),
-            size: bytes.len() as u64,
-            loaded_at: SystemTime::now(),
-            compile_time: started.elapsed(),
-            limits,
-            routes: spec.routes.clone(),
-            pre,
-        });
-        tracing::info!(
-            handler.name = name,
-            handler.sha256 = %handler.sha256,
-            handler.compile_ms = handler.compile_time.as_millis() as u64,
-            "handler compiled"
-        );
         for route in spec.parsed_routes(name)? {
             let entry = match by_path.iter_mut().find(|(p, _)| *p == route.path) {
                 Some(entry) => entry,
@@ -148,6 +224,46 @@ pub async fn load_dir(
             })?;
     }
     Ok(set)
+}
+
+async fn compile(
+    runtime: &Arc<Runtime>,
+    name: &str,
+    path: &Path,
+    file: &ComponentFile,
+    limits: Limits,
+    routes: Vec<String>,
+) -> Result<LoadedHandler, LoadError> {
+    let started = Instant::now();
+    let compiled = {
+        let runtime = runtime.clone();
+        let bytes = file.bytes.clone();
+        tokio::task::spawn_blocking(move || runtime.prepare(&bytes))
+            .await
+            .expect("compilation task panicked")
+    };
+    let pre = compiled.map_err(|source| LoadError::Component {
+        handler: name.to_owned(),
+        path: path.to_owned(),
+        source,
+    })?;
+    let handler = LoadedHandler {
+        name: Arc::from(name),
+        sha256: file.sha256.clone(),
+        size: file.bytes.len() as u64,
+        loaded_at: SystemTime::now(),
+        compile_time: started.elapsed(),
+        limits,
+        routes,
+        pre,
+    };
+    tracing::info!(
+        handler.name = name,
+        handler.sha256 = %handler.sha256,
+        handler.compile_ms = handler.compile_time.as_secs_f64() * 1e3,
+        "handler compiled"
+    );
+    Ok(handler)
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {

@@ -16,9 +16,10 @@ use http::Method;
 use crate::bindings::HandlerPre;
 use crate::runtime::{GuestState, Limits};
 
-pub use load::{LoadError, load_dir};
+pub use load::{LoadError, Snapshot, build, load_dir, read_snapshot};
 
 /// A compiled, pre-linked handler ready to instantiate.
+#[derive(Clone)]
 pub struct LoadedHandler {
     /// Name from the manifest; labels logs and metrics.
     pub name: Arc<str>,
@@ -66,9 +67,20 @@ pub enum RouteMatch {
 pub struct HandlerSet {
     router: matchit::Router<MethodTable>,
     handlers: Vec<Arc<LoadedHandler>>,
+    fingerprint: String,
 }
 
 impl HandlerSet {
+    /// Identifies the manifest and component bytes this set was built from.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// A loaded handler whose component has this hash, to reuse its compilation.
+    pub fn by_sha256(&self, sha256: &str) -> Option<&Arc<LoadedHandler>> {
+        self.handlers.iter().find(|h| h.sha256 == sha256)
+    }
+
     /// The handlers, in manifest order.
     pub fn handlers(&self) -> &[Arc<LoadedHandler>] {
         &self.handlers

@@ -14,8 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 pub use call::CallError;
 pub use guest::GuestState;
@@ -31,6 +35,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub const MAX_CONCURRENT_INSTANCES: u32 = 1000;
 /// Core modules, memories and tables a Rust `wasm32-wasip2` component
 /// instantiates: its own module plus the shims `wit-component` adds.
+/// First four bytes of every wasm binary, core module or component.
+const WASM_MAGIC: &[u8] = b"\0asm";
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 4;
@@ -38,13 +44,31 @@ const TABLES_PER_COMPONENT: u32 = 4;
 /// Why a component was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    /// Not a component wasmtime can compile (not wasm, a core module, corrupt).
-    #[error("not a valid component: {0:#}")]
+    /// The file does not start with the wasm magic number.
+    #[error("not a WebAssembly file")]
+    NotWasm,
+    /// A core wasm module, not a component (build for wasm32-wasip2).
+    #[error("a core WebAssembly module, not a component; build for wasm32-wasip2")]
+    NotComponent,
+    /// Wasm, but truncated or corrupt (often: still being written).
+    #[error("invalid or truncated component: {0:#}")]
     Invalid(wasmtime::Error),
     /// A component, but not of the `geofn:handler` world (missing export,
     /// unknown imports, or types that differ).
     #[error("does not implement the geofn:handler world: {0:#}")]
     WrongWorld(wasmtime::Error),
+}
+
+impl CompileError {
+    /// A short, stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CompileError::NotWasm => "not-wasm",
+            CompileError::NotComponent => "not-a-component",
+            CompileError::Invalid(_) => "invalid-component",
+            CompileError::WrongWorld(_) => "wrong-world",
+        }
+    }
 }
 
 /// The engine, the linker with every import a handler may use, and the
@@ -53,13 +77,26 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<GuestState>,
     max_memory_bytes: usize,
+    cache: Option<Cache>,
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// How to build the engine.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeSettings {
+    /// Ceiling for every handler's memory limit; sizes the pooling
+    /// allocator's memory slots.
+    pub max_memory_bytes: usize,
+    /// Where compiled components are cached, keyed by their bytes and the
+    /// engine's settings, so a restart or a swap back to a known version
+    /// does not recompile. `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
 impl Runtime {
-    /// Builds the engine. `max_memory_bytes` bounds every handler's memory
-    /// limit: it sizes the pooling allocator's memory slots.
-    pub fn new(max_memory_bytes: usize) -> wasmtime::Result<Self> {
+    /// Builds the engine, the linker and the epoch ticker.
+    pub fn new(settings: &RuntimeSettings) -> wasmtime::Result<Self> {
+        let max_memory_bytes = settings.max_memory_bytes;
         let mut pooling = PoolingAllocationConfig::default();
         pooling
             .total_component_instances(MAX_CONCURRENT_INSTANCES)
@@ -70,11 +107,20 @@ impl Runtime {
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(max_memory_bytes);
+        let cache = match &settings.cache_dir {
+            Some(dir) => {
+                let mut cache_config = CacheConfig::new();
+                cache_config.with_directory(dir);
+                Some(Cache::new(cache_config)?)
+            }
+            None => None,
+        };
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+            .cache(cache.clone());
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);
@@ -87,8 +133,16 @@ impl Runtime {
             engine,
             linker,
             max_memory_bytes,
+            cache,
             ticker_stop,
         })
+    }
+
+    /// Compilations served from the artifact cache, and those that missed it.
+    pub fn cache_counts(&self) -> (usize, usize) {
+        self.cache
+            .as_ref()
+            .map_or((0, 0), |c| (c.cache_hits(), c.cache_misses()))
     }
 
     /// The largest memory limit a handler may ask for.
@@ -99,6 +153,13 @@ impl Runtime {
     /// Compiles a component and checks it against the `handler` world.
     /// CPU-heavy (cranelift): call it off the async workers.
     pub fn prepare(&self, bytes: &[u8]) -> Result<HandlerPre<GuestState>, CompileError> {
+        if !bytes.starts_with(WASM_MAGIC) {
+            return Err(CompileError::NotWasm);
+        }
+        // Bytes 6-7 of the header are the layer: 0 for core modules, 1 for components.
+        if bytes.get(6..8) != Some(&[1, 0]) {
+            return Err(CompileError::NotComponent);
+        }
         let component = Component::new(&self.engine, bytes).map_err(CompileError::Invalid)?;
         let instance_pre = self
             .linker

@@ -39,11 +39,21 @@ pub fn shipped_handlers() -> PathBuf {
     dir
 }
 
-/// A component built by `make handlers` (shipped or test-only).
-pub fn component(name: &str) -> PathBuf {
-    let path = target_dir()
-        .join("wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
+/// A shipped component, from `target/handlers`.
+pub fn shipped(name: &str) -> PathBuf {
+    existing(shipped_handlers().join(format!("{name}.wasm")))
+}
+
+/// A test-only component (`probe-v1`, `probe-v2`), from `target/test-handlers`.
+pub fn test_handler(name: &str) -> PathBuf {
+    existing(
+        target_dir()
+            .join("test-handlers")
+            .join(format!("{name}.wasm")),
+    )
+}
+
+fn existing(path: PathBuf) -> PathBuf {
     assert!(
         path.exists(),
         "{} missing: run `make handlers`",
@@ -52,23 +62,38 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
-/// A handlers directory with `manifest` and copies of `components`.
-pub fn handlers_dir(manifest: &str, components: &[&str]) -> TempDir {
+/// The manifest entry that mounts the probe under `/probe/{action}`.
+pub const PROBE_ENTRY: &str =
+    "[handlers.probe]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /probe/{action}\"]\n";
+
+/// A handlers directory with `manifest` and the given files copied in.
+pub fn handlers_dir(manifest: &str, files: &[(&str, PathBuf)]) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("geofn.toml"), manifest).unwrap();
-    for name in components {
-        std::fs::copy(component(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    for (name, source) in files {
+        std::fs::copy(source, dir.path().join(name)).unwrap();
     }
     dir
 }
 
-/// The shipped points handler plus the probe, mounted under `/probe/`.
+/// Replaces `dir/name` with `bytes` atomically (write, then rename), as
+/// deploy tools and `make handlers` do.
+pub fn publish(dir: &Path, name: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+/// The shipped points handler plus the probe (v1).
 pub fn points_and_probe() -> TempDir {
-    let shipped = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
-    let manifest = format!(
-        "{shipped}\n[handlers.probe]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /probe/{{action}}\"]\n"
-    );
-    handlers_dir(&manifest, &["points", "probe"])
+    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
+    handlers_dir(
+        &format!("{shipped_manifest}\n{PROBE_ENTRY}"),
+        &[
+            ("points.wasm", shipped("points")),
+            ("probe.wasm", test_handler("probe-v1")),
+        ],
+    )
 }
 
 /// A private PostgreSQL cluster for one test.
@@ -135,7 +160,10 @@ impl Host {
             .args(["--listen", "127.0.0.1:0", "--handlers"])
             .arg(handlers)
             .args(extra)
-            .env("DATABASE_URL", db.cluster.url());
+            .env("DATABASE_URL", db.cluster.url())
+            // Shared by the suite so each component compiles once; tests of
+            // the cache itself pass --cache-dir.
+            .env("GEOFN_CACHE_DIR", target_dir().join("test-cache"));
         Self::spawn(command).await
     }
 
@@ -192,6 +220,18 @@ impl Host {
     /// Everything the process logged so far (ANSI codes stripped).
     pub fn logs(&self) -> String {
         strip_ansi(&self.logs.lock().unwrap())
+    }
+
+    /// Waits until `cond` holds on the logs, up to `timeout`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
     }
 
     /// `base` + `path`.
