@@ -9,15 +9,18 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-wasip2
 WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/release
 # Shipped handler components, and test-only ones built beside them.
-HANDLERS      := points
+HANDLERS      := points features
 TEST_HANDLERS := probe
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers deps lint
+.PHONY: run test build handlers deps test-deps lint
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh test
 
 # Copy $(1) to $(2) by rename, so a running host never reads half a file.
 publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
@@ -48,7 +51,7 @@ run: build
 lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy -p geofn --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
-test: handlers lint
+test: test-deps handlers lint
 	$(CARGO) test --workspace

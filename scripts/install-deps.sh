@@ -3,10 +3,14 @@
 # that is already there: safe to run any number of times.
 set -euo pipefail
 
-# PostgreSQL + PostGIS for `geofn dev` and the tests.
+# PostgreSQL + PostGIS for `geofn dev` and the tests; with `test`, also the
+# real clients and proxies the test suite drives (GDAL's OAPIF driver).
 packages=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
 )
+if [[ "${1:-}" == "test" ]]; then
+  packages+=(gdal-bin)
+fi
 sudo=""
 if [[ "$(id -u)" != 0 ]]; then
   sudo="sudo"

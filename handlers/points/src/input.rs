@@ -4,10 +4,6 @@ use geofn_guest::http::Problem;
 use geofn_guest::{Request, Response};
 use serde_json::Value;
 
-/// `limit` when the client gives none, as DESIGN.md's `GET /points`.
-pub const DEFAULT_LIMIT: i64 = 100;
-/// Largest `limit` accepted: bounds the rows one request can pull.
-pub const MAX_LIMIT: i64 = 10_000;
 /// Longest name, in characters: the guide's `VARCHAR(100)`.
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -103,24 +99,6 @@ fn name(fields: &serde_json::Map<String, Value>) -> Result<String, Response> {
     Ok(name.clone())
 }
 
-/// The `limit` query parameter: an integer in 1..=MAX_LIMIT, given at most once.
-pub fn limit(query: &[(String, String)]) -> Result<i64, Response> {
-    let mut values = query.iter().filter(|(k, _)| k == "limit").map(|(_, v)| v);
-    let Some(raw) = values.next() else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    if values.next().is_some() {
-        return Err(bad("limit", "limit must be given at most once"));
-    }
-    match raw.trim().parse::<i64>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(bad(
-            "limit",
-            format!("limit must be an integer from 1 to {MAX_LIMIT}, got {raw:?}"),
-        )),
-    }
-}
-
 /// The `{id}` path segment: a positive integer.
 pub fn point_id(raw: &str) -> Result<i64, Response> {
     match raw.parse::<i64>() {
@@ -139,27 +117,6 @@ fn bad(parameter: &str, detail: impl Into<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn limit_defaults_and_bounds() {
-        assert_eq!(limit(&[]).ok(), Some(DEFAULT_LIMIT));
-        assert_eq!(limit(&query(&[("limit", "10000")])).ok(), Some(MAX_LIMIT));
-        assert_eq!(
-            limit(&query(&[("other", "x"), ("limit", "7")])).ok(),
-            Some(7)
-        );
-        for bad in ["0", "10001", "-5", "1e3", ""] {
-            assert!(limit(&query(&[("limit", bad)])).is_err(), "{bad}");
-        }
-        assert!(limit(&query(&[("limit", "1"), ("limit", "1")])).is_err());
-    }
 
     #[test]
     fn ids_are_positive_integers() {

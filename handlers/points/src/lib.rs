@@ -1,19 +1,32 @@
-//! The points API of the original Flask guide, as a geofn handler component.
+//! The points API of the original Flask guide, as a geofn handler component,
+//! grown into a spatial API.
 //!
 //! Routes (mapped to this component by `handlers/geofn.toml`):
 //! - `POST /point` stores a point and answers 201 with it and its `Location`.
-//! - `GET /points` lists points newest first (`limit`, default 100, max 10000).
+//! - `GET /points` lists points: newest first, or nearest first with
+//!   `near`+`radius`; `bbox` filters; `limit` (default 100, max 10000) and a
+//!   keyset `cursor` page through, with `Link: <...>; rel="next"`.
+//!   `Accept: application/geo+json` (or `f=geojson`) gives a FeatureCollection.
 //! - `GET /points/{id}` and `DELETE /points/{id}` answer 200/204 or 404.
 //!
 //! Wire format of a point: `{"id","name","longitude","latitude"}`, as the
-//! guide's Flask app. Every rejected input is a problem document and stores
-//! nothing: validation runs before the first database call.
+//! guide's Flask app (`distance_m` added for nearest-first listings). Every
+//! rejected input is a problem document and stores nothing: validation runs
+//! before the first database call.
 
 mod input;
 mod store;
 
 use geofn_guest::http::{self, Problem};
 use geofn_guest::{Guest, Request, Response};
+use pointquery::filter::{self, Limits};
+use pointquery::geojson::{self, GEOJSON};
+
+/// `limit` bounds of `GET /points`, as DESIGN.md gives them.
+const LIMITS: Limits = Limits {
+    default: 100,
+    max: 10_000,
+};
 
 struct Points;
 
@@ -23,7 +36,7 @@ impl Guest for Points {
         let result = match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["point"]) => create(&request),
             ("GET", ["points"]) => list(&request),
-            ("GET", ["points", id]) => input::point_id(id).and_then(fetch),
+            ("GET", ["points", id]) => input::point_id(id).and_then(|id| fetch(&request, id)),
             ("DELETE", ["points", id]) => input::point_id(id).and_then(remove),
             _ => Err(Problem::not_found(format!(
                 "{} {} is not a route of the points handler",
@@ -45,16 +58,58 @@ fn create(request: &Request) -> Answer {
 }
 
 fn list(request: &Request) -> Answer {
-    let limit = input::limit(&request.query_pairs())?;
-    let points = store::newest(limit)?;
-    Ok(http::json(200, &points))
+    let pairs = request.query_pairs();
+    let f = filter::single(&pairs, "f").map_err(Problem::into_response)?;
+    if let Some(f) = f.filter(|f| !matches!(*f, "json" | "geojson")) {
+        return Err(
+            Problem::bad_parameter("f", format!("f is json or geojson, got {f:?}")).into_response(),
+        );
+    }
+    let query = filter::parse(&pairs, LIMITS).map_err(Problem::into_response)?;
+    let page = pointquery::store::fetch(&query)?;
+    let next = page
+        .next
+        .map(|cursor| format!("/points?{}", pointquery::next_query(&pairs, &cursor)));
+    let response = if geojson::wants_geojson(request.header("accept"), f) {
+        let mut links = vec![geojson::link(
+            &format!("/points?{}", request.query),
+            "self",
+            GEOJSON,
+            "this page",
+        )];
+        if let Some(next) = &next {
+            links.push(geojson::link(next, "next", GEOJSON, "next page"));
+        }
+        http::with_content_type(
+            200,
+            GEOJSON,
+            &geojson::collection(&page.points, links, None),
+        )
+    } else {
+        http::json(200, &page.points)
+    };
+    Ok(match next {
+        Some(next) => response.with_header("link", format!("<{next}>; rel=\"next\"")),
+        None => response,
+    })
 }
 
-fn fetch(id: i64) -> Answer {
-    match store::by_id(id)? {
-        Some(point) => Ok(http::json(200, &point)),
-        None => Err(no_such_point(id)),
-    }
+fn fetch(request: &Request, id: i64) -> Answer {
+    let Some(point) = pointquery::store::by_id(id)? else {
+        return Err(no_such_point(id));
+    };
+    let f = request
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v);
+    Ok(
+        if geojson::wants_geojson(request.header("accept"), f.as_deref()) {
+            http::with_content_type(200, GEOJSON, &geojson::feature(&point))
+        } else {
+            http::json(200, &point)
+        },
+    )
 }
 
 fn remove(id: i64) -> Answer {

@@ -19,10 +19,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "points",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "points",
+        sql: "
         CREATE TABLE IF NOT EXISTS points (
             id bigserial PRIMARY KEY,
             name varchar(100) NOT NULL,
@@ -33,7 +34,15 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ALTER TABLE points ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now();
         CREATE INDEX IF NOT EXISTS points_geom_gist ON points USING gist (geom);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "points geography index",
+        // Distances on the sphere (near=, radius=) filter with ST_DWithin and
+        // order with <-> on geom::geography; this index serves both.
+        sql: "CREATE INDEX IF NOT EXISTS points_geog_gist ON points USING gist ((geom::geography));",
+    },
+];
 
 /// Ensures PostGIS is installed and every migration is applied.
 pub async fn migrate(client: &mut Object, target: &str) -> Result<(), StartError> {

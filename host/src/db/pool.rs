@@ -58,6 +58,13 @@ pub async fn connect(
     if config.get_application_name().is_none() {
         config.application_name("geofn");
     }
+    // JIT compilation pays off for long analytic queries and costs 10-100 ms
+    // on the short ones an API runs; keep latency predictable unless the
+    // operator set it explicitly.
+    let options = config.get_options().unwrap_or_default().to_owned();
+    if !options.contains("jit") {
+        config.options(format!("{options} -c jit=off").trim_start());
+    }
     let manager = Manager::from_config(
         config,
         NoTls,

@@ -127,6 +127,11 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// The server's log file (tests read query plans from it).
+    pub fn log_path(&self) -> PathBuf {
+        self.pgdata.join("server.log")
+    }
+
     /// Port the server listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
@@ -241,7 +246,7 @@ impl PgCluster {
             server_options.push_str(&format!(" -c {name}={value}"));
         }
         let pgdata = self.pgdata.display().to_string();
-        let log = self.pgdata.join("server.log").display().to_string();
+        let log = self.log_path().display().to_string();
         self.pg_ctl(&[
             "start",
             "-D",

@@ -84,13 +84,14 @@ pub fn publish(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
 
-/// The shipped points handler plus the probe (v1).
+/// The shipped handlers plus the probe (v1).
 pub fn points_and_probe() -> TempDir {
     let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
     handlers_dir(
         &format!("{shipped_manifest}\n{PROBE_ENTRY}"),
         &[
             ("points.wasm", shipped("points")),
+            ("features.wasm", shipped("features")),
             ("probe.wasm", test_handler("probe-v1")),
         ],
     )

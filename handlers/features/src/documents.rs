@@ -1,0 +1,104 @@
+//! The JSON documents of OGC API – Features that are not feature listings.
+
+use geofn_guest::Response;
+use geofn_guest::db::{self, Value};
+use geofn_guest::http::Problem;
+use serde_json::{Value as Json, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::base::Base;
+use crate::{COLLECTION, openapi};
+
+/// CRS of every coordinate this API serves: WGS 84 longitude/latitude.
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// Extent reported while PostgreSQL has no statistics for the table yet.
+const WHOLE_WORLD: [f64; 4] = [-180.0, -90.0, 180.0, 90.0];
+
+/// `/`
+pub fn landing(base: &Base) -> Json {
+    json!({
+        "title": "geofn points",
+        "description": "Points stored in PostGIS, served by geofn handler components.",
+        "links": [
+            link(base, "/", "self", "application/json", "this document"),
+            link(base, "/api", "service-desc", openapi::MEDIA_TYPE, "the API definition"),
+            link(base, "/conformance", "conformance", "application/json", "conformance classes"),
+            link(base, "/collections", "data", "application/json", "the collections"),
+        ],
+    })
+}
+
+/// `/conformance`
+pub fn conformance() -> Json {
+    json!({
+        "conformsTo": [
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+        ],
+    })
+}
+
+/// `/collections`
+pub fn collections(base: &Base) -> Result<Json, Response> {
+    Ok(json!({
+        "links": [link(base, "/collections", "self", "application/json", "the collections")],
+        "collections": [collection(base)?],
+    }))
+}
+
+/// `/collections/points`
+pub fn collection(base: &Base) -> Result<Json, Response> {
+    let path = format!("/collections/{COLLECTION}");
+    Ok(json!({
+        "id": COLLECTION,
+        "title": "Points",
+        "description": "Named points, as POST /point stores them.",
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": { "spatial": { "bbox": [extent()?], "crs": CRS84 } },
+        "links": [
+            link(base, &path, "self", "application/json", "this collection"),
+            link(base, &format!("{path}/items"), "items", "application/geo+json", "the points"),
+        ],
+    }))
+}
+
+/// The table's bounding box from PostgreSQL's statistics (instant even on
+/// millions of rows); the whole world until statistics exist.
+fn extent() -> Result<[f64; 4], Response> {
+    const SQL: &str = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) \
+                       FROM (SELECT ST_EstimatedExtent('points', 'geom')::box3d AS e) AS s";
+    let Ok(rows) = db::query(SQL, &[]) else {
+        // Older PostGIS raise instead of returning NULL without statistics.
+        return Ok(WHOLE_WORLD);
+    };
+    let numbers: Vec<f64> = rows
+        .rows
+        .first()
+        .map(|row| {
+            row.iter()
+                .filter_map(|v| match v {
+                    Value::Float(f) => Some(*f),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(match numbers[..] {
+        [a, b, c, d] => [a, b, c, d],
+        _ => WHOLE_WORLD,
+    })
+}
+
+/// The current time in RFC 3339, for `timeStamp`.
+pub fn now_rfc3339() -> Result<String, Response> {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .map_err(|e| Problem::new(500, "internal", "Internal error", e.to_string()).into_response())
+}
+
+fn link(base: &Base, path: &str, rel: &str, media_type: &str, title: &str) -> Json {
+    pointquery::geojson::link(&base.url(path), rel, media_type, title)
+}

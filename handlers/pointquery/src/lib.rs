@@ -1,0 +1,28 @@
+//! Spatial queries over the `points` table, shared by the `points` handler
+//! (`GET /points`) and the OGC API – Features handler, so both filter,
+//! page and render the same way.
+//!
+//! - [`filter`]: `bbox`, `near` + `radius`, `datetime`, `limit`, `cursor` from a query string.
+//! - [`cursor`]: opaque keyset cursors.
+//! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
+//! - [`geojson`]: Features and FeatureCollections.
+
+pub mod cursor;
+pub mod filter;
+pub mod geojson;
+pub mod store;
+
+pub use cursor::Cursor;
+pub use filter::{Bbox, Limits, Near, Query, TimeBound, TimeRange};
+pub use store::{Page, Point};
+
+/// The query string of the next page: the request's own parameters with
+/// `cursor` replaced.
+pub fn next_query(pairs: &[(String, String)], cursor: &Cursor) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs.iter().filter(|(k, _)| k != "cursor") {
+        out.append_pair(key, value);
+    }
+    out.append_pair("cursor", &cursor.encode());
+    out.finish()
+}
