@@ -11,11 +11,14 @@ use tokio_postgres::config::Host;
 
 use crate::db::PoolSettings;
 use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
+use crate::db::tls::{SslMode, TlsSettings, split_tls_options};
+use crate::http::admission::DEFAULT_MAX_IN_FLIGHT;
 use crate::reload::DEFAULT_POLL;
 use crate::runtime::limits::{
     DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
 };
 use crate::runtime::{Limits, RuntimeSettings};
+use crate::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
 
 /// The guide's Flask port, kept so proxies and probes need no change.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:5000";
@@ -125,6 +128,16 @@ pub struct ServerArgs {
     /// Compile every component at every start and swap, caching nothing on disk.
     #[arg(long, env = "GEOFN_NO_CACHE")]
     pub no_cache: bool,
+    /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
+    #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// On SIGTERM, keep serving (with /status at 503) this long before
+    /// closing the listener, so load balancers stop sending first.
+    #[arg(long, env = "GEOFN_SHUTDOWN_DELAY_MS", default_value_t = 0)]
+    pub shutdown_delay_ms: u64,
+    /// After the listener closes, wait at most this long for requests in flight.
+    #[arg(long, env = "GEOFN_DRAIN_TIMEOUT_SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs())]
+    pub drain_timeout_secs: u64,
 }
 
 impl ServerArgs {
@@ -134,6 +147,7 @@ impl ServerArgs {
             deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
             body_bytes: self.max_body_kib << 10,
+            ..Limits::default()
         }
     }
 
@@ -147,6 +161,14 @@ impl ServerArgs {
         RuntimeSettings {
             max_memory_bytes: self.max_memory_mib << 20,
             cache_dir,
+        }
+    }
+
+    /// Shutdown timing.
+    pub fn shutdown_timing(&self) -> ShutdownTiming {
+        ShutdownTiming {
+            delay: Duration::from_millis(self.shutdown_delay_ms),
+            drain: Duration::from_secs(self.drain_timeout_secs),
         }
     }
 
@@ -194,6 +216,22 @@ pub struct DatabaseArgs {
     /// Database password (DB_PASS is read too, as the guide's Kubernetes manifest spells it).
     #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
     pub db_password: Option<String>,
+    /// TLS to the database, as libpq's sslmode (PGSSLMODE is read too);
+    /// an sslmode in DATABASE_URL wins.
+    #[arg(long, env = "DB_SSLMODE", value_enum)]
+    pub db_sslmode: Option<SslMode>,
+    /// PEM file of the CA to verify the server with (PGSSLROOTCERT is read too).
+    #[arg(long, env = "DB_SSLROOTCERT")]
+    pub db_sslrootcert: Option<PathBuf>,
+}
+
+/// Where the database is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Connection settings.
+    pub config: tokio_postgres::Config,
+    /// TLS settings.
+    pub tls: TlsSettings,
 }
 
 /// A configuration that cannot work.
@@ -202,6 +240,9 @@ pub enum ConfigError {
     /// DATABASE_URL does not parse.
     #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
     BadUrl(tokio_postgres::Error),
+    /// An sslmode libpq would not accept either.
+    #[error("sslmode {0:?} is not one of disable, allow, prefer, require, verify-ca, verify-full")]
+    BadSslMode(String),
     /// `serve` was started with no database at all.
     #[error(
         "no database configured: set DATABASE_URL, or DB_HOST (with DB_PORT, DB_NAME, DB_USER, \
@@ -211,13 +252,43 @@ pub enum ConfigError {
 }
 
 impl DatabaseArgs {
+    /// The database to use, or `None` when nothing was configured.
+    pub fn resolve(&self) -> Result<Option<Database>, ConfigError> {
+        let Some(config) = self.pg_config()? else {
+            return Ok(None);
+        };
+        let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (url_mode, url_root) = match &self.database_url {
+            Some(url) => {
+                let (_, mode, root) = split_tls_options(url);
+                (mode, root)
+            }
+            None => (None, None),
+        };
+        let mode = match url_mode.or_else(|| from_env("PGSSLMODE")) {
+            Some(text) if self.database_url.is_some() || self.db_sslmode.is_none() => {
+                SslMode::parse(&text).ok_or(ConfigError::BadSslMode(text))?
+            }
+            _ => self.db_sslmode.unwrap_or_default(),
+        };
+        let root_cert = url_root
+            .map(PathBuf::from)
+            .or_else(|| self.db_sslrootcert.clone())
+            .or_else(|| from_env("PGSSLROOTCERT").map(PathBuf::from));
+        Ok(Some(Database {
+            config,
+            tls: TlsSettings { mode, root_cert },
+        }))
+    }
+
     /// The connection configuration, or `None` when nothing was configured.
     pub fn pg_config(&self) -> Result<Option<tokio_postgres::Config>, ConfigError> {
         if let Some(url) = &self.database_url {
             if self.db_host.is_some() {
                 tracing::warn!("both DATABASE_URL and DB_HOST are set; using DATABASE_URL");
             }
-            return tokio_postgres::Config::from_str(url)
+            let (url, _, _) = split_tls_options(url);
+            return tokio_postgres::Config::from_str(&url)
                 .map(Some)
                 .map_err(ConfigError::BadUrl);
         }
@@ -287,6 +358,24 @@ mod tests {
         assert_eq!(config.get_ports(), [5432]);
         assert_eq!(config.get_dbname(), Some("gisdb"));
         assert_eq!(config.get_password(), Some(&b"gispassword"[..]));
+    }
+
+    #[test]
+    fn sslmode_in_the_url_wins_and_is_understood() {
+        let args = DatabaseArgs {
+            database_url: Some(
+                "postgresql://u@db/gis?sslmode=verify-full&sslrootcert=/ca.pem".into(),
+            ),
+            db_sslmode: Some(SslMode::Disable),
+            ..DatabaseArgs::default()
+        };
+        let database = args.resolve().unwrap().unwrap();
+        assert_eq!(database.tls.mode, SslMode::VerifyFull);
+        assert_eq!(
+            database.tls.root_cert.as_deref(),
+            Some(Path::new("/ca.pem"))
+        );
+        assert_eq!(database.config.get_dbname(), Some("gis"));
     }
 
     #[test]

@@ -33,14 +33,44 @@ pub mod state;
 
 pub use state::AppState;
 
-/// Serves `state` on `listener` until `shutdown` resolves, then stops
-/// accepting and lets in-flight requests finish.
+/// Serves `state` on `listener` until `shutdown` is cancelled. Then:
+/// readiness turns 503, serving goes on for `timing.delay`, the listener
+/// closes, and requests in flight get up to `timing.drain` to finish.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: tokio_util::sync::CancellationToken,
+    timing: shutdown::ShutdownTiming,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use std::future::IntoFuture;
+
+    let draining = state.draining.clone();
+    let admission = state.admission.clone();
+    let stop_accepting = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(delay_ms = timing.delay.as_millis() as u64, "draining");
+            tokio::time::sleep(timing.delay).await;
+            tracing::info!("listener closed; finishing requests in flight");
+        }
+    };
+    let server = axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(stop_accepting)
+        .into_future();
+    let give_up = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(timing.delay + timing.drain).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = give_up => {
+            tracing::warn!(
+                in_flight = admission.in_flight(),
+                "drain timeout: exiting with requests still in flight"
+            );
+            Ok(())
+        }
+    }
 }

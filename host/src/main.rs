@@ -5,7 +5,8 @@
 
 use anyhow::Context;
 use clap::Parser;
-use geofn::config::{Cli, Command, ConfigError, LogFormat, ServerArgs};
+use geofn::config::{Cli, Command, ConfigError, Database, LogFormat, ServerArgs};
+use geofn::db::tls::{SslMode, TlsSettings};
 use geofn::dev::{ClusterOptions, PgCluster};
 use tracing_subscriber::EnvFilter;
 
@@ -15,10 +16,10 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
-            let database = args.database.pg_config()?.ok_or(ConfigError::NoDatabase)?;
+            let database = args.database.resolve()?.ok_or(ConfigError::NoDatabase)?;
             serve(&args.server, database).await
         }
-        Command::Dev(args) => match args.database.pg_config()? {
+        Command::Dev(args) => match args.database.resolve()? {
             Some(database) => serve(&args.server, database).await,
             None => {
                 let data_dir = args.data_dir.clone();
@@ -37,7 +38,15 @@ async fn main() -> anyhow::Result<()> {
                     port = cluster.port(),
                     "private PostGIS cluster running"
                 );
-                let result = serve(&args.server, cluster.config()).await;
+                // Loopback to our own cluster: nothing to encrypt against.
+                let database = Database {
+                    config: cluster.config(),
+                    tls: TlsSettings {
+                        mode: SslMode::Disable,
+                        root_cert: None,
+                    },
+                };
+                let result = serve(&args.server, database).await;
                 // Stopping waits for PostgreSQL to exit: keep it off the workers.
                 tokio::task::spawn_blocking(move || drop(cluster)).await?;
                 result
@@ -46,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(server: &ServerArgs, database: tokio_postgres::Config) -> anyhow::Result<()> {
+async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
     let state = geofn::startup::build_state(server, database).await?;
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
@@ -57,7 +66,7 @@ async fn serve(server: &ServerArgs, database: tokio_postgres::Config) -> anyhow:
     tracing::info!(listen = %local, "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
-    geofn::run(listener, state, shutdown.cancelled_owned()).await?;
+    geofn::run(listener, state, shutdown, server.shutdown_timing()).await?;
     reloader.await?;
     tracing::info!("stopped");
     Ok(())

@@ -1,7 +1,22 @@
 //! The one shutdown signal every part of the host watches: a
 //! [`CancellationToken`] cancelled on Ctrl-C or SIGTERM.
 
+use std::time::Duration;
+
 use tokio_util::sync::CancellationToken;
+
+/// Longest wait for requests in flight after the listener closes: under
+/// Kubernetes' default 30 s grace period, so we exit before SIGKILL.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How shutdown unfolds after the signal.
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownTiming {
+    /// Serve on, not ready, before closing the listener.
+    pub delay: Duration,
+    /// Then wait at most this long for requests in flight.
+    pub drain: Duration,
+}
 
 /// A token cancelled when the process is asked to stop.
 pub fn on_signal() -> CancellationToken {

@@ -6,18 +6,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ServerArgs, redacted};
+use crate::config::{Database, ServerArgs, redacted};
+use crate::http::admission::Admission;
 use crate::registry::{Registry, load_dir};
 use crate::reload::{ReloadStats, Reloader};
-use crate::runtime::Runtime;
+use crate::runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
 use crate::state::AppState;
 
 /// Builds the engine, loads the handlers and connects to the database (the
 /// last two side by side), failing with a message that says what to fix.
-pub async fn build_state(
-    server: &ServerArgs,
-    database: tokio_postgres::Config,
-) -> anyhow::Result<AppState> {
+pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Result<AppState> {
     let settings = server.runtime_settings();
     if let Some(dir) = &settings.cache_dir {
         tracing::info!(cache.dir = %dir.display(), "compiled components are cached");
@@ -25,14 +23,14 @@ pub async fn build_state(
     let runtime = Arc::new(
         Runtime::new(&settings).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?,
     );
-    let target = redacted(&database);
+    let target = redacted(&database.config);
     let handlers = async {
         load_dir(&runtime, &server.handlers, server.default_limits())
             .await
             .with_context(|| format!("loading handlers from {}", server.handlers.display()))
     };
     let pool = async {
-        crate::db::connect(database, &server.pool_settings())
+        crate::db::connect(database.config, &database.tls, &server.pool_settings())
             .await
             .with_context(|| format!("preparing the database at {target}"))
     };
@@ -43,12 +41,18 @@ pub async fn build_state(
         "handlers loaded"
     );
     let reload = Arc::new(ReloadStats::new(&handlers));
+    anyhow::ensure!(
+        (1..=MAX_CONCURRENT_INSTANCES as usize).contains(&server.max_in_flight),
+        "--max-in-flight must be between 1 and {MAX_CONCURRENT_INSTANCES} (instance slots)"
+    );
     Ok(AppState {
         pool,
         runtime,
         registry: Arc::new(Registry::new(handlers)),
         reload,
         admin_token: server.admin_token.as_deref().map(Arc::from),
+        admission: Arc::new(Admission::new(server.max_in_flight)),
+        draining: Arc::default(),
     })
 }
 

@@ -1,9 +1,11 @@
 //! Everything requests share, cheap to clone.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
 
+use crate::http::admission::Admission;
 use crate::registry::Registry;
 use crate::reload::ReloadStats;
 use crate::runtime::Runtime;
@@ -21,4 +23,15 @@ pub struct AppState {
     pub reload: Arc<ReloadStats>,
     /// Bearer token of `/admin/...`; no admin routes without one.
     pub admin_token: Option<Arc<str>>,
+    /// The bound on handler requests in flight.
+    pub admission: Arc<Admission>,
+    /// Set when shutdown begins: readiness turns 503 so balancers move on.
+    pub draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Whether this replica is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
 }

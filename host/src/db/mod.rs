@@ -7,6 +7,7 @@
 //! - [`decode`]: result columns → WIT values.
 //! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
 //! - [`session`]: what one request's guest does with the database.
+//! - [`tls`]: rustls with libpq's `sslmode` meanings.
 
 pub mod bind;
 pub mod decode;
@@ -14,6 +15,7 @@ pub mod geometry;
 pub mod migrate;
 pub mod pool;
 pub mod session;
+pub mod tls;
 
 pub use deadpool_postgres::Pool;
 pub use pool::{PoolSettings, connect};
@@ -69,4 +71,7 @@ pub enum StartError {
     /// The pool itself could not be built (bad configuration).
     #[error("could not build the connection pool: {0}")]
     Pool(String),
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }

@@ -3,10 +3,10 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::StartError;
+use super::tls::TlsSettings;
 use crate::config::redacted;
 
 /// Connections per host process when not configured: enough to keep two
@@ -49,9 +49,12 @@ impl Default for PoolSettings {
 /// had and migrates the schema. Fails fast on errors retrying cannot fix.
 pub async fn connect(
     mut config: tokio_postgres::Config,
+    tls: &TlsSettings,
     settings: &PoolSettings,
 ) -> Result<Pool, StartError> {
-    let target = redacted(&config);
+    let target = format!("{} (sslmode {:?})", redacted(&config), tls.mode);
+    config.ssl_mode(tls.mode.wire_mode());
+    let connector = super::tls::connector(tls)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -67,7 +70,7 @@ pub async fn connect(
     }
     let manager = Manager::from_config(
         config,
-        NoTls,
+        connector,
         ManagerConfig {
             // Fast: a broken connection shows itself on first use and the
             // guest gets `unavailable`; no round trip per checkout.

@@ -28,16 +28,39 @@ const SESSION_KEYWORDS: &[&str] = &[
     "DEALLOCATE",
 ];
 
+/// Fragments of statements that leave state behind on a connection beyond
+/// the statement itself (settings, session-level advisory locks, temporary
+/// tables, cursors). A session that ran one is reset before its connection
+/// is reused. Data-only statements — nearly all — cost nothing extra.
+const SESSION_STATE_MARKERS: &[&str] = &[
+    "set_config",
+    "pg_advisory_lock",
+    "pg_try_advisory_lock",
+    "temporary",
+    "temp ",
+    "declare",
+];
+
+/// What a dirty connection runs before it goes back to the pool. Prepared
+/// statements are kept: they are the statement cache.
+const RESET_SESSION: &str =
+    "RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; DISCARD TEMP; UNLISTEN *";
+
 /// The database as one guest instance sees it.
 pub struct DbSession {
     pool: Pool,
     client: Option<Object>,
+    dirty: bool,
 }
 
 impl DbSession {
     /// A session that has not touched the pool yet.
     pub fn new(pool: Pool) -> Self {
-        Self { pool, client: None }
+        Self {
+            pool,
+            client: None,
+            dirty: false,
+        }
     }
 
     /// Runs a row-returning statement.
@@ -71,6 +94,9 @@ impl DbSession {
         params: Vec<Value>,
     ) -> Result<(&Object, tokio_postgres::Statement, Vec<Param>), DbError> {
         refuse_session_control(sql)?;
+        if !self.dirty && leaves_session_state(sql) {
+            self.dirty = true;
+        }
         let client = self.client().await?;
         let statement = client.prepare_cached(sql).await.map_err(failure)?;
         let params = bind(statement.params(), params).map_err(DbError::BadParameter)?;
@@ -84,6 +110,34 @@ impl DbSession {
         }
         Ok(self.client.as_ref().expect("set above"))
     }
+}
+
+impl Drop for DbSession {
+    /// Hands a dirty connection to a task that resets it and only then
+    /// returns it to the pool; if the reset fails the connection is closed.
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if !self.dirty {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            drop(Object::take(client));
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(err) = client.batch_execute(RESET_SESSION).await {
+                tracing::warn!(error = %err, "resetting a handler's session failed; closing it");
+                drop(Object::take(client));
+            }
+        });
+    }
+}
+
+fn leaves_session_state(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    SESSION_STATE_MARKERS.iter().any(|m| lower.contains(m))
 }
 
 fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -157,6 +211,17 @@ mod tests {
         assert_eq!(first_keyword("  -- hi\n /* x */ begin;"), "begin");
         assert_eq!(first_keyword("SELECT 1"), "SELECT");
         assert_eq!(first_keyword(""), "");
+    }
+
+    #[test]
+    fn session_state_is_spotted() {
+        assert!(leaves_session_state("SELECT set_config('a', 'b', false)"));
+        assert!(leaves_session_state("select PG_ADVISORY_LOCK(1)"));
+        assert!(leaves_session_state("CREATE TEMP TABLE t (a int)"));
+        assert!(!leaves_session_state("SELECT pg_advisory_xact_lock(1)"));
+        assert!(!leaves_session_state(
+            "INSERT INTO points (name) VALUES ($1)"
+        ));
     }
 
     #[test]

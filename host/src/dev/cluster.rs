@@ -65,6 +65,17 @@ pub struct ClusterOptions {
     pub settings: Vec<(String, String)>,
     /// Stop with `immediate` rather than `fast` on drop (tests: no checkpoint).
     pub immediate_stop: bool,
+    /// Serve TLS with this certificate and key (PEM), beside plain TCP.
+    pub tls: Option<ServerTls>,
+}
+
+/// A server certificate and its private key, PEM-encoded.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// Certificate chain.
+    pub cert_pem: String,
+    /// Private key.
+    pub key_pem: String,
 }
 
 /// A running cluster; stopped when dropped.
@@ -245,6 +256,10 @@ impl PgCluster {
         for (name, value) in &options.settings {
             server_options.push_str(&format!(" -c {name}={value}"));
         }
+        if let Some(tls) = &options.tls {
+            self.install_tls(tls)?;
+            server_options.push_str(" -c ssl=on");
+        }
         let pgdata = self.pgdata.display().to_string();
         let log = self.log_path().display().to_string();
         self.pg_ctl(&[
@@ -260,6 +275,21 @@ impl PgCluster {
             &server_options,
         ])?;
         self.port = port;
+        Ok(())
+    }
+
+    /// Writes `server.crt`/`server.key` into the data folder, readable only
+    /// by the server's user, as PostgreSQL insists for the key.
+    fn install_tls(&self, tls: &ServerTls) -> Result<(), ClusterError> {
+        for (name, pem) in [("server.crt", &tls.cert_pem), ("server.key", &tls.key_pem)] {
+            let path = self.pgdata.join(name);
+            fs::write(&path, pem).map_err(io(&path))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io(&path))?;
+            if let Some(user) = &self.run_as {
+                let (uid, gid) = system_ids(user)?;
+                chown(&path, Some(uid), Some(gid)).map_err(io(&path))?;
+            }
+        }
         Ok(())
     }
 

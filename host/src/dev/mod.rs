@@ -4,4 +4,4 @@
 
 pub mod cluster;
 
-pub use cluster::{ClusterError, ClusterOptions, PgCluster};
+pub use cluster::{ClusterError, ClusterOptions, PgCluster, ServerTls};

@@ -1,14 +1,14 @@
 //! Every route not answered by the host itself: find the handler, enforce
 //! the body limit, call the component, translate its answer.
 
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::header::CONTENT_LENGTH;
+use http::{Method, StatusCode};
 
+use super::convert;
 use super::problem::Problem;
-use crate::bindings;
 use crate::registry::RouteMatch;
 use crate::runtime::CallError;
 use crate::state::AppState;
@@ -18,6 +18,19 @@ const RETRY_AFTER_SECS: u32 = 1;
 
 /// The fallback handler of the router.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let Some(_admitted) = state.admission.try_admit() else {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            format!(
+                "this replica is already running {} requests; retry shortly",
+                state.admission.limit()
+            ),
+        )
+        .retry_after(RETRY_AFTER_SECS)
+        .into_response();
+    };
     let set = state.registry.current();
     let method = request.method().clone();
     let handler = match set.route(&method, request.uri().path()) {
@@ -62,22 +75,7 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         return too_large(limit);
     };
 
-    let guest_request = bindings::Request {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or_default().to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
+    let guest_request = convert::guest_request(&parts, &body);
 
     let result = state
         .runtime
@@ -90,7 +88,13 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         )
         .await;
     match result {
-        Ok(response) => into_http(&handler.name, response, method == Method::HEAD),
+        Ok(response) => match convert::http_response(response, method == Method::HEAD) {
+            Ok(response) => response,
+            Err(why) => {
+                tracing::error!(handler.name = %handler.name, error = %why, "malformed response from handler");
+                handler_failed(&handler.name, &format!("the handler returned {why}"))
+            }
+        },
         Err(err) => failure(&handler.name, err),
     }
 }
@@ -146,38 +150,4 @@ fn handler_failed(handler: &str, detail: &str) -> Response {
         format!("{handler}: {detail}"),
     )
     .into_response()
-}
-
-/// Turns the guest's response into an HTTP one; a malformed response (bad
-/// status or header) is the handler's bug and becomes a 500.
-fn into_http(handler: &str, response: bindings::Response, head: bool) -> Response {
-    let Ok(status) = StatusCode::from_u16(response.status) else {
-        tracing::error!(
-            handler.name = handler,
-            status = response.status,
-            "invalid status from handler"
-        );
-        return handler_failed(handler, "the handler returned an invalid status code");
-    };
-    let mut out = if head {
-        Response::new(Body::empty())
-    } else {
-        Response::new(Body::from(response.body))
-    };
-    *out.status_mut() = status;
-    for (name, value) in response.headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) else {
-            tracing::error!(handler.name = handler, header = %name, "invalid header from handler");
-            return handler_failed(handler, "the handler returned an invalid header");
-        };
-        // Framing is the host's job; a handler cannot get it wrong.
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
-            continue;
-        }
-        out.headers_mut().append(name, value);
-    }
-    out
 }

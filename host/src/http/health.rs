@@ -24,6 +24,15 @@ pub async fn livez() -> Response {
 /// `GET /status`: 200 when the database answers through the pool, 503 when
 /// it does not, so load balancers stop sending traffic this replica cannot serve.
 pub async fn status(State(state): State<AppState>) -> Response {
+    if state.is_draining() {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "Shutting down",
+            "this replica is finishing its requests before it stops",
+        )
+        .into_response();
+    }
     match tokio::time::timeout(READINESS_TIMEOUT, ping(&state)).await {
         Ok(Ok(())) => {
             let handlers: Vec<String> = state

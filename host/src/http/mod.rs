@@ -2,10 +2,14 @@
 //!
 //! - [`health`]: `/livez` and `/status`, answered natively.
 //! - [`admin`]: `/admin/...`, only with an admin token.
+//! - [`admission`]: the bound on handler requests in flight.
 //! - [`dispatch`]: every other route, through the handler registry.
+//! - [`convert`]: HTTP ↔ WIT requests and responses.
 //! - [`problem`]: RFC 9457 error documents.
 
 pub mod admin;
+pub mod admission;
+pub mod convert;
 pub mod dispatch;
 pub mod health;
 pub mod problem;

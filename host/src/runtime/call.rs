@@ -6,7 +6,11 @@ use std::time::Instant;
 use deadpool_postgres::Pool;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
-use super::{GuestState, Limits, Runtime};
+use super::{EPOCH_TICK, GuestState, Limits, Runtime};
+
+/// Past its CPU grace, a guest pauses this many ticks after each tick it
+/// runs: a runaway gets a twentieth of a core until its deadline ends it.
+pub const THROTTLE_PAUSE_TICKS: u32 = 19;
 use crate::bindings::{HandlerPre, Request, Response};
 
 /// How a call failed; each maps to its own HTTP status.
@@ -43,15 +47,23 @@ impl Runtime {
         );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
+        let grace_ticks = limits.cpu_grace.as_micros() / EPOCH_TICK.as_micros().max(1);
+        let mut busy_ticks = 0u128;
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(tokio::task::yield_now()),
-                ))
+                return Ok(UpdateDeadline::Interrupt);
             }
+            // Called once per tick in which the guest ran wasm (not while it
+            // waits on the database): past the grace, it is a runaway and
+            // gets a fraction of a core so it cannot starve the others.
+            busy_ticks += 1;
+            let pause: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                if busy_ticks > grace_ticks {
+                    Box::pin(tokio::time::sleep(EPOCH_TICK * THROTTLE_PAUSE_TICKS))
+                } else {
+                    Box::pin(tokio::task::yield_now())
+                };
+            Ok(UpdateDeadline::YieldCustom(1, pause))
         });
 
         let outcome = tokio::time::timeout_at(deadline.into(), async {

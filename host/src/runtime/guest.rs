@@ -18,11 +18,6 @@ use super::Limits;
 pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
 /// Longest guest log message passed on; longer ones are cut.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
-/// Instances, tables and table elements one request may create; a handler
-/// component needs a handful, the caps only stop runaway growth.
-const MAX_INSTANCES_PER_STORE: usize = 32;
-const MAX_TABLES_PER_STORE: usize = 32;
-const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The data of one request's store.
 pub struct GuestState {
@@ -45,9 +40,9 @@ impl GuestState {
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
-                .instances(MAX_INSTANCES_PER_STORE)
-                .tables(MAX_TABLES_PER_STORE)
-                .table_elements(MAX_TABLE_ELEMENTS)
+                .instances(limits.instances)
+                .tables(limits.tables)
+                .table_elements(limits.table_elements)
                 .build(),
             db: DbSession::new(pool),
             handler,

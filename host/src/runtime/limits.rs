@@ -18,6 +18,18 @@ pub const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
 pub const DEFAULT_BODY_BYTES: usize = 1 << 20;
 /// Hard ceiling for any handler's memory limit (sizes the allocator's slots).
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 << 20;
+/// Core and component instances one request may create: a Rust
+/// `wasm32-wasip2` component makes about 5; the cap stops runaway nesting.
+pub const DEFAULT_MAX_INSTANCES: usize = 32;
+/// Tables one request may create (the component plus its shims use 2-3).
+pub const DEFAULT_MAX_TABLES: usize = 32;
+/// Time a request may compute at full speed before it is throttled to a
+/// twentieth of a core: 20 ms of wasm is far beyond a CRUD or query handler's
+/// needs, short enough that a runaway barely dents its neighbours.
+pub const DEFAULT_CPU_GRACE: Duration = Duration::from_millis(20);
+/// Elements any one table may grow to (indirect-call tables of Rust
+/// components hold hundreds to a few thousand functions).
+pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// Limits enforced on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +40,14 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Request-body cap; larger bodies get 413 before the handler runs.
     pub body_bytes: usize,
+    /// Instances one request may create.
+    pub instances: usize,
+    /// Tables one request may create.
+    pub tables: usize,
+    /// Elements one table may hold.
+    pub table_elements: usize,
+    /// Computation at full speed before throttling.
+    pub cpu_grace: Duration,
 }
 
 impl Default for Limits {
@@ -36,6 +56,10 @@ impl Default for Limits {
             deadline: DEFAULT_DEADLINE,
             memory_bytes: DEFAULT_MEMORY_BYTES,
             body_bytes: DEFAULT_BODY_BYTES,
+            instances: DEFAULT_MAX_INSTANCES,
+            tables: DEFAULT_MAX_TABLES,
+            table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            cpu_grace: DEFAULT_CPU_GRACE,
         }
     }
 }
@@ -50,6 +74,14 @@ pub struct LimitOverrides {
     pub memory_mib: Option<usize>,
     /// Body cap in KiB.
     pub body_kib: Option<usize>,
+    /// Instance cap.
+    pub instances: Option<usize>,
+    /// Table cap.
+    pub tables: Option<usize>,
+    /// Table-size cap, in elements.
+    pub table_elements: Option<usize>,
+    /// Full-speed computation before throttling, in milliseconds.
+    pub cpu_grace_ms: Option<u64>,
 }
 
 impl Limits {
@@ -63,6 +95,12 @@ impl Limits {
                 .memory_mib
                 .map_or(self.memory_bytes, |mib| mib << 20),
             body_bytes: overrides.body_kib.map_or(self.body_bytes, |kib| kib << 10),
+            instances: overrides.instances.unwrap_or(self.instances),
+            tables: overrides.tables.unwrap_or(self.tables),
+            table_elements: overrides.table_elements.unwrap_or(self.table_elements),
+            cpu_grace: overrides
+                .cpu_grace_ms
+                .map_or(self.cpu_grace, Duration::from_millis),
         }
     }
 }

@@ -100,25 +100,44 @@ pub fn points_and_probe() -> TempDir {
 /// A private PostgreSQL cluster for one test.
 pub struct TestDb {
     pub cluster: PgCluster,
+    options: ClusterOptions,
     _dir: TempDir,
 }
 
 impl TestDb {
     /// Starts a fresh cluster; durability settings off, it is thrown away.
     pub fn start() -> Self {
+        Self::start_with(ClusterOptions::default())
+    }
+
+    /// Starts a fresh cluster with extra options.
+    pub fn start_with(mut options: ClusterOptions) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("geofn-pg-")
             .tempdir_in("/tmp")
             .unwrap();
-        let options = ClusterOptions {
-            settings: vec![
-                ("fsync".into(), "off".into()),
-                ("full_page_writes".into(), "off".into()),
-            ],
-            immediate_stop: true,
-        };
-        let cluster = PgCluster::start(dir.path(), options).expect("starting a test cluster");
-        Self { cluster, _dir: dir }
+        options.settings.extend([
+            ("fsync".into(), "off".into()),
+            ("full_page_writes".into(), "off".into()),
+        ]);
+        options.immediate_stop = true;
+        let cluster =
+            PgCluster::start(dir.path(), options.clone()).expect("starting a test cluster");
+        Self {
+            cluster,
+            options,
+            _dir: dir,
+        }
+    }
+
+    /// Stops PostgreSQL (immediate: like a crash of the database server).
+    pub fn stop(&mut self) {
+        self.cluster.stop().unwrap();
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.cluster.restart(&self.options).unwrap();
     }
 
     /// A direct connection, to check what the host stored.
@@ -169,7 +188,16 @@ impl Host {
     }
 
     /// Spawns `command` (a `geofn` invocation) and waits until it listens.
-    pub async fn spawn(mut command: Command) -> Self {
+    pub async fn spawn(command: Command) -> Self {
+        match Self::try_spawn(command).await {
+            Ok(host) => host,
+            Err(logs) => panic!("geofn did not start; its log:\n{logs}"),
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but a process that exits (or never
+    /// listens) is an `Err` with its log.
+    pub async fn try_spawn(mut command: Command) -> Result<Self, String> {
         for var in [
             "DB_HOST",
             "DB_PORT",
@@ -212,10 +240,45 @@ impl Host {
         let Some(base) = base else {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            panic!("geofn did not start; its log:\n{}", logs.lock().unwrap());
+            // Let the stderr reader catch the last lines.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Err(strip_ansi(&logs.lock().unwrap()));
         };
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        Self { child, base, logs }
+        Ok(Self { child, base, logs })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// Resident memory of the process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib << 10
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn sigterm(&self) {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.pid() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("geofn did not exit")
+            .unwrap()
     }
 
     /// Everything the process logged so far (ANSI codes stripped).
