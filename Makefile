@@ -14,13 +14,14 @@ TEST_HANDLERS := probe
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers deps test-deps lint
+.PHONY: run test build handlers deps test-deps lint chart verify-deploy
 
 deps:
 	@scripts/install-deps.sh
 
 test-deps:
 	@scripts/install-deps.sh test
+	@scripts/install-helm.sh $(TARGET_DIR)/tools/helm
 
 # Copy $(1) to $(2) by rename, so a running host never reads half a file.
 publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
@@ -53,5 +54,13 @@ lint: deps
 	$(CARGO) clippy -p geofn --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
-test: test-deps handlers lint
+# The Helm chart ships the components in a ConfigMap: copy them in.
+chart: handlers
+	cp $(TARGET_DIR)/handlers/* deploy/helm/geofn/handlers/
+
+# Charts, proxy configs and compose files, checked without Docker or a cluster.
+verify-deploy: test-deps handlers
+	python3 deploy/verify.py $(TARGET_DIR)/tools/helm $(TARGET_DIR)/handlers
+
+test: test-deps handlers lint verify-deploy
 	$(CARGO) test --workspace

@@ -4,12 +4,13 @@
 set -euo pipefail
 
 # PostgreSQL + PostGIS for `geofn dev` and the tests; with `test`, also the
-# real clients and proxies the test suite drives (GDAL's OAPIF driver).
+# real clients and proxies the test suite drives (GDAL's OAPIF driver,
+# nginx, HAProxy) and what the deploy checks need.
 packages=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
 )
 if [[ "${1:-}" == "test" ]]; then
-  packages+=(gdal-bin)
+  packages+=(gdal-bin nginx haproxy)
 fi
 sudo=""
 if [[ "$(id -u)" != 0 ]]; then
@@ -34,6 +35,12 @@ if (( ${#missing[@]} )); then
     trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Deploy checks: kubernetes-validate (PyPI) for rendered charts.
+if [[ "${1:-}" == "test" ]] && ! { command -v kubernetes-validate >/dev/null && python3 -c "import yaml"; }; then
+  echo "install-deps: installing kubernetes-validate"
+  python3 -m pip install --quiet kubernetes-validate pyyaml
 fi
 
 # The toolchain and wasm target named in rust-toolchain.toml.

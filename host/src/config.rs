@@ -58,6 +58,20 @@ pub enum Command {
     /// Serve on a private PostGIS cluster kept in --data-dir, started and
     /// stopped with the host (or on the configured database, if there is one).
     Dev(DevArgs),
+    /// Exit 0 if the host listening on --listen answers /status with 200
+    /// (container health checks).
+    Health(HealthArgs),
+}
+
+/// `geofn health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Where the host listens (0.0.0.0 means this machine).
+    #[arg(long, env = "GEOFN_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Path to ask.
+    #[arg(long, default_value = "/status")]
+    pub path: String,
 }
 
 /// `geofn serve`.
@@ -131,8 +145,9 @@ pub struct ServerArgs {
     /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
     #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
-    /// On SIGTERM, keep serving (with /status at 503) this long before
-    /// closing the listener, so load balancers stop sending first.
+    /// On SIGTERM the listener closes at once; connections already open are
+    /// served this long more (with /status at 503 and each answer closing
+    /// its connection), so proxies move to other replicas without a failure.
     #[arg(long, env = "GEOFN_SHUTDOWN_DELAY_MS", default_value_t = 0)]
     pub shutdown_delay_ms: u64,
     /// After the listener closes, wait at most this long for requests in flight.

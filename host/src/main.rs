@@ -1,7 +1,10 @@
 //! The `geofn` binary.
 //!
 //! Run with: `geofn dev` (a private PostGIS in `.geofn/`) or
-//! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`.
+//! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`;
+//! `geofn health` checks a running one.
+
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -10,11 +13,31 @@ use geofn::db::tls::{SslMode, TlsSettings};
 use geofn::dev::{ClusterOptions, PgCluster};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if let Command::Health(args) = &cli.command {
+        return Ok(match geofn::healthcheck::check(args.listen, &args.path) {
+            Ok(200) => ExitCode::SUCCESS,
+            Ok(status) => {
+                eprintln!("{} answered {status}", args.path);
+                ExitCode::FAILURE
+            }
+            Err(err) => {
+                eprintln!("no answer from {}: {err}", args.listen);
+                ExitCode::FAILURE
+            }
+        });
+    }
     init_tracing(cli.log_format);
-    match cli.command {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli.command))
+        .map(|()| ExitCode::SUCCESS)
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             let database = args.database.resolve()?.ok_or(ConfigError::NoDatabase)?;
             serve(&args.server, database).await
@@ -52,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 result
             }
         },
+        Command::Health(_) => unreachable!("answered before the runtime starts"),
     }
 }
 

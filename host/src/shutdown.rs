@@ -12,7 +12,8 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 /// How shutdown unfolds after the signal.
 #[derive(Debug, Clone, Copy)]
 pub struct ShutdownTiming {
-    /// Serve on, not ready, before closing the listener.
+    /// Keep serving connections already open (not ready, closing each
+    /// after its answer) this long after the listener closed.
     pub delay: Duration,
     /// Then wait at most this long for requests in flight.
     pub drain: Duration,

@@ -183,3 +183,24 @@ async fn geofn_dev_runs_its_own_postgis_and_keeps_data_across_restarts() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geofn_health_reports_readiness_by_exit_code() {
+    let mut db = TestDb::start();
+    let host = Host::serve(&db, &shipped_handlers(), &["--pool-wait-ms", "500"]).await;
+    let listen = host.base.trim_start_matches("http://").to_owned();
+    let health = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geofn"))
+            .args(["health", "--listen", &listen])
+            .output()
+            .unwrap()
+    };
+    assert!(health().status.success());
+    db.stop();
+    let output = health();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("503"));
+    drop(host);
+    let output = health();
+    assert!(!output.status.success(), "nothing listens any more");
+}

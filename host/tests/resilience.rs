@@ -128,7 +128,7 @@ async fn a_database_outage_loses_no_acknowledged_write_and_service_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_finishes_requests_in_flight_and_exits_zero() {
+async fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_zero() {
     let db = TestDb::start();
     let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
     let host = Host::serve(&db, dir.path(), &["--shutdown-delay-ms", "700"]).await;
@@ -140,12 +140,25 @@ async fn sigterm_finishes_requests_in_flight_and_exits_zero() {
             client().get(url).send().await.map(|r| r.status())
         }));
     }
+    // A client with one idle keep-alive connection, as a proxy has.
+    let kept = client();
+    let livez = kept.get(format!("{base}/livez")).send().await.unwrap();
+    assert_eq!(livez.status(), StatusCode::OK);
+    livez.bytes().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
+
     host.sigterm();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // Still accepting during the delay, but no longer ready.
-    let status = client().get(format!("{base}/status")).send().await.unwrap();
+    // New connections are refused (a proxy retries them elsewhere)...
+    let fresh = client().get(format!("{base}/status")).send().await;
+    assert!(
+        fresh.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+    // ...the open one is still served, not ready, and told to close.
+    let status = kept.get(format!("{base}/status")).send().await.unwrap();
     assert_eq!(status.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(status.headers()["connection"], "close");
     for request in slow {
         let status = request.await.unwrap().expect("an accepted request was cut");
         assert_eq!(status, StatusCode::OK);

@@ -15,7 +15,12 @@ pub mod health;
 pub mod problem;
 
 use axum::Router;
+use axum::extract::State;
+use axum::middleware;
+use axum::response::Response;
 use axum::routing::get;
+use http::HeaderValue;
+use http::header::CONNECTION;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
@@ -30,6 +35,23 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(dispatch::dispatch)
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            close_when_draining,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// While draining, every answer closes its connection, so proxies stop
+/// reusing connections to this replica before its listener closes: none is
+/// idle in their pools when it does, and no request (a POST above all)
+/// races a closing connection.
+async fn close_when_draining(State(state): State<AppState>, mut response: Response) -> Response {
+    if state.is_draining() {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

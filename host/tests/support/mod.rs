@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod topology;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -174,12 +176,19 @@ pub struct Host {
 impl Host {
     /// `geofn serve` against `db` with the handlers in `handlers`.
     pub async fn serve(db: &TestDb, handlers: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::serve_exact(db, handlers, &args).await
+    }
+
+    /// `geofn serve` with exactly these flags (including `--listen`).
+    pub async fn serve_exact(db: &TestDb, handlers: &Path, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
         command
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--handlers"])
+            .arg("--handlers")
             .arg(handlers)
-            .args(extra)
+            .args(args)
             .env("DATABASE_URL", db.cluster.url())
             // Shared by the suite so each component compiles once; tests of
             // the cache itself pass --cache-dir.
@@ -339,6 +348,15 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A client that never follows redirects or retries.

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Checks the deploy files with what runs without Docker or Kubernetes.
+
+- Helm: `helm lint` both charts; `helm template` with default and
+  non-default values; every rendered object validated against the
+  Kubernetes 1.30 schemas (kubernetes-validate, strict); and the objects
+  hold what DESIGN.md promises (probes, drain, non-root, ConfigMap
+  handlers, Secret password, HPA, PDB, PVC on microk8s-hostpath).
+- nginx -t and haproxy -c on the shipped configurations (addresses
+  swapped for resolvable ones, as the replica tests do).
+- Both compose files: the services, healthchecks, dependencies and
+  volumes the guide's approaches need.
+
+Usage: deploy/verify.py HELM HANDLERS_DIR
+"""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent
+K8S_VERSION = "1.30.0"
+
+
+def run(*args, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(map(str, args))}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def check(condition, what):
+    if not condition:
+        sys.exit(f"FAILED: {what}")
+    print(f"ok: {what}")
+
+
+def objects(rendered):
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def by_kind(docs, kind):
+    found = [d for d in docs if d["kind"] == kind]
+    check(found, f"a {kind} is rendered")
+    return found[0]
+
+
+def validate(rendered, work, name):
+    path = work / f"{name}.yaml"
+    path.write_text(rendered)
+    run("kubernetes-validate", "--strict", "-k", K8S_VERSION, str(path))
+    print(f"ok: {name} validates against Kubernetes {K8S_VERSION}")
+
+
+def helm(helm_bin, handlers):
+    work = pathlib.Path(tempfile.mkdtemp(prefix="geofn-helm-"))
+    charts = work / "charts"
+    shutil.copytree(ROOT / "helm", charts)
+    for item in pathlib.Path(handlers).iterdir():
+        shutil.copy(item, charts / "geofn" / "handlers" / item.name)
+    geofn, postgis = charts / "geofn", charts / "postgis"
+    run(helm_bin, "lint", "--strict", str(geofn), str(postgis))
+    print("ok: helm lint --strict")
+
+    docs = objects(run(helm_bin, "template", "geofn", str(geofn)))
+    validate(yaml.safe_dump_all(docs), work, "geofn-default")
+    deployment = by_kind(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    check(container["readinessProbe"]["httpGet"]["path"] == "/status", "readiness is /status")
+    check(container["livenessProbe"]["httpGet"]["path"] == "/livez", "liveness is /livez")
+    check("startupProbe" in container, "a startup probe")
+    check("preStop" in container["lifecycle"], "a preStop hook")
+    check(pod["terminationGracePeriodSeconds"] > 25, "grace period above the drain timeout")
+    check(pod["securityContext"]["runAsNonRoot"], "runs as non-root")
+    check(container["securityContext"]["readOnlyRootFilesystem"], "read-only root filesystem")
+    check("limits" in container["resources"], "resource limits")
+    env = {e["name"]: e for e in container["env"]}
+    check("secretKeyRef" in env["DB_PASSWORD"]["valueFrom"], "DB password from a Secret")
+    check(env["DB_HOST"]["value"] == "postgis", "DB_HOST is the postgis chart's Service")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    check("configMap" in volumes["handlers"], "handlers from a ConfigMap volume")
+    configmap = by_kind(docs, "ConfigMap")
+    check("geofn.toml" in configmap["data"], "the manifest is in the ConfigMap")
+    check({"points.wasm", "features.wasm"} <= set(configmap["binaryData"]), "components in binaryData")
+    size = sum(len(v) for v in configmap["binaryData"].values()) + len(configmap["data"]["geofn.toml"])
+    check(size < 1_000_000, f"ConfigMap under 1 MB ({size} bytes)")
+    check("replicas" not in deployment["spec"], "replicas left to the HPA")
+    check(by_kind(docs, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3, "HPA from 3 replicas")
+    check(by_kind(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1, "PDB maxUnavailable 1")
+    check(by_kind(docs, "Ingress")["spec"]["ingressClassName"] == "public", "microk8s ingress class")
+    check(by_kind(docs, "Service")["spec"]["ports"][0]["port"] == 5000, "Service on 5000")
+
+    docs = objects(run(
+        helm_bin, "template", "maps", str(geofn),
+        "--set", "ingress.enabled=false,autoscaling.enabled=false,replicaCount=5",
+        "--set", "handlers.fromChart=false,podDisruptionBudget.enabled=false",
+        "--set", "adminToken.secretName=geofn-admin,env.GEOFN_POOL_SIZE=8",
+        "--set", "database.sslmode=verify-full",
+    ))
+    validate(yaml.safe_dump_all(docs), work, "geofn-custom")
+    kinds = {d["kind"] for d in docs}
+    check(kinds == {"Deployment", "Service"}, f"only Deployment and Service when the rest is off ({kinds})")
+    deployment = by_kind(docs, "Deployment")
+    check(deployment["spec"]["replicas"] == 5, "replicaCount honoured without HPA")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    check("GEOFN_ADMIN_TOKEN" in env and env["GEOFN_POOL_SIZE"]["value"] == "8", "extra env and admin token")
+    check(deployment["metadata"]["name"] == "maps-geofn", "names follow the release")
+
+    docs = objects(run(helm_bin, "template", "postgis", str(postgis)))
+    validate(yaml.safe_dump_all(docs), work, "postgis-default")
+    statefulset = by_kind(docs, "StatefulSet")
+    claim = statefulset["spec"]["volumeClaimTemplates"][0]["spec"]
+    check(claim["storageClassName"] == "microk8s-hostpath", "PVC on microk8s-hostpath")
+    check(by_kind(docs, "Service")["metadata"]["name"] == "postgis", "Service named postgis")
+    check("password" in by_kind(docs, "Secret")["data"], "password Secret")
+    docs = objects(run(helm_bin, "template", "db", str(postgis),
+                       "--set", "password=s3cret,persistence.storageClassName=,persistence.size=50Gi"))
+    validate(yaml.safe_dump_all(docs), work, "postgis-custom")
+    claim = by_kind(docs, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["spec"]
+    check("storageClassName" not in claim and claim["resources"]["requests"]["storage"] == "50Gi",
+          "default storage class and size override")
+    shutil.rmtree(work)
+
+
+def proxies():
+    work = pathlib.Path(tempfile.mkdtemp(prefix="geofn-proxies-"))
+    nginx = (ROOT / "compose/nginx/nginx.conf").read_text()
+    for i in (1, 2, 3):
+        nginx = nginx.replace(f"geofn{i}:5000", f"127.0.0.1:{5000 + i}")
+    (work / "nginx.conf").write_text(nginx.replace("listen 80;", "listen 127.0.0.1:18080;"))
+    run("nginx", "-t", "-p", str(work), "-c", str(work / "nginx.conf"),
+        "-g", f"pid {work}/nginx.pid; error_log {work}/error.log;")
+    print("ok: nginx -t")
+    run("haproxy", "-c", "-f", str(ROOT / "compose/haproxy/haproxy.cfg"))
+    print("ok: haproxy -c")
+    shutil.rmtree(work)
+
+
+def compose():
+    for proxy in ("nginx", "haproxy"):
+        spec = yaml.safe_load((ROOT / f"compose/{proxy}/compose.yaml").read_text())
+        services = spec["services"]
+        check(set(services) == {"postgis", "geofn1", "geofn2", "geofn3", proxy}, f"{proxy}: services")
+        check(services["postgis"]["image"] == "postgis/postgis:15-3.4", f"{proxy}: PostGIS image")
+        check("postgis-data:/var/lib/postgresql/data" in services["postgis"]["volumes"], f"{proxy}: data volume")
+        for name in ("postgis", "geofn1", "geofn2", "geofn3"):
+            check("healthcheck" in services[name], f"{proxy}: {name} has a healthcheck")
+        for name in ("geofn1", "geofn2", "geofn3"):
+            replica = services[name]
+            check(replica["depends_on"]["postgis"]["condition"] == "service_healthy",
+                  f"{proxy}: {name} waits for a healthy PostGIS")
+            check(replica["environment"]["DB_HOST"] == "postgis", f"{proxy}: {name} finds the database")
+            check("handlers:/srv/geofn/handlers" in replica["volumes"], f"{proxy}: {name} shares the handlers")
+        depends = services[proxy]["depends_on"]
+        check(all(depends[f"geofn{i}"]["condition"] == "service_healthy" for i in (1, 2, 3)),
+              f"{proxy}: waits for healthy replicas")
+        check(set(spec["volumes"]) == {"postgis-data", "handlers"}, f"{proxy}: named volumes")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    helm(sys.argv[1], sys.argv[2])
+    proxies()
+    compose()
+    print("deploy files verified")

@@ -1,0 +1,297 @@
+//! Three replicas behind the shipped nginx and HAProxy configurations:
+//! a killed replica, a rolling restart and a fleet-wide handler swap, under
+//! load, cost no failed request and lose no acknowledged write.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::topology::{Kind, Proxy, Replicas};
+use support::{PROBE_ENTRY, TestDb, client, shipped, shipped_handlers, test_handler};
+
+/// What the load saw.
+#[derive(Debug, Default)]
+struct Tally {
+    gets: usize,
+    get_failures: Vec<String>,
+    created: Vec<i64>,
+    post_failures: Vec<String>,
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+}
+
+impl Load {
+    /// `getters` clients reading `get_path` and `posters` clients creating
+    /// points, through `base`, until stopped.
+    #[allow(clippy::new_ret_no_self)]
+    fn start(base: &str, get_path: &str, getters: usize, posters: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..getters {
+            let (url, stop) = (format!("{base}{get_path}"), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let http = client();
+                let mut tally = Tally::default();
+                while !stop.load(Ordering::Relaxed) {
+                    tally.gets += 1;
+                    match http.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        Ok(r) => tally.get_failures.push(format!("status {}", r.status())),
+                        Err(e) => tally.get_failures.push(format!("error {e}")),
+                    }
+                }
+                tally
+            }));
+        }
+        for poster in 0..posters {
+            let (url, stop) = (format!("{base}/point"), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let http = client();
+                let mut tally = Tally::default();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let body = json!({"name": format!("p{poster}-{n}"), "longitude": 1.5, "latitude": 2.5});
+                    match http.post(&url).json(&body).send().await {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            let created: Value = r.json().await.unwrap();
+                            tally.created.push(created["id"].as_i64().unwrap());
+                        }
+                        Ok(r) => tally.post_failures.push(format!("status {}", r.status())),
+                        Err(e) => tally.post_failures.push(format!("error {e}")),
+                    }
+                }
+                tally
+            }));
+        }
+        Self { stop, tasks }
+    }
+
+    /// Stops the load; keeps the first few failure messages of each kind.
+    async fn finish(self) -> Tally {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = Tally::default();
+        for task in self.tasks {
+            let tally = task.await.unwrap();
+            total.gets += tally.gets;
+            total.get_failures.extend(tally.get_failures);
+            total.created.extend(tally.created);
+            total.post_failures.extend(tally.post_failures);
+        }
+        for failures in [&mut total.get_failures, &mut total.post_failures] {
+            if failures.len() > 5 {
+                let more = failures.len() - 5;
+                failures.truncate(5);
+                failures.push(format!("... and {more} more"));
+            }
+        }
+        total
+    }
+}
+
+async fn stored_ids(db: &TestDb) -> HashSet<i64> {
+    db.client()
+        .await
+        .query("SELECT id FROM points", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn assert_no_acknowledged_write_lost(db: &TestDb, tally: &Tally) {
+    let stored = stored_ids(db).await;
+    let lost: Vec<&i64> = tally
+        .created
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
+
+async fn kill_one_replica(kind: Kind) {
+    let db = TestDb::start();
+    let mut replicas = Replicas::start(&db, &shipped_handlers(), &["--pool-size", "4"]).await;
+    let proxy = Proxy::start(kind, &replicas).await;
+    let load = Load::start(&proxy.base, "/points?limit=10", 4, 2);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    replicas.kill(1).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let tally = load.finish().await;
+    eprintln!(
+        "{kind:?}, kill -9 of one replica: {} GETs ({} failed), {} POSTs acknowledged, {} failed in flight {:?}",
+        tally.gets,
+        tally.get_failures.len(),
+        tally.created.len(),
+        tally.post_failures.len(),
+        tally.post_failures
+    );
+    assert!(
+        tally.get_failures.is_empty(),
+        "GETs failed: {:?}",
+        tally.get_failures
+    );
+    assert!(tally.created.len() > 20, "the load barely ran");
+    assert_no_acknowledged_write_lost(&db, &tally).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_a_killed_replica_fails_no_get_and_loses_no_write() {
+    kill_one_replica(Kind::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn haproxy_a_killed_replica_fails_no_get_and_loses_no_write() {
+    kill_one_replica(Kind::Haproxy).await;
+}
+
+async fn rolling_restart(kind: Kind) {
+    let db = TestDb::start();
+    // Not ready for longer than HAProxy's checks need to notice (fall 2 x 1 s).
+    let mut replicas = Replicas::start(
+        &db,
+        &shipped_handlers(),
+        &["--pool-size", "4", "--shutdown-delay-ms", "2500"],
+    )
+    .await;
+    let proxy = Proxy::start(kind, &replicas).await;
+    let load = Load::start(&proxy.base, "/points?limit=10", 3, 2);
+    for i in 0..replicas.ports.len() {
+        replicas.restart(&db, i).await;
+        // Back in the proxy's rotation before the next goes: HAProxy's
+        // checks (rise 2 x inter 1 s), nginx's fail_timeout (2 s).
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    let tally = load.finish().await;
+    eprintln!(
+        "{kind:?}, rolling restart: {} GETs, {} POSTs, failures {:?} {:?}",
+        tally.gets,
+        tally.created.len(),
+        tally.get_failures,
+        tally.post_failures
+    );
+    assert!(
+        tally.get_failures.is_empty() && tally.post_failures.is_empty(),
+        "failed: {:?} {:?}\n{}",
+        tally.get_failures,
+        tally.post_failures,
+        proxy.log_tail(20)
+    );
+    assert_no_acknowledged_write_lost(&db, &tally).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_a_rolling_restart_fails_no_request() {
+    rolling_restart(Kind::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn haproxy_a_rolling_restart_fails_no_request() {
+    rolling_restart(Kind::Haproxy).await;
+}
+
+/// Writes one version of the handlers the way the kubelet updates a
+/// ConfigMap volume: a new timestamped folder, then an atomic `..data` swap.
+fn configmap_version(dir: &Path, stamp: &str, probe: &str) {
+    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
+    let versioned = dir.join(stamp);
+    std::fs::create_dir(&versioned).unwrap();
+    std::fs::write(
+        versioned.join("geofn.toml"),
+        format!("{shipped_manifest}\n{PROBE_ENTRY}"),
+    )
+    .unwrap();
+    for (name, source) in [
+        ("points.wasm", shipped("points")),
+        ("features.wasm", shipped("features")),
+        ("probe.wasm", test_handler(probe)),
+    ] {
+        std::fs::copy(source, versioned.join(name)).unwrap();
+    }
+    let tmp = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(stamp, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+async fn fleet_swap(kind: Kind) {
+    let db = TestDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    configmap_version(dir.path(), "..v1", "probe-v1");
+    for file in ["geofn.toml", "points.wasm", "features.wasm", "probe.wasm"] {
+        std::os::unix::fs::symlink(format!("..data/{file}"), dir.path().join(file)).unwrap();
+    }
+    let replicas = Replicas::start(&db, dir.path(), &["--pool-size", "4"]).await;
+    let proxy = Proxy::start(kind, &replicas).await;
+    let load = Load::start(&proxy.base, "/probe/version", 3, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    configmap_version(dir.path(), "..v2", "probe-v2");
+    let written = Instant::now();
+    let mut pending: Vec<String> = replicas.urls();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for base in pending {
+            let body: Value = client()
+                .get(format!("{base}/probe/version"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if body["version"] != "v2" {
+                still.push(base);
+            }
+        }
+        pending = still;
+        assert!(
+            written.elapsed() < Duration::from_secs(10),
+            "replicas never swapped: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let all_swapped = written.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tally = load.finish().await;
+    eprintln!(
+        "{kind:?}, ConfigMap swap: all {} replicas on v2 after {all_swapped:?}",
+        replicas.urls().len()
+    );
+    assert!(all_swapped < Duration::from_secs(2), "took {all_swapped:?}");
+    assert!(tally.get_failures.is_empty(), "{:?}", tally.get_failures);
+    assert!(tally.post_failures.is_empty(), "{:?}", tally.post_failures);
+    // Through the proxy, only v2 from now on.
+    for _ in 0..30 {
+        let body: Value = client()
+            .get(proxy.url("/probe/version"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["version"], "v2");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_a_configmap_swap_reaches_every_replica_within_2s() {
+    fleet_swap(Kind::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn haproxy_a_configmap_swap_reaches_every_replica_within_2s() {
+    fleet_swap(Kind::Haproxy).await;
+}
