@@ -20,7 +20,7 @@ deps:
 	@scripts/install-deps.sh
 
 test-deps:
-	@scripts/install-deps.sh test
+	@scripts/install-deps.sh test $(TARGET_DIR)/tools
 	@scripts/install-helm.sh $(TARGET_DIR)/tools/helm
 
 # Copy $(1) to $(2) by rename, so a running host never reads half a file.

@@ -10,6 +10,7 @@
   swapped for resolvable ones, as the replica tests do).
 - Both compose files: the services, healthchecks, dependencies and
   volumes the guide's approaches need.
+- The Grafana dashboard queries only metrics the host exports.
 
 Usage: deploy/verify.py HELM HANDLERS_DIR
 """
@@ -162,10 +163,27 @@ def compose():
         check(set(spec["volumes"]) == {"postgis-data", "handlers"}, f"{proxy}: named volumes")
 
 
+def grafana():
+    """Every metric the dashboard queries is one the host exports."""
+    import json
+    import re
+
+    dashboard = json.loads((ROOT / "grafana/geofn-dashboard.json").read_text())
+    exported = (ROOT.parent / "host/src/telemetry/metrics.rs").read_text()
+    queried = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            queried |= set(re.findall(r"geofn_[a-z_]+", target["expr"]))
+    for metric in sorted(queried):
+        base = re.sub(r"_(bucket|count|sum)$", "", metric)
+        check(base in exported, f"dashboard metric {metric} is exported")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     helm(sys.argv[1], sys.argv[2])
     proxies()
     compose()
+    grafana()
     print("deploy files verified")

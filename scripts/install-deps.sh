@@ -5,12 +5,12 @@ set -euo pipefail
 
 # PostgreSQL + PostGIS for `geofn dev` and the tests; with `test`, also the
 # real clients and proxies the test suite drives (GDAL's OAPIF driver,
-# nginx, HAProxy) and what the deploy checks need.
+# nginx, HAProxy, Chromium) and what the deploy checks need.
 packages=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
 )
 if [[ "${1:-}" == "test" ]]; then
-  packages+=(gdal-bin nginx haproxy)
+  packages+=(gdal-bin nginx haproxy chromium)
 fi
 sudo=""
 if [[ "$(id -u)" != 0 ]]; then
@@ -41,6 +41,14 @@ fi
 if [[ "${1:-}" == "test" ]] && ! { command -v kubernetes-validate >/dev/null && python3 -c "import yaml"; }; then
   echo "install-deps: installing kubernetes-validate"
   python3 -m pip install --quiet kubernetes-validate pyyaml
+fi
+
+# The browser test drives Debian's Chromium with playwright-core (npm),
+# installed beside the build in $2 (no browser download: it uses ours).
+if [[ "${1:-}" == "test" && -n "${2:-}" && ! -f "$2/node/node_modules/playwright-core/index.mjs" ]]; then
+  echo "install-deps: installing playwright-core into $2/node"
+  mkdir -p "$2/node"
+  npm install --silent --no-audit --no-fund --prefix "$2/node" playwright-core@1.65.1
 fi
 
 # The toolchain and wasm target named in rust-toolchain.toml.

@@ -18,6 +18,7 @@
 //! - [`dev`]: the private PostgreSQL cluster of `geofn dev` and the tests.
 //! - [`shutdown`]: the one shutdown signal.
 //! - [`healthcheck`]: `geofn health`, the container health check.
+//! - [`telemetry`]: Prometheus metrics and request ids.
 
 #![deny(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod server;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 
 pub use state::AppState;
 

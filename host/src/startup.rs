@@ -53,6 +53,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         admin_token: server.admin_token.as_deref().map(Arc::from),
         admission: Arc::new(Admission::new(server.max_in_flight)),
         draining: Arc::default(),
+        metrics: crate::telemetry::metrics::install(),
     })
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::http::admission::Admission;
 use crate::registry::Registry;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     /// Set when shutdown begins: readiness turns 503 so balancers move on.
     pub draining: Arc<AtomicBool>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
 }
 
 impl AppState {

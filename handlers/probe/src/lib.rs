@@ -15,6 +15,7 @@
 //!   advisory lock) to show the host cleans it before reuse.
 //! - `.../session`: reports that state, as seen by the next request.
 //! - `.../sleep?ms=N`: waits on PostgreSQL (`pg_sleep`) for N ms.
+//! - `.../log?message=M`: writes M through the host's `log` import.
 //!
 //! Not part of the shipped handlers: `make handlers` builds it beside them
 //! for the test suite only.
@@ -54,6 +55,11 @@ impl Guest for Probe {
             "dirty" => dirty(),
             "session" => session(),
             "sleep" => sleep(&request),
+            "log" => {
+                let message = param(&request, "message").unwrap_or_else(|| "hello".into());
+                geofn_guest::log::log(geofn_guest::log::Level::Info, &message);
+                http::json(200, &json!({ "logged": message }))
+            }
             _ => Problem::not_found("probe: unknown action").into_response(),
         }
     }

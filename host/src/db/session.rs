@@ -105,8 +105,11 @@ impl DbSession {
 
     async fn client(&mut self) -> Result<&Object, DbError> {
         if self.client.is_none() {
-            let client = self.pool.get().await.map_err(unavailable)?;
-            self.client = Some(client);
+            let started = std::time::Instant::now();
+            let client = self.pool.get().await;
+            metrics::histogram!(crate::telemetry::metrics::POOL_WAIT)
+                .record(started.elapsed().as_secs_f64());
+            self.client = Some(client.map_err(unavailable)?);
         }
         Ok(self.client.as_ref().expect("set above"))
     }

@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_LENGTH;
 use http::{Method, StatusCode};
 
+use super::RouteLabel;
 use super::convert;
 use super::problem::Problem;
-use crate::registry::RouteMatch;
+use crate::registry::{LoadedHandler, RouteMatch};
 use crate::runtime::CallError;
 use crate::state::AppState;
 
@@ -19,6 +20,7 @@ const RETRY_AFTER_SECS: u32 = 1;
 /// The fallback handler of the router.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     let Some(_admitted) = state.admission.try_admit() else {
+        metrics::counter!(crate::telemetry::metrics::ADMISSION_REJECTED).increment(1);
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
@@ -33,8 +35,8 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
     };
     let set = state.registry.current();
     let method = request.method().clone();
-    let handler = match set.route(&method, request.uri().path()) {
-        RouteMatch::Found(handler) => handler,
+    let (handler, route) = match set.route(&method, request.uri().path()) {
+        RouteMatch::Found(handler, route) => (handler, route),
         RouteMatch::NotFound => {
             return Problem::new(
                 StatusCode::NOT_FOUND,
@@ -61,6 +63,18 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         }
     };
 
+    let label = RouteLabel {
+        route,
+        handler: handler.name.clone(),
+    };
+    let mut response = run_handler(&state, &handler, request).await;
+    response.extensions_mut().insert(label);
+    response
+}
+
+/// The body limit, then the call, then the guest's answer as HTTP.
+async fn run_handler(state: &AppState, handler: &LoadedHandler, request: Request) -> Response {
+    let method = request.method().clone();
     let limit = handler.limits.body_bytes;
     let (parts, body) = request.into_parts();
     let declared = parts

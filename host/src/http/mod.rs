@@ -5,6 +5,7 @@
 //! - [`admission`]: the bound on handler requests in flight.
 //! - [`dispatch`]: every other route, through the handler registry.
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
+//! - [`map`]: the web page at `/` for browsers, and its assets.
 //! - [`problem`]: RFC 9457 error documents.
 
 pub mod admin;
@@ -12,24 +13,42 @@ pub mod admission;
 pub mod convert;
 pub mod dispatch;
 pub mod health;
+pub mod map;
 pub mod problem;
 
+use std::time::Instant;
+
 use axum::Router;
-use axum::extract::State;
-use axum::middleware;
-use axum::response::Response;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::HeaderValue;
-use http::header::CONNECTION;
+use http::header::{CONNECTION, CONTENT_TYPE};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
+use crate::telemetry::metrics::{self as m, status_class};
+use crate::telemetry::request_id::{MintRequestId, X_REQUEST_ID};
+
+/// Which route and handler answered: set by dispatch, read by the metrics layer.
+#[derive(Debug, Clone)]
+pub struct RouteLabel {
+    /// The route template, e.g. `/points/{id}`.
+    pub route: std::sync::Arc<str>,
+    /// The handler's name.
+    pub handler: std::sync::Arc<str>,
+}
 
 /// The whole application: host routes first, handlers for everything else.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/livez", get(health::livez))
-        .route("/status", get(health::status));
+        .route("/status", get(health::status))
+        .route("/metrics", get(metrics))
+        .route("/", get(map::root))
+        .route("/map/{file}", get(map::asset));
     if let Some(token) = &state.admin_token {
         router = router.nest("/admin", admin::router(token.clone()));
     }
@@ -39,8 +58,64 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             close_when_draining,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(record))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get(&X_REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    request.id = %id,
+                    http.method = %request.method(),
+                    http.path = %request.uri().path(),
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(
+            X_REQUEST_ID.clone(),
+            MintRequestId::default(),
+        ))
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = m::render(&state.metrics, &state);
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Counts and times every request by route template, handler and status class.
+async fn record(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let (route, handler) = match response.extensions().get::<RouteLabel>() {
+        Some(label) => (label.route.to_string(), label.handler.to_string()),
+        None => (
+            matched.unwrap_or_else(|| "unmatched".to_owned()),
+            "host".to_owned(),
+        ),
+    };
+    let status = status_class(response.status().as_u16());
+    let labels = [
+        ("route", route),
+        ("handler", handler),
+        ("status", status.to_owned()),
+    ];
+    metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(m::HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// While draining, every answer closes its connection, so proxies stop

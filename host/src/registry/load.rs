@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
-use super::{HandlerSet, LoadedHandler, MethodTable};
+use super::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
 use crate::runtime::{CompileError, Limits, Runtime};
 
 /// Why a handlers directory could not be loaded.
@@ -215,8 +215,12 @@ pub async fn build(
     for (path, table) in by_path {
         let route = format!("{} {path}", table[0].0);
         let handler = table[0].1.name.to_string();
+        let routes = PathRoutes {
+            template: Arc::from(path.as_str()),
+            methods: table,
+        };
         set.router
-            .insert(path, table)
+            .insert(path, routes)
             .map_err(|err| LoadError::RouteConflict {
                 handler,
                 route,

@@ -52,10 +52,16 @@ impl std::fmt::Debug for LoadedHandler {
 /// The handlers of one path, by method.
 pub(crate) type MethodTable = Vec<(Method, Arc<LoadedHandler>)>;
 
+/// One path template and the handlers of its methods.
+pub(crate) struct PathRoutes {
+    template: Arc<str>,
+    methods: MethodTable,
+}
+
 /// What the route table says about a request.
 pub enum RouteMatch {
-    /// This handler answers it.
-    Found(Arc<LoadedHandler>),
+    /// This handler answers it, under this route template (a bounded metric label).
+    Found(Arc<LoadedHandler>, Arc<str>),
     /// The path exists but not for this method; these methods would do.
     MethodNotAllowed(Vec<Method>),
     /// No route has this path.
@@ -65,7 +71,7 @@ pub enum RouteMatch {
 /// Handlers and their route table, immutable once built.
 #[derive(Default)]
 pub struct HandlerSet {
-    router: matchit::Router<MethodTable>,
+    router: matchit::Router<PathRoutes>,
     handlers: Vec<Arc<LoadedHandler>>,
     fingerprint: String,
 }
@@ -91,7 +97,7 @@ impl HandlerSet {
         let Ok(matched) = self.router.at(path) else {
             return RouteMatch::NotFound;
         };
-        let table = matched.value;
+        let table = &matched.value.methods;
         let pick = |m: &Method| table.iter().find(|(candidate, _)| candidate == m);
         let found = pick(method).or_else(|| {
             (*method == Method::HEAD)
@@ -99,7 +105,9 @@ impl HandlerSet {
                 .flatten()
         });
         match found {
-            Some((_, handler)) => RouteMatch::Found(handler.clone()),
+            Some((_, handler)) => {
+                RouteMatch::Found(handler.clone(), matched.value.template.clone())
+            }
             None => RouteMatch::MethodNotAllowed(table.iter().map(|(m, _)| m.clone()).collect()),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 use crate::registry::HandlerSet;
+use crate::telemetry::metrics::{SWAPS_APPLIED, SWAPS_REJECTED};
 
 /// Swap outcomes since the process started.
 #[derive(Debug, Default)]
@@ -47,11 +48,13 @@ impl ReloadStats {
     /// Counts a successful swap to `set`.
     pub fn applied(&self, set: &HandlerSet) {
         self.applied.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(SWAPS_APPLIED).increment(1);
         self.record_versions(set);
     }
 
     /// Counts a rejected reload.
     pub fn rejected(&self, reason: &'static str, message: &str) {
+        metrics::counter!(SWAPS_REJECTED, "reason" => reason).increment(1);
         let mut inner = self.inner.lock().expect("stats lock");
         *inner.rejected.entry(reason).or_default() += 1;
         inner.last_rejection = Some(message.to_owned());

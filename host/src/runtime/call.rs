@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::{EPOCH_TICK, GuestState, Limits, Runtime};
+use crate::telemetry::metrics::INSTANTIATE;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
 /// runs: a runaway gets a twentieth of a core until its deadline ends it.
@@ -67,7 +68,10 @@ impl Runtime {
         });
 
         let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let started = Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
+            metrics::histogram!(INSTANTIATE, "handler" => handler.to_string())
+                .record(started.elapsed().as_secs_f64());
             instance.call_handle(&mut store, &request).await
         })
         .await;

@@ -1,6 +1,7 @@
 //! Everything one request's store holds, and the host imports on it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use deadpool_postgres::Pool;
 use wasmtime::component::ResourceTable;
@@ -11,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::geofn::handler::{db, log, types};
 use crate::bindings::{DbError, Level, Rows, Value};
 use crate::db::session::DbSession;
+use crate::telemetry::metrics::DB_QUERY;
 
 use super::Limits;
 
@@ -69,19 +71,35 @@ impl types::Host for GuestState {}
 
 impl db::Host for GuestState {
     async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
+        let started = Instant::now();
         let result = self.db.query(&sql, params).await;
-        trace_db(&self.handler, &sql, result.as_ref().err());
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
         result
     }
 
     async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
+        let started = Instant::now();
         let result = self.db.execute(&sql, params).await;
-        trace_db(&self.handler, &sql, result.as_ref().err());
+        observe_db(
+            &self.handler,
+            "execute",
+            started,
+            &sql,
+            result.as_ref().err(),
+        );
         result
     }
 }
 
-fn trace_db(handler: &str, sql: &str, error: Option<&DbError>) {
+fn observe_db(
+    handler: &str,
+    call: &'static str,
+    started: Instant,
+    sql: &str,
+    error: Option<&DbError>,
+) {
+    metrics::histogram!(DB_QUERY, "handler" => handler.to_owned(), "call" => call)
+        .record(started.elapsed().as_secs_f64());
     match error {
         None => tracing::trace!(handler.name = handler, db.statement = sql, "db call"),
         Some(err) => {

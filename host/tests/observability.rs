@@ -1,0 +1,279 @@
+//! /metrics after known traffic, and request ids through to handler logs.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{
+    Host, PROBE_ENTRY, TestDb, client, handlers_dir, points_and_probe, publish, test_handler,
+};
+
+/// One sample of the Prometheus text format.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    (k.to_owned(), v.trim_matches('"').to_owned())
+                })
+                .collect();
+            Sample {
+                name: name.to_owned(),
+                labels,
+                value: value.parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+async fn scrape(host: &Host) -> Vec<Sample> {
+    let response = client().get(host.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    parse(&response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_known_traffic_by_route_handler_and_status() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    let http = client();
+    for i in 0..3 {
+        let r = http
+            .post(host.url("/point"))
+            .json(&json!({"name": format!("p{i}"), "longitude": 1, "latitude": 2}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            http.get(host.url("/points")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        http.get(host.url("/points/999999"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http.get(host.url("/points/123456"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let bad = http
+        .post(host.url("/point"))
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        http.get(host.url("/nowhere/at/all"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http.get(host.url("/livez")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let samples = scrape(&host).await;
+    let requests = |route: &str, handler: &str, status: &str| {
+        value(
+            &samples,
+            "geofn_http_requests_total",
+            &[("route", route), ("handler", handler), ("status", status)],
+        )
+    };
+    assert_eq!(requests("/point", "points", "2xx"), 3.0);
+    assert_eq!(requests("/point", "points", "4xx"), 1.0);
+    assert_eq!(requests("/points", "points", "2xx"), 2.0);
+    // Two different ids, one route label: no raw paths in labels.
+    assert_eq!(requests("/points/{id}", "points", "4xx"), 2.0);
+    assert_eq!(requests("unmatched", "host", "4xx"), 1.0);
+    assert_eq!(requests("/livez", "host", "2xx"), 1.0);
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.labels.values().any(|v| v.contains("999999")))
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "geofn_http_request_duration_seconds_count",
+            &[("route", "/point"), ("status", "2xx")]
+        ),
+        3.0
+    );
+    // 3 + 1 + 2 + 2 requests ran the points component.
+    assert_eq!(
+        value(
+            &samples,
+            "geofn_handler_instantiate_seconds_count",
+            &[("handler", "points")]
+        ),
+        8.0
+    );
+    // Inserts and listings and lookups each made one query; the bad one none.
+    assert_eq!(
+        value(
+            &samples,
+            "geofn_db_query_duration_seconds_count",
+            &[("handler", "points")]
+        ),
+        7.0
+    );
+    assert!(value(&samples, "geofn_db_pool_wait_seconds_count", &[]) >= 7.0);
+    assert_eq!(value(&samples, "geofn_db_pool_max_connections", &[]), 16.0);
+    assert!(value(&samples, "geofn_db_pool_connections", &[("state", "open")]) >= 1.0);
+    assert_eq!(
+        value(&samples, "geofn_requests_in_flight_limit", &[]),
+        256.0
+    );
+    assert_eq!(
+        value(&samples, "geofn_handler_info", &[("handler", "points")]),
+        1.0
+    );
+    let info = samples
+        .iter()
+        .find(|s| s.name == "geofn_handler_info" && s.labels["handler"] == "points")
+        .unwrap();
+    assert_eq!(info.labels["sha256"].len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn swaps_and_admission_rejections_are_counted() {
+    let db = TestDb::start();
+    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
+    let host = Host::serve(&db, dir.path(), &["--max-in-flight", "1"]).await;
+    publish(dir.path(), "probe.wasm", b"not wasm at all");
+    assert!(
+        host.wait_for_log("reload.reason=\"not-wasm\"", Duration::from_secs(10))
+            .await
+    );
+    publish(
+        dir.path(),
+        "probe.wasm",
+        &std::fs::read(test_handler("probe-v2")).unwrap(),
+    );
+    assert!(
+        host.wait_for_log("handler set reloaded", Duration::from_secs(10))
+            .await
+    );
+
+    let slow: Vec<_> = (0..6)
+        .map(|_| {
+            let url = host.url("/probe/sleep?ms=300");
+            tokio::spawn(async move { client().get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    let mut rejected = 0;
+    for request in slow {
+        if request.await.unwrap() == StatusCode::SERVICE_UNAVAILABLE {
+            rejected += 1;
+        }
+    }
+    assert!(rejected >= 1, "nothing was rejected");
+
+    let samples = scrape(&host).await;
+    assert_eq!(
+        value(
+            &samples,
+            "geofn_handler_swaps_rejected_total",
+            &[("reason", "not-wasm")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "geofn_handler_swaps_applied_total", &[]),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "geofn_admission_rejected_total", &[]),
+        f64::from(rejected)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_are_kept_or_minted_and_reach_handler_logs() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    let response = client()
+        .get(host.url("/probe/log?message=guest-says-hi"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    assert!(
+        host.wait_for_log("guest-says-hi", Duration::from_secs(5))
+            .await
+    );
+    let line = host
+        .logs()
+        .lines()
+        .find(|l| l.contains("guest-says-hi"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("trace-me-42"), "{line}");
+    assert!(line.contains("probe"), "{line}");
+
+    let minted = client().get(host.url("/points")).send().await.unwrap();
+    let first = minted.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again = client().get(host.url("/points")).send().await.unwrap();
+    assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), first);
+}
