@@ -15,6 +15,12 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 const EWKB_Z: u32 = 0x8000_0000;
 /// EWKB type-word flag: the geometry has M ordinates.
 const EWKB_M: u32 = 0x4000_0000;
+/// EWKB type-word flag: an SRID follows the type word.
+const EWKB_SRID: u32 = 0x2000_0000;
+/// Collections nested deeper than this are refused before decoding: the
+/// decoder recurses per level, and a guest could otherwise send enough
+/// levels to overflow the host's stack. PostGIS itself never nests deep.
+const MAX_NESTING: usize = 32;
 
 /// A PostGIS geometry of any type and dimension.
 #[derive(Debug, Clone)]
@@ -35,8 +41,11 @@ pub fn is_geometry_type(ty: &Type) -> bool {
 }
 
 impl Geometry {
-    /// Decodes EWKB; rejects truncated input and trailing bytes.
+    /// Decodes EWKB; rejects truncated input, trailing bytes, nesting
+    /// deeper than [`MAX_NESTING`], and parts whose Z/M flags differ from
+    /// the whole (the `postgis` crate panics on those: found by fuzzing).
     pub fn from_ewkb(bytes: &[u8]) -> Result<Self, String> {
+        check_structure(bytes)?;
         let (&order, rest) = bytes.split_first().ok_or_else(|| "empty EWKB".to_owned())?;
         let word: [u8; 4] = rest
             .get(..4)
@@ -91,6 +100,124 @@ impl Geometry {
             Geometry::Xyz(g) => g.as_ewkb().write_ewkb(out),
             Geometry::Xym(g) => g.as_ewkb().write_ewkb(out),
             Geometry::Xyzm(g) => g.as_ewkb().write_ewkb(out),
+        }
+    }
+}
+
+/// Walks EWKB without decoding it: every length is checked against the
+/// bytes left, every nested header against the outer dimensions and depth.
+fn check_structure(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("empty EWKB".into());
+    }
+    let mut at = 0;
+    let dims = header(bytes, &mut at, None)?;
+    let mut reader = Walker { bytes, at };
+    reader.body(dims, 0)
+}
+
+/// Z and M flags and the geometry type code of one EWKB header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Dims {
+    z: bool,
+    m: bool,
+    code: u32,
+    little_endian: bool,
+}
+
+fn header(bytes: &[u8], at: &mut usize, expected: Option<(bool, bool)>) -> Result<Dims, String> {
+    let order = *bytes.get(*at).ok_or("EWKB ends inside a header")?;
+    let little_endian = match order {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(format!(
+                "EWKB byte-order marker must be 0 or 1, got {other}"
+            ));
+        }
+    };
+    let word = read_u32(bytes, *at + 1, little_endian)?;
+    *at += 5;
+    if word & EWKB_SRID != 0 {
+        *at += 4;
+    }
+    let dims = Dims {
+        z: word & EWKB_Z != 0,
+        m: word & EWKB_M != 0,
+        code: word & 0x0fff_ffff,
+        little_endian,
+    };
+    if let Some((z, m)) = expected
+        && (z, m) != (dims.z, dims.m)
+    {
+        return Err("a part of the EWKB geometry has other dimensions (Z/M) than the whole".into());
+    }
+    Ok(dims)
+}
+
+fn read_u32(bytes: &[u8], at: usize, little_endian: bool) -> Result<u32, String> {
+    let word: [u8; 4] = bytes
+        .get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .ok_or("EWKB ends inside a header or count")?;
+    Ok(if little_endian {
+        u32::from_le_bytes(word)
+    } else {
+        u32::from_be_bytes(word)
+    })
+}
+
+struct Walker<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Walker<'_> {
+    fn count(&mut self, dims: Dims) -> Result<usize, String> {
+        let n = read_u32(self.bytes, self.at, dims.little_endian)? as usize;
+        self.at += 4;
+        Ok(n)
+    }
+
+    fn coordinates(&mut self, dims: Dims, points: usize) -> Result<(), String> {
+        let size = 8 * (2 + usize::from(dims.z) + usize::from(dims.m));
+        let needed = points.checked_mul(size).ok_or("EWKB count overflows")?;
+        if self.bytes.len().saturating_sub(self.at) < needed {
+            return Err("EWKB is shorter than its counts say".into());
+        }
+        self.at += needed;
+        Ok(())
+    }
+
+    fn body(&mut self, dims: Dims, depth: usize) -> Result<(), String> {
+        if depth > MAX_NESTING {
+            return Err(format!("EWKB nests deeper than {MAX_NESTING} levels"));
+        }
+        match dims.code {
+            1 => self.coordinates(dims, 1),
+            2 => {
+                let n = self.count(dims)?;
+                self.coordinates(dims, n)
+            }
+            3 => {
+                for _ in 0..self.count(dims)? {
+                    let n = self.count(dims)?;
+                    self.coordinates(dims, n)?;
+                }
+                Ok(())
+            }
+            4..=7 => {
+                for _ in 0..self.count(dims)? {
+                    let mut at = self.at;
+                    let inner = header(self.bytes, &mut at, Some((dims.z, dims.m)))?;
+                    self.at = at;
+                    self.body(inner, depth + 1)?;
+                }
+                Ok(())
+            }
+            other => Err(format!(
+                "EWKB geometry type {other} is not a simple feature type"
+            )),
         }
     }
 }
@@ -157,6 +284,42 @@ mod tests {
         let geometry = Geometry::from_ewkb(&bytes).unwrap();
         assert!(matches!(geometry, Geometry::Xyz(ewkb::GeometryT::Point(p)) if p.z == 3.0));
         assert_eq!(geometry.to_ewkb(), bytes);
+    }
+
+    #[test]
+    fn parts_with_other_dimensions_are_refused_not_panicked_on() {
+        // Found by cargo fuzz (host/fuzz/regressions): a collection with M
+        // whose part lacks the M flag made the postgis crate panic.
+        let mut multi = vec![1u8];
+        multi.extend_from_slice(&(4u32 | EWKB_M).to_le_bytes()); // multipoint M
+        multi.extend_from_slice(&1u32.to_le_bytes());
+        multi.push(1);
+        multi.extend_from_slice(&1u32.to_le_bytes()); // a point without M
+        multi.extend_from_slice(&[0; 16]);
+        assert!(
+            Geometry::from_ewkb(&multi)
+                .unwrap_err()
+                .contains("dimensions")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_decoding() {
+        let mut deep = Vec::new();
+        for _ in 0..100_000 {
+            deep.push(1u8);
+            deep.extend_from_slice(&7u32.to_le_bytes()); // geometry collection
+            deep.extend_from_slice(&1u32.to_le_bytes());
+        }
+        assert!(Geometry::from_ewkb(&deep).unwrap_err().contains("deeper"));
+    }
+
+    #[test]
+    fn counts_beyond_the_bytes_are_refused() {
+        let mut line = vec![1u8];
+        line.extend_from_slice(&2u32.to_le_bytes());
+        line.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Geometry::from_ewkb(&line).unwrap_err().contains("shorter"));
     }
 
     #[test]
