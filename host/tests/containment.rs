@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
-use support::{Host, TestDb, client, handlers_dir, shipped, shipped_handlers, test_handler};
+use support::{
+    Host, TestDb, client, handlers_dir, shipped, shipped_handlers, status_for_announced_body,
+    test_handler,
+};
 
 /// The probe three times over, with different limits, plus the points API.
 fn limited_handlers() -> tempfile::TempDir {
@@ -93,15 +95,16 @@ async fn each_limit_ends_only_its_own_request() {
         assert_still_serving(&host).await;
     }
 
-    let large = "x".repeat(2 << 20);
-    let response = client()
-        .post(host.url("/point"))
-        .header(CONTENT_TYPE, "application/json")
-        .body(large)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, content_type) = status_for_announced_body(
+        &host.base,
+        "POST",
+        "/point",
+        &[("Content-Type", "application/json")],
+        2 << 20,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE.as_u16());
+    assert_eq!(content_type, "application/problem+json");
     assert_still_serving(&host).await;
 }
 
