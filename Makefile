@@ -10,7 +10,7 @@ WASM_TARGET := wasm32-wasip2
 WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/release
 # Shipped handler components, and test-only ones built beside them.
 HANDLERS      := points features
-TEST_HANDLERS := probe
+TEST_HANDLERS := probe empty
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
@@ -34,6 +34,8 @@ handlers: deps
 	mkdir -p $(TARGET_DIR)/handlers $(TARGET_DIR)/test-handlers
 	$(foreach h,$(HANDLERS),$(call publish,$(WASM_OUT)/$(h).wasm,$(TARGET_DIR)/handlers/$(h).wasm) &&) true
 	$(call publish,handlers/geofn.toml,$(TARGET_DIR)/handlers/geofn.toml)
+	$(CARGO) build --release --target $(WASM_TARGET) -p empty
+	cp $(WASM_OUT)/empty.wasm $(TARGET_DIR)/test-handlers/empty.wasm
 	for version in v1 v2; do \
 	  PROBE_VERSION=$$version $(CARGO) build --release --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$version.wasm || exit 1; \
@@ -51,7 +53,7 @@ run: build
 
 lint: deps
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p geofn --all-targets -- -D warnings
+	$(CARGO) clippy -p geofn -p geofn-load --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
 # The Helm chart ships the components in a ConfigMap: copy them in.

@@ -61,6 +61,62 @@ pub enum Command {
     /// Exit 0 if the host listening on --listen answers /status with 200
     /// (container health checks).
     Health(HealthArgs),
+    /// Store a component as the new version of a handler on every replica.
+    Push(PushArgs),
+    /// Make a previous version of a handler the active one again.
+    Rollback(RollbackArgs),
+    /// List what a replica serves and every stored version.
+    Handlers(AdminArgs),
+}
+
+/// Where the admin API is.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Base URL of any replica (or the load balancer in front of them).
+    #[arg(long, env = "GEOFN_URL", default_value = "http://127.0.0.1:5000")]
+    pub url: String,
+    /// The admin token (GEOFN_ADMIN_TOKEN of the replicas).
+    #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+/// `geofn push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The component (.wasm) to push.
+    pub component: PathBuf,
+    /// Handler name; its current routes are kept unless --route is given.
+    #[arg(long)]
+    pub name: String,
+    /// A route, "METHOD /path" (repeat for several).
+    #[arg(long = "route")]
+    pub routes: Vec<String>,
+    /// Limits, as in the manifest: deadline_ms=5000, memory_mib=32, ...
+    #[arg(long = "limit", value_parser = key_value)]
+    pub limits: Vec<(String, String)>,
+    /// Where and as whom.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// `geofn rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Handler name.
+    #[arg(long)]
+    pub name: String,
+    /// The version to go to; the one before the active one if absent.
+    #[arg(long)]
+    pub version: Option<u32>,
+    /// Where and as whom.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not key=value"))
 }
 
 /// `geofn health`.

@@ -13,19 +13,23 @@
 //! - [`registry`]: the manifest, loading components, the swappable route table.
 //! - [`runtime`]: the engine, per-request stores, limits, and the host imports.
 //! - [`reload`]: hot swap, the reconcile loop behind file events and polling.
+//! - [`fleet`]: pushed handler versions in PostgreSQL, LISTEN/NOTIFY to every replica.
 //! - [`bindings`]: the `geofn:handler` WIT world, generated once.
 //! - [`db`]: the pool, migrations, and PostgreSQL ↔ WIT value mapping.
 //! - [`dev`]: the private PostgreSQL cluster of `geofn dev` and the tests.
 //! - [`shutdown`]: the one shutdown signal.
 //! - [`healthcheck`]: `geofn health`, the container health check.
+//! - [`admin_client`]: `geofn push`, `rollback`, `handlers`.
 //! - [`telemetry`]: Prometheus metrics and request ids.
 
 #![deny(missing_docs)]
 
+pub mod admin_client;
 pub mod bindings;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod fleet;
 pub mod healthcheck;
 pub mod http;
 pub mod registry;

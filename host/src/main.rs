@@ -2,7 +2,8 @@
 //!
 //! Run with: `geofn dev` (a private PostGIS in `.geofn/`) or
 //! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`;
-//! `geofn health` checks a running one.
+//! `geofn health` checks a running one; `geofn push`, `rollback` and
+//! `handlers` deploy to every replica through the admin API.
 
 use std::process::ExitCode;
 
@@ -27,6 +28,12 @@ fn main() -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             }
         });
+    }
+    match &cli.command {
+        Command::Push(args) => return Ok(geofn::admin_client::push(args).report()),
+        Command::Rollback(args) => return Ok(geofn::admin_client::rollback(args).report()),
+        Command::Handlers(args) => return Ok(geofn::admin_client::handlers(args).report()),
+        _ => {}
     }
     init_tracing(cli.log_format);
     tokio::runtime::Builder::new_multi_thread()
@@ -75,18 +82,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 result
             }
         },
-        Command::Health(_) => unreachable!("answered before the runtime starts"),
+        Command::Health(_) | Command::Push(_) | Command::Rollback(_) | Command::Handlers(_) => {
+            unreachable!("answered before the runtime starts")
+        }
     }
 }
 
 async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
-    let state = geofn::startup::build_state(server, database).await?;
+    let state = geofn::startup::build_state(server, database.clone()).await?;
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
         .with_context(|| format!("listening on {}", server.listen))?;
     let local = listener.local_addr()?;
     let shutdown = geofn::shutdown::on_signal();
-    let reloader = geofn::startup::spawn_reloader(server, &state, shutdown.clone());
+    let reloader = geofn::startup::spawn_reloader(server, &state, &database, shutdown.clone());
     tracing::info!(listen = %local, "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");

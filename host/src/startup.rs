@@ -7,8 +7,9 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Database, ServerArgs, redacted};
+use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
-use crate::registry::{Registry, load_dir};
+use crate::registry::{Registry, build, load_dir, read_snapshot};
 use crate::reload::{ReloadStats, Reloader};
 use crate::runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
 use crate::state::AppState;
@@ -35,6 +36,17 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
             .with_context(|| format!("preparing the database at {target}"))
     };
     let (handlers, pool) = tokio::try_join!(handlers, pool)?;
+    // Pushed versions replace the directory's; compile them now rather
+    // than serve the directory's versions until the first reload.
+    let fleet = Arc::new(Fleet::new(pool.clone()));
+    let handlers = match with_pushed(&runtime, server, &fleet, &handlers).await {
+        Ok(Some(merged)) => merged,
+        Ok(None) => handlers,
+        Err(err) => {
+            tracing::warn!(error = %err, "pushed handlers not loaded at start; the reload loop retries");
+            handlers
+        }
+    };
     tracing::info!(
         handlers = handlers.handlers().len(),
         dir = %server.handlers.display(),
@@ -54,13 +66,41 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         admission: Arc::new(Admission::new(server.max_in_flight)),
         draining: Arc::default(),
         metrics: crate::telemetry::metrics::install(),
+        fleet,
+        handlers_dir: server.handlers.clone(),
+        default_limits: server.default_limits(),
     })
 }
 
-/// Starts the hot-swap loop on the handlers directory; it stops with `shutdown`.
+/// The directory's handlers with the pushed ones laid over, if any.
+async fn with_pushed(
+    runtime: &Arc<Runtime>,
+    server: &ServerArgs,
+    fleet: &Fleet,
+    files: &crate::registry::HandlerSet,
+) -> anyhow::Result<Option<crate::registry::HandlerSet>> {
+    let mut snapshot = read_snapshot(&server.handlers).await?;
+    fleet.overlay(&mut snapshot).await?;
+    if snapshot.fingerprint == files.fingerprint() {
+        return Ok(None);
+    }
+    let merged = build(
+        runtime,
+        &server.handlers,
+        &snapshot,
+        server.default_limits(),
+        Some(files),
+    )
+    .await?;
+    Ok(Some(merged))
+}
+
+/// Starts the hot-swap loop on the handlers directory and the pushed
+/// versions (LISTENing on `database`); it stops with `shutdown`.
 pub fn spawn_reloader(
     server: &ServerArgs,
     state: &AppState,
+    database: &Database,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let reloader = Reloader {
@@ -70,6 +110,8 @@ pub fn spawn_reloader(
         defaults: server.default_limits(),
         stats: state.reload.clone(),
         poll: server.reload_poll(),
+        fleet: state.fleet.clone(),
+        listen: Some((database.config.clone(), database.tls.clone())),
     };
     reloader.spawn(shutdown)
 }

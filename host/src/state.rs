@@ -1,15 +1,17 @@
 //! Everything requests share, cheap to clone.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
 use crate::registry::Registry;
 use crate::reload::ReloadStats;
-use crate::runtime::Runtime;
+use crate::runtime::{Limits, Runtime};
 
 /// Shared state of one host process.
 #[derive(Clone)]
@@ -30,6 +32,12 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Pushed handler versions.
+    pub fleet: Arc<Fleet>,
+    /// The handlers directory (pushes are checked against its manifest).
+    pub handlers_dir: PathBuf,
+    /// Limits where a manifest or push is silent.
+    pub default_limits: Limits,
 }
 
 impl AppState {

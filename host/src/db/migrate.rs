@@ -42,6 +42,26 @@ const MIGRATIONS: &[Migration] = &[
         // order with <-> on geom::geography; this index serves both.
         sql: "CREATE INDEX IF NOT EXISTS points_geog_gist ON points USING gist ((geom::geography));",
     },
+    Migration {
+        version: 3,
+        name: "handler versions",
+        // Components pushed to the fleet (crate::fleet): one active per name.
+        sql: "
+        CREATE TABLE IF NOT EXISTS geofn_handler_versions (
+            name text NOT NULL,
+            version integer NOT NULL,
+            sha256 text NOT NULL,
+            component bytea NOT NULL,
+            routes text[] NOT NULL,
+            limits jsonb NOT NULL DEFAULT '{}',
+            created_at timestamptz NOT NULL DEFAULT now(),
+            active boolean NOT NULL DEFAULT false,
+            PRIMARY KEY (name, version)
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS geofn_handler_versions_one_active
+            ON geofn_handler_versions (name) WHERE active;
+    ",
+    },
 ];
 
 /// Ensures PostGIS is installed and every migration is applied.

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -23,6 +23,8 @@ use crate::state::AppState;
 pub fn router(token: Arc<str>) -> Router<AppState> {
     Router::new()
         .route("/handlers", get(handlers))
+        .route("/handlers/{name}", put(super::push::push))
+        .route("/handlers/{name}/rollback", post(super::push::rollback))
         .layer(middleware::from_fn_with_state(token, require_token))
 }
 
@@ -63,6 +65,7 @@ struct HandlerView {
     deadline_ms: u128,
     memory_bytes: usize,
     body_bytes: usize,
+    origin: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,6 +74,8 @@ struct HandlersView {
     fingerprint: String,
     reload: ReloadReport,
     compile_cache: CacheView,
+    /// Every pushed version in the database (or why it could not be read).
+    stored: serde_json::Value,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,10 +102,16 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             deadline_ms: h.limits.deadline.as_millis(),
             memory_bytes: h.limits.memory_bytes,
             body_bytes: h.limits.body_bytes,
+            origin: h.origin.to_string(),
         })
         .collect();
     let (hits, misses) = state.runtime.cache_counts();
+    let stored = match crate::fleet::store::history(&state.pool).await {
+        Ok(versions) => serde_json::json!(versions),
+        Err(err) => serde_json::json!({ "error": err.to_string() }),
+    };
     Json(HandlersView {
+        stored,
         handlers,
         fingerprint: set.fingerprint().to_owned(),
         reload: state.reload.report(),

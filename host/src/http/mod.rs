@@ -1,7 +1,7 @@
 //! The HTTP face of the host.
 //!
 //! - [`health`]: `/livez` and `/status`, answered natively.
-//! - [`admin`]: `/admin/...`, only with an admin token.
+//! - [`admin`]: `/admin/...`, only with an admin token; [`push`]: fleet deploys.
 //! - [`admission`]: the bound on handler requests in flight.
 //! - [`dispatch`]: every other route, through the handler registry.
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod health;
 pub mod map;
 pub mod problem;
+pub mod push;
 
 use std::time::Instant;
 

@@ -174,10 +174,15 @@ pub async fn build(
             });
         }
         let file = &snapshot.components[&spec.component];
+        // "points.wasm" for a file, "db:points@3" for a pushed version.
+        let origin: Arc<str> = Arc::from(spec.component.display().to_string());
         let reusable = previous.and_then(|p| p.by_sha256(&file.sha256));
         let handler = match reusable {
             Some(old)
-                if *old.name == **name && old.limits == limits && old.routes == spec.routes =>
+                if *old.name == **name
+                    && old.limits == limits
+                    && old.routes == spec.routes
+                    && old.origin == origin =>
             {
                 old.clone()
             }
@@ -186,11 +191,15 @@ pub async fn build(
                 limits,
                 routes: spec.routes.clone(),
                 loaded_at: SystemTime::now(),
+                origin,
                 ..LoadedHandler::clone(old)
             }),
             None => {
                 let path = dir.join(&spec.component);
-                Arc::new(compile(runtime, name, &path, file, limits, spec.routes.clone()).await?)
+                let mut handler =
+                    compile(runtime, name, &path, file, limits, spec.routes.clone()).await?;
+                handler.origin = origin;
+                Arc::new(handler)
             }
         };
         for route in spec.parsed_routes(name)? {
@@ -259,6 +268,7 @@ async fn compile(
         compile_time: started.elapsed(),
         limits,
         routes,
+        origin: Arc::from(path.display().to_string()),
         pre,
     };
     tracing::info!(
@@ -279,7 +289,8 @@ async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
         })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (sha256 digests).
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(64), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -113,7 +113,8 @@ impl HandlerSpec {
     }
 }
 
-fn parse_route(route: &str) -> Option<Route> {
+/// Parses "METHOD /path".
+pub fn parse_route(route: &str) -> Option<Route> {
     let (method, path) = route.trim().split_once(char::is_whitespace)?;
     let path = path.trim();
     if !path.starts_with('/') || path.contains(char::is_whitespace) {
@@ -126,7 +127,8 @@ fn parse_route(route: &str) -> Option<Route> {
     })
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether a handler name is usable in files, URLs and metric labels.
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

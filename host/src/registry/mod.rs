@@ -35,6 +35,9 @@ pub struct LoadedHandler {
     pub limits: Limits,
     /// Routes as written in the manifest.
     pub routes: Vec<String>,
+    /// Where the component came from: its file in the handlers directory,
+    /// or `db:NAME@VERSION` for a pushed version.
+    pub origin: Arc<str>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
 }

@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use stats::ReloadStats;
 
+use crate::db::tls::TlsSettings;
+use crate::fleet::overlay::Fleet;
 use crate::registry::{Registry, build, read_snapshot};
 use crate::runtime::{Limits, Runtime};
 
@@ -40,6 +42,10 @@ pub struct Reloader {
     pub stats: Arc<ReloadStats>,
     /// Metadata polling interval; `None` relies on file events alone.
     pub poll: Option<Duration>,
+    /// Handlers pushed to the database, laid over the directory's.
+    pub fleet: Arc<Fleet>,
+    /// Where to LISTEN for pushes; `None` reconciles on file changes only.
+    pub listen: Option<(tokio_postgres::Config, TlsSettings)>,
 }
 
 impl Reloader {
@@ -49,7 +55,7 @@ impl Reloader {
     /// is missed.
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let (events, changed) = tokio::sync::mpsc::channel(1);
-        let watcher = match trigger::watch(&self.dir, events) {
+        let watcher = match trigger::watch(&self.dir, events.clone()) {
             Ok(watcher) => Some(watcher),
             Err(err) => {
                 tracing::warn!(
@@ -59,6 +65,14 @@ impl Reloader {
                 None
             }
         };
+        if let Some((config, tls)) = self.listen.clone() {
+            tokio::spawn(crate::fleet::listen::run(
+                config,
+                tls,
+                events.clone(),
+                shutdown.clone(),
+            ));
+        }
         tokio::spawn(self.run(watcher, changed, shutdown))
     }
 
@@ -98,7 +112,16 @@ impl Reloader {
     async fn reconcile(&self, last_rejection: &mut Option<String>) {
         let started = Instant::now();
         let current = self.registry.current();
-        let result = match read_snapshot(&self.dir).await {
+        let mut snapshot = read_snapshot(&self.dir).await;
+        if let Ok(snapshot) = &mut snapshot
+            && let Err(err) = self.fleet.overlay(snapshot).await
+        {
+            // Without the stored handlers the set would fall back to the
+            // directory's: keep serving what we have; the listener retries.
+            tracing::warn!(error = %err, "cannot read pushed handlers; keeping the current set");
+            return;
+        }
+        let result = match snapshot {
             Ok(snapshot) if snapshot.fingerprint == current.fingerprint() => {
                 *last_rejection = None;
                 return;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Wall-clock time one request may spend in its handler, database calls
 /// included. Generous for a CRUD call, short enough that a stuck handler
@@ -64,23 +64,31 @@ impl Default for Limits {
     }
 }
 
-/// Per-handler overrides as written in `geofn.toml` (`[handlers.x.limits]`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+/// Per-handler overrides as written in `geofn.toml` (`[handlers.x.limits]`),
+/// or stored with a pushed version.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     /// Deadline in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
     /// Memory cap in MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<usize>,
     /// Body cap in KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body_kib: Option<usize>,
     /// Instance cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<usize>,
     /// Table cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tables: Option<usize>,
     /// Table-size cap, in elements.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub table_elements: Option<usize>,
     /// Full-speed computation before throttling, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_grace_ms: Option<u64>,
 }
 

@@ -1,0 +1,77 @@
+//! A fresh instance of the empty handler component and one call of its
+//! `handle`: the host's per-request floor inside wasmtime (pooling
+//! allocator, pre-linked component, new store, WASI context with nothing
+//! granted). Target: at most 10 µs median.
+//!
+//! Run with: `make handlers && cargo bench -p geofn --bench instantiate`
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use geofn::bindings::Request;
+use geofn::runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
+use geofn::runtime::{Limits, Runtime, RuntimeSettings};
+
+fn component() -> Vec<u8> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-handlers/empty.wasm");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| std::path::PathBuf::from(dir).join("test-handlers/empty.wasm"));
+    std::fs::read(target.filter(|p| p.exists()).unwrap_or(path))
+        .expect("empty.wasm missing: run `make handlers`")
+}
+
+/// A pool that never connects: the empty handler makes no db call.
+fn idle_pool() -> Pool {
+    let config = tokio_postgres::Config::from_str("host=127.0.0.1 port=1 user=nobody").unwrap();
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager).max_size(1).build().unwrap()
+}
+
+fn request() -> Request {
+    Request {
+        method: "GET".into(),
+        path: "/empty".into(),
+        query: String::new(),
+        headers: vec![("host".into(), "bench".into())],
+        body: Vec::new(),
+    }
+}
+
+fn instantiate_and_call(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = Arc::new(
+        Runtime::new(&RuntimeSettings {
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            cache_dir: None,
+        })
+        .unwrap(),
+    );
+    let pre = runtime.prepare(&component()).unwrap();
+    let pool = tokio.block_on(async { idle_pool() });
+    let limits = Limits::default();
+    let name: Arc<str> = Arc::from("empty");
+    c.bench_function("instantiate + call, empty handler", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let response = runtime
+                .call(name.clone(), &pre, &limits, pool.clone(), request())
+                .await
+                .unwrap();
+            assert_eq!(response.status, 200);
+        });
+    });
+}
+
+criterion_group!(benches, instantiate_and_call);
+criterion_main!(benches);

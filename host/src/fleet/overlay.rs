@@ -1,0 +1,95 @@
+//! The active stored handlers laid over a handlers-directory snapshot.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use deadpool_postgres::Pool;
+use sha2::{Digest, Sha256};
+
+use super::store::{self, StoreError};
+use crate::registry::Snapshot;
+use crate::registry::load::{ComponentFile, hex};
+use crate::registry::manifest::HandlerSpec;
+
+/// Components kept in memory by hash, so a reconcile reads bytes from the
+/// database only for versions this replica has not seen.
+const CACHED_COMPONENTS: usize = 32;
+
+/// The database side of the handler set.
+pub struct Fleet {
+    pool: Pool,
+    cache: Mutex<HashMap<String, Arc<[u8]>>>,
+}
+
+/// The key a stored version has among a snapshot's components.
+pub fn component_key(name: &str, version: i32) -> PathBuf {
+    PathBuf::from(format!("db:{name}@{version}"))
+}
+
+impl Fleet {
+    /// A fleet source over `pool`.
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// Replaces or adds, in `snapshot`, every handler with an active
+    /// stored version, and refreshes the fingerprint to include them.
+    pub async fn overlay(&self, snapshot: &mut Snapshot) -> Result<(), StoreError> {
+        let active = store::active(&self.pool).await?;
+        if active.is_empty() {
+            return Ok(());
+        }
+        let mut fingerprint = Sha256::new();
+        fingerprint.update(snapshot.fingerprint.as_bytes());
+        for handler in active {
+            let bytes = self
+                .bytes(&handler.name, handler.version, &handler.sha256)
+                .await?;
+            let key = component_key(&handler.name, handler.version);
+            fingerprint.update(key.as_os_str().as_encoded_bytes());
+            fingerprint.update(handler.sha256.as_bytes());
+            fingerprint.update(handler.routes.join("\n").as_bytes());
+            fingerprint.update(serde_json::to_vec(&handler.limits).unwrap_or_default());
+            snapshot.components.insert(
+                key.clone(),
+                ComponentFile {
+                    bytes,
+                    sha256: handler.sha256,
+                },
+            );
+            snapshot.manifest.handlers.insert(
+                handler.name,
+                HandlerSpec {
+                    component: key,
+                    routes: handler.routes,
+                    limits: handler.limits,
+                },
+            );
+        }
+        snapshot.fingerprint = hex(&fingerprint.finalize());
+        Ok(())
+    }
+
+    async fn bytes(&self, name: &str, version: i32, sha256: &str) -> Result<Arc<[u8]>, StoreError> {
+        if let Some(bytes) = self.cache.lock().expect("cache lock").get(sha256) {
+            return Ok(bytes.clone());
+        }
+        let bytes: Arc<[u8]> = store::component(&self.pool, name, version).await?.into();
+        let actual = hex(&Sha256::digest(&bytes));
+        if actual != sha256 {
+            return Err(StoreError::NoSuchVersion(format!(
+                "{name} version {version} is stored with sha256 {sha256} but its bytes hash to {actual}"
+            )));
+        }
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHED_COMPONENTS {
+            cache.clear();
+        }
+        cache.insert(sha256.to_owned(), bytes.clone());
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Writes REPORT.md from the files loadtest/report.sh left in report/.
+
+Usage: make_report.py REPORT_DIR CLIENTS HOLD
+"""
+
+import csv
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+
+out = pathlib.Path(sys.argv[1])
+clients, hold = sys.argv[2], sys.argv[3]
+
+
+def summary(name):
+    rows = list(csv.DictReader(open(out / f"{name}-summary.csv")))
+    row = next(r for r in rows if r["request"] == "all")
+    seconds = float(hold.rstrip("s"))
+    requests, failures = int(row["requests"]), int(row["failures"])
+    return {
+        "rps": (requests - failures) / seconds,
+        "failures": failures,
+        "p50": float(row["p50_ms"]),
+        "p95": float(row["p95_ms"]),
+        "p99": float(row["p99_ms"]),
+    }
+
+
+def steps(name):
+    return list(csv.DictReader(open(out / f"{name}-steps.csv")))
+
+
+def pgbench(script):
+    text = (out / f"pgbench-{script}.txt").read_text()
+    tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
+    return tps, latency
+
+
+def criterion():
+    text = (out / "criterion.txt").read_text()
+    match = re.search(r"time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+) ([\d.]+) (\S+)\]", text)
+    if not match:
+        return None
+    value, unit = float(match.group(3)), match.group(4)
+    scale = {"ns": 0.001, "µs": 1.0, "us": 1.0, "ms": 1000.0}[unit]
+    return value * scale
+
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+g_get, n_get = summary("geofn-get"), summary("native-get")
+g_post, n_post = summary("geofn-post"), summary("native-post")
+empty = summary("geofn-empty")
+pg_select, pg_insert = pgbench("select"), pgbench("insert")
+instantiate = criterion()
+users = steps("users")
+rates = steps("rates")
+top = users[-1]
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+lines = []
+w = lines.append
+w("# geofn load report")
+w("")
+w(f"Produced by `loadtest/report.sh` on {cpu()}, {subprocess.getoutput('nproc')} cores, "
+  "with PostgreSQL, the host under test, the baseline and the load generator all on this machine "
+  "(they share the two cores: every figure below is a lower bound of what the host alone could do).")
+w("")
+w("## Targets")
+w("")
+w("| target | measured | |")
+w("|---|---|---|")
+ratio = g_get["rps"] / n_get["rps"]
+w(f"| wasm host ≥ 0.90× native req/s, `GET /points?limit=100` | {g_get['rps']:.0f} vs {n_get['rps']:.0f} req/s = {ratio:.2f}× | {verdict(ratio >= 0.9)} |")
+p99 = g_get["p99"] / n_get["p99"]
+w(f"| p99 ≤ 1.2× native, `GET /points?limit=100` | {g_get['p99']:.2f} vs {n_get['p99']:.2f} ms = {p99:.2f}× | {verdict(p99 <= 1.2)} |")
+ratio = g_post["rps"] / n_post["rps"]
+w(f"| wasm host ≥ 0.90× native req/s, `POST /point` | {g_post['rps']:.0f} vs {n_post['rps']:.0f} req/s = {ratio:.2f}× | {verdict(ratio >= 0.9)} |")
+p99 = g_post["p99"] / n_post["p99"]
+w(f"| p99 ≤ 1.2× native, `POST /point` | {g_post['p99']:.2f} vs {n_post['p99']:.2f} ms = {p99:.2f}× | {verdict(p99 <= 1.2)} |")
+ratio = g_post["rps"] / pg_insert[0]
+w(f"| `POST /point` ≥ 0.7× pgbench TPS of the same INSERT | {g_post['rps']:.0f} vs {pg_insert[0]:.0f} = {ratio:.2f}× | {verdict(ratio >= 0.7)} |")
+if instantiate is not None:
+    w(f"| instantiate + call of an empty handler ≤ 10 µs median | {instantiate:.2f} µs | {verdict(instantiate <= 10)} |")
+p95 = float(top["p95_ms"])
+failed = float(top["failures_per_s"])
+w(f"| the guide's scenario at {top['users']} users: p95 < 100 ms, no failures | p95 {p95:.1f} ms, {failed:.2f} failures/s, {float(top['throughput_per_s']):.0f} req/s | {verdict(p95 < 100 and failed == 0)} |")
+w("")
+w(f"## Side by side ({clients} connections, no think time, {hold} each)")
+w("")
+w("| run | req/s | failures | p50 ms | p95 ms | p99 ms |")
+w("|---|---|---|---|---|---|")
+for label, s in [("geofn `GET /points?limit=100`", g_get), ("native `GET /points?limit=100`", n_get),
+                 ("geofn `POST /point`", g_post), ("native `POST /point`", n_post),
+                 ("geofn `GET /empty` (host floor)", empty)]:
+    w(f"| {label} | {s['rps']:.0f} | {s['failures']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} |")
+w(f"| pgbench `SELECT ... LIMIT 101` | {pg_select[0]:.0f} tps | | avg {pg_select[1]:.2f} | | |")
+w(f"| pgbench `INSERT ... RETURNING` | {pg_insert[0]:.0f} tps | | avg {pg_insert[1]:.2f} | | |")
+w("")
+w("## The guide's scenario, climbing to 10,000 users")
+w("")
+w("Closed model like Locust's: each user has its own connection, sends, waits for the answer, "
+  "thinks 1-2 s, `GET /points` three times as often as `POST /point`. Users arrive 500 per second "
+  "(the guide's 3 per second would take 55 minutes to reach 10,000).")
+w("")
+w("| users | req/s | failures/s | p50 ms | p95 ms | p99 ms |")
+w("|---|---|---|---|---|---|")
+for row in users:
+    w(f"| {row['users']} | {float(row['throughput_per_s']):.0f} | {row['failures_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
+w("")
+w("![users against throughput and latency](report/users-curve.png)")
+w("")
+w("![the run over time](report/users-timeline.png)")
+w("")
+w("## Open model: fixed arrival rates")
+w("")
+w("Requests arrive on schedule whatever the answers do; latency counts from when each was due, "
+  "so queueing shows instead of hiding.")
+w("")
+w("| offered req/s | achieved req/s | failures/s | p50 ms | p95 ms | p99 ms |")
+w("|---|---|---|---|---|---|")
+for row in rates:
+    w(f"| {row['offered req/s']} | {float(row['throughput_per_s']):.0f} | {row['failures_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
+w("")
+w("![offered rate against throughput and latency](report/rates-curve.png)")
+w("")
+locust = out / "locust-stats.csv"
+if locust.exists():
+    w("## Locust, the guide's run")
+    w("")
+    w("`locust -f loadtest/locustfile.py --headless -u 300 -r 3 -t 150s`, the guide's own tool and scenario:")
+    w("")
+    w("| request | requests | failures | median ms | p95 ms | p99 ms | req/s |")
+    w("|---|---|---|---|---|---|---|")
+    for row in csv.DictReader(open(locust)):
+        w(f"| {row['Type']} {row['Name']} | {row['Request Count']} | {row['Failure Count']} | {row['Median Response Time']} | {row['95%']} | {row['99%']} | {float(row['Requests/s']):.1f} |")
+    w("")
+w("## Reproduce")
+w("")
+w("```sh")
+w("loadtest/report.sh          # about 15 minutes; rewrites this file and report/")
+w("```")
+w("")
+w("Raw numbers: `report/*.csv`, `report/pgbench-*.txt`, `report/criterion.txt`, `report/runs.txt`.")
+print("\n".join(lines))

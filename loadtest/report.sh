@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Reproduces loadtest/REPORT.md and its charts on this machine, in one run:
+# a private PostGIS (geofn dev), the geofn host with the shipped handlers and
+# the empty one, the native baseline, pgbench, the Rust load generator in
+# closed and open models, Locust with the guide's scenario, and the
+# criterion benchmark of instantiate + call. Everything on 127.0.0.1; it
+# stops what it started. About 15 minutes.
+#
+#   loadtest/report.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hold=${HOLD:-20s}
+clients=${CLIENTS:-64}
+out=loadtest/report
+raw=$(mktemp -d /tmp/geofn-report.XXXXXX)
+chmod 755 "$raw"
+
+echo "== building (release)"
+make build >/dev/null
+cargo build --release -p geofn-load --bins >/dev/null
+target=${CARGO_TARGET_DIR:-target}
+load=$target/release/geofn-load
+command -v pgbench >/dev/null || { echo "pgbench missing (postgresql-client)" >&2; exit 1; }
+if [[ ! -x target/tools/locust/bin/locust ]]; then
+  python3 -m venv target/tools/locust
+  target/tools/locust/bin/pip install --quiet locust
+fi
+ulimit -n "$(ulimit -Hn)"
+
+echo "== starting PostGIS, geofn, native baseline"
+mkdir -p "$raw/handlers"
+cp target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
+printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >> "$raw/handlers/geofn.toml"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+geofn_port=$(free_port); native_port=$(free_port)
+target/release/geofn dev --listen 127.0.0.1:$geofn_port --handlers "$raw/handlers" \
+  --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
+geofn_pid=$!
+trap 'kill $geofn_pid ${native_pid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
+for _ in $(seq 1 120); do grep -q listening "$raw/geofn.out" && break; sleep 0.5; done
+pg_port=$(sed -n 4p "$raw/data/pgdata/postmaster.pid")
+export PGPASSWORD=$(cat "$raw/data/password") PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=geofn PGDATABASE=geofn
+DATABASE_URL="postgresql://geofn:$PGPASSWORD@127.0.0.1:$pg_port/geofn" \
+  "$target/release/native-points" --listen 127.0.0.1:$native_port >"$raw/native.out" 2>&1 &
+native_pid=$!
+for _ in $(seq 1 60); do grep -q listening "$raw/native.out" && break; sleep 0.5; done
+psql -q -c "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
+
+rm -rf "$out" && mkdir -p "$out"
+geofn=http://127.0.0.1:$geofn_port
+native=http://127.0.0.1:$native_port
+saturate() { # label url mix get-path
+  "$load" closed --quiet --label "$1" --url "$2" --mix "$3" --get-path "${4:-/points}" \
+    --users "$clients" --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$hold" --out "$raw/$1" \
+    | tee -a "$raw/runs.txt"
+}
+echo "== side by side, $clients connections, no think time, $hold each"
+saturate geofn-get "$geofn" get "/points?limit=100"
+saturate native-get "$native" get "/points?limit=100"
+saturate geofn-post "$geofn" post
+saturate native-post "$native" post
+saturate geofn-empty "$geofn" get /empty
+seconds=${hold%s}
+for script in select insert; do
+  pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "loadtest/pgbench/$script.sql" 2>&1 \
+    | tee "$raw/pgbench-$script.txt" | grep -E "^tps|latency average" | tee -a "$raw/runs.txt"
+done
+
+echo "== the guide's scenario at up to 10,000 users (spawn 500/s, think 1-2 s)"
+"$load" closed --label users --url "$geofn" --users 1000,2500,5000,7500,10000 --spawn-rate 500 \
+  --hold 20s --out "$raw/users" | tee -a "$raw/runs.txt"
+echo "== open model, the guide's mix at fixed rates"
+"$load" open --label rates --url "$geofn" --rates 1000,2000,3000,4000,5000,6000 --hold 15s \
+  --out "$raw/rates" | tee -a "$raw/runs.txt"
+echo "== Locust, the guide's own run: 300 users arriving 3 per second"
+target/tools/locust/bin/locust -f loadtest/locustfile.py --headless -u 300 -r 3 -t 150s \
+  --host "$geofn" --csv "$raw/locust" --only-summary >"$raw/locust.txt" 2>&1 || true
+
+echo "== criterion: instantiate + call of the empty handler"
+cargo bench -p geofn --bench instantiate -- --noplot 2>&1 | tee "$raw/criterion.txt" | grep -E "time:" || true
+
+cp "$raw"/users/curve.png "$out/users-curve.png"
+cp "$raw"/users/timeline.png "$out/users-timeline.png"
+cp "$raw"/rates/curve.png "$out/rates-curve.png"
+cp "$raw"/geofn-get/timeline.png "$out/geofn-get-timeline.png"
+for dir in "$raw"/*/; do
+  name=$(basename "$dir")
+  [[ -f "$dir/summary.csv" ]] && cp "$dir/summary.csv" "$out/$name-summary.csv"
+  [[ -f "$dir/steps.csv" ]] && cp "$dir/steps.csv" "$out/$name-steps.csv"
+done
+cp "$raw"/pgbench-*.txt "$raw"/criterion.txt "$raw"/runs.txt "$out/"
+cp "$raw"/locust_stats.csv "$out/locust-stats.csv" 2>/dev/null || true
+python3 loadtest/make_report.py "$out" "$clients" "$hold" > loadtest/REPORT.md
+echo "== wrote loadtest/REPORT.md"
