@@ -18,7 +18,8 @@ use std::path::PathBuf;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
+    PoolingAllocationConfig,
 };
 
 pub use call::CallError;
@@ -44,11 +45,15 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 /// Bytes at the bottom of each linear memory reset with `memset` instead of
 /// `madvise` when an instance ends: no page faults and no TLB shootdown for
-/// the next request reusing the slot. Handler components are linked with a
-/// 64 KiB stack (`.cargo/config.toml`), so stack, data and a small heap
-/// fit here; profiling showed page faults and `madvise` as the largest
-/// share of a request's instantiation cost without it.
-const MEMORY_KEEP_RESIDENT: usize = 128 << 10;
+/// the next request reusing the slot. With `PAGEMAP_SCAN` (Linux 6.7+) only
+/// the pages a request actually wrote are reset, so this can cover a whole
+/// listing's heap at no cost to requests that touch less. Handler
+/// components start with this much memory (`.cargo/config.toml`), so a
+/// typical request never grows it: each growth costs an `mprotect` to grow
+/// and another to shrink back on the slot's next use, and on two cores
+/// those (and their TLB shootdowns) were the largest share of the host's
+/// kernel time under load.
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
 /// The same for tables and for the fibers' stacks.
 const TABLE_KEEP_RESIDENT: usize = 16 << 10;
 const STACK_KEEP_RESIDENT: usize = 128 << 10;
@@ -125,7 +130,8 @@ impl Runtime {
             .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .async_stack_keep_resident(STACK_KEEP_RESIDENT)
-            .decommit_batch_size(DECOMMIT_BATCH);
+            .decommit_batch_size(DECOMMIT_BATCH)
+            .pagemap_scan(Enabled::Auto);
         let cache = match &settings.cache_dir {
             Some(dir) => {
                 let mut cache_config = CacheConfig::new();
