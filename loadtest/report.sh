@@ -4,7 +4,7 @@
 # the empty one, the native baseline, pgbench, the Rust load generator in
 # closed and open models, Locust with the guide's scenario, and the
 # criterion benchmark of instantiate + call. Everything on 127.0.0.1; it
-# stops what it started. About 15 minutes.
+# stops what it started. About 35 minutes on 2 cores, a third of it building.
 #
 #   loadtest/report.sh
 set -euo pipefail
