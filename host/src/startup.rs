@@ -67,7 +67,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         draining: Arc::default(),
         metrics: crate::telemetry::metrics::install(),
         fleet,
-        handlers_dir: server.handlers.clone(),
+        handlers_dir: server.handlers.as_path().into(),
         default_limits: server.default_limits(),
     })
 }

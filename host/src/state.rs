@@ -1,6 +1,6 @@
 //! Everything requests share, cheap to clone.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,7 +35,7 @@ pub struct AppState {
     /// Pushed handler versions.
     pub fleet: Arc<Fleet>,
     /// The handlers directory (pushes are checked against its manifest).
-    pub handlers_dir: PathBuf,
+    pub handlers_dir: Arc<Path>,
     /// Limits where a manifest or push is silent.
     pub default_limits: Limits,
 }
