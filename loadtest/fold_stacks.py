@@ -3,7 +3,11 @@
 ("outer;...;inner count"), the input format of flamegraph tools."""
 
 import collections
+import re
 import sys
+
+# "symbol+0x1c": the offset would split one function into many frames.
+OFFSET = re.compile(r"\+0x[0-9a-f]+$")
 
 
 def fold(lines):
@@ -18,7 +22,8 @@ def fold(lines):
         elif line.startswith(("\t", " ")):
             parts = line.strip().split(" ", 1)
             symbol = parts[1] if len(parts) > 1 else parts[0]
-            frames.append(symbol.split(" (")[0].replace(";", ":") or "[unknown]")
+            symbol = OFFSET.sub("", symbol.split(" (")[0])
+            frames.append(symbol.replace(";", ":") or "[unknown]")
     if frames:
         counts[";".join(reversed(frames))] += 1
     return counts

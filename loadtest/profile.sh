@@ -37,21 +37,23 @@ PGPASSWORD=$(cat "$raw/data/password") psql -q -h 127.0.0.1 -p "$pg_port" -U geo
   "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 
 load() {
-  "$target/release/geofn-load" closed --quiet --label profile --url "$url" --mix "$path" \
+  "$target/release/geofn-load" closed --quiet --label profile --url "$url" --mix get --get-path "$path" \
     --users 64 --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$1" --out "$raw/load" | tail -1
 }
 echo "== system calls while serving $path ($seconds s)"
 (sleep 2; timeout -s INT "$seconds" strace -c -f -p "$pid" -o "$out/syscalls.txt" 2>/dev/null || true) &
+tracer=$!
 load "$((seconds + 4))s"
-wait
+wait "$tracer"
 head -15 "$out/syscalls.txt"
 echo "== CPU profile ($seconds s)"
 (sleep 2; perf record -q -F 1999 -g -p "$pid" -o "$raw/perf.data" -- sleep "$seconds" 2>/dev/null) &
+profiler=$!
 load "$((seconds + 4))s"
-wait
+wait "$profiler"
 perf report -i "$raw/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' >"$out/by-object.txt"
 perf report -i "$raw/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null \
-  | grep -E '^ +[0-9]' | head -60 >"$out/by-symbol.txt"
+  | grep -E '^ +[0-9]' | sed -n 1,60p >"$out/by-symbol.txt"
 perf script -i "$raw/perf.data" 2>/dev/null | python3 loadtest/fold_stacks.py >"$out/stacks.folded"
 cat "$out/by-object.txt"
 head -25 "$out/by-symbol.txt"

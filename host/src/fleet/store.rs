@@ -1,6 +1,6 @@
 //! `geofn_handler_versions`: every pushed component, one active per name.
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Object, Pool, Transaction};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -69,10 +69,7 @@ pub struct Version {
 
 /// The active versions.
 pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
-    let client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let client = connection(pool).await?;
     let rows = client
         .query(
             "SELECT name, version, sha256, routes, limits::text FROM geofn_handler_versions \
@@ -95,10 +92,7 @@ pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
 
 /// The bytes of one version.
 pub async fn component(pool: &Pool, name: &str, version: i32) -> Result<Vec<u8>> {
-    let client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let client = connection(pool).await?;
     let row = client
         .query_one(
             "SELECT component FROM geofn_handler_versions WHERE name = $1 AND version = $2",
@@ -119,18 +113,8 @@ pub async fn push(
     routes: &[String],
     limits: &LimitOverrides,
 ) -> Result<i32> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(query("starting the push"))?;
-    // One push per name at a time: version numbers stay dense and unique.
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&name])
-        .await
-        .map_err(query("locking the handler name"))?;
+    let mut client = connection(pool).await?;
+    let tx = locked(&mut client, name, "starting the push").await?;
     let version: i32 = tx
         .query_one(
             "SELECT coalesce(max(version), 0) + 1 FROM geofn_handler_versions WHERE name = $1",
@@ -139,12 +123,7 @@ pub async fn push(
         .await
         .map_err(query("numbering the version"))?
         .get(0);
-    tx.execute(
-        "UPDATE geofn_handler_versions SET active = false WHERE name = $1 AND active",
-        &[&name],
-    )
-    .await
-    .map_err(query("deactivating the previous version"))?;
+    deactivate(&tx, name).await?;
     let limits = serde_json::to_string(limits).unwrap_or_else(|_| "{}".into());
     tx.execute(
         "INSERT INTO geofn_handler_versions (name, version, sha256, component, routes, limits, active) \
@@ -153,26 +132,14 @@ pub async fn push(
     )
     .await
     .map_err(query("storing the version"))?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &name])
-        .await
-        .map_err(query("notifying replicas"))?;
-    tx.commit().await.map_err(query("committing the push"))?;
+    notify_and_commit(tx, name, "committing the push").await?;
     Ok(version)
 }
 
 /// Activates `to`, or the version before the active one.
 pub async fn rollback(pool: &Pool, name: &str, to: Option<i32>) -> Result<i32> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(query("starting the rollback"))?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&name])
-        .await
-        .map_err(query("locking the handler name"))?;
+    let mut client = connection(pool).await?;
+    let tx = locked(&mut client, name, "starting the rollback").await?;
     let target = match to {
         Some(version) => tx
             .query_opt(
@@ -200,34 +167,67 @@ pub async fn rollback(pool: &Pool, name: &str, to: Option<i32>) -> Result<i32> {
                 ))
             })?,
     };
-    // Two statements: the one-active-per-name index is checked row by row.
-    tx.execute(
-        "UPDATE geofn_handler_versions SET active = false WHERE name = $1 AND active",
-        &[&name],
-    )
-    .await
-    .map_err(query("deactivating the current version"))?;
+    deactivate(&tx, name).await?;
     tx.execute(
         "UPDATE geofn_handler_versions SET active = true WHERE name = $1 AND version = $2",
         &[&name, &target],
     )
     .await
     .map_err(query("activating the version"))?;
+    notify_and_commit(tx, name, "committing the rollback").await?;
+    Ok(target)
+}
+
+/// A pooled connection, or `Unavailable` when none can be had in time.
+async fn connection(pool: &Pool) -> Result<Object> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// A transaction that holds `name`'s lock until it ends: one push or
+/// rollback per name at a time, so version numbers stay dense and unique
+/// and exactly one version is active.
+async fn locked<'a>(
+    client: &'a mut Object,
+    name: &str,
+    starting: &'static str,
+) -> Result<Transaction<'a>> {
+    let tx = client.transaction().await.map_err(query(starting))?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&name])
+        .await
+        .map_err(query("locking the handler name"))?;
+    Ok(tx)
+}
+
+/// Leaves `name` with no active version. A statement of its own before
+/// the activation: the one-active-per-name index is checked row by row.
+async fn deactivate(tx: &Transaction<'_>, name: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE geofn_handler_versions SET active = false WHERE name = $1 AND active",
+        &[&name],
+    )
+    .await
+    .map_err(query("deactivating the active version"))?;
+    Ok(())
+}
+
+/// Queues the notification and commits: PostgreSQL delivers it only if the
+/// commit succeeds, so no replica hears of a version that is not stored.
+async fn notify_and_commit(
+    tx: Transaction<'_>,
+    name: &str,
+    committing: &'static str,
+) -> Result<()> {
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &name])
         .await
         .map_err(query("notifying replicas"))?;
-    tx.commit()
-        .await
-        .map_err(query("committing the rollback"))?;
-    Ok(target)
+    tx.commit().await.map_err(query(committing))
 }
 
 /// Every stored version, newest first.
 pub async fn history(pool: &Pool) -> Result<Vec<Version>> {
-    let client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let client = connection(pool).await?;
     let rows = client
         .query(
             "SELECT name, version, sha256, octet_length(component), routes, created_at, active \
