@@ -46,14 +46,7 @@ async fn a_201_is_committed_even_if_the_host_dies_right_after() {
     assert_eq!(db.count_points().await, 1);
     // ...and a new host serves it.
     let host = Host::serve(&db, &shipped_handlers(), &[]).await;
-    let fetched: Value = client()
-        .get(host.url(&format!("/points/{}", created["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = support::get_json(host.url(&format!("/points/{}", created["id"]))).await;
     assert_eq!(fetched, created);
 }
 
@@ -168,14 +161,7 @@ async fn geofn_dev_runs_its_own_postgis_and_keeps_data_across_restarts() {
     );
 
     let host = Host::spawn(dev()).await;
-    let listed: Vec<Value> = client()
-        .get(host.url("/points"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = support::get_json(host.url("/points")).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["name"], "New York");
     let status = tokio::time::timeout(Duration::from_secs(60), host.terminate())

@@ -40,14 +40,7 @@ async fn browsers_get_the_map_and_api_clients_the_landing_page() {
         "inline code in the page"
     );
 
-    let landing: Value = client()
-        .get(host.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let landing: Value = support::get_json(host.url("/")).await;
     assert!(landing["links"].is_array(), "{landing}");
     for asset in [
         "app.js",
@@ -63,14 +56,7 @@ async fn browsers_get_the_map_and_api_clients_the_landing_page() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
     }
-    let land: Value = client()
-        .get(host.url("/map/land.geojson"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let land: Value = support::get_json(host.url("/map/land.geojson")).await;
     assert_eq!(land["type"], "FeatureCollection");
 }
 
@@ -121,14 +107,7 @@ async fn chromium_sees_the_points_and_adds_one_by_clicking() {
     );
 
     // The API, not the page, says the point exists.
-    let points: Vec<Value> = client()
-        .get(host.url("/points"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let points: Vec<Value> = support::get_json(host.url("/points")).await;
     let added = points
         .iter()
         .find(|p| p["name"] == "Clicked from Chromium")

@@ -43,14 +43,7 @@ async fn the_guides_curl_lines_store_and_list_paris() {
     assert_eq!(created["latitude"], 48.8566);
 
     // curl .../points
-    let listed: Value = client()
-        .get(host.url("/points"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = support::get_json(host.url("/points")).await;
     assert_eq!(
         listed,
         json!([{"id": created["id"], "name": "Paris", "longitude": 2.3522, "latitude": 48.8566}])
@@ -93,26 +86,12 @@ async fn every_route_answers_as_documented() {
     }
 
     // Newest first, default limit covers all three.
-    let listed: Vec<Value> = client()
-        .get(host.url("/points"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = support::get_json(host.url("/points")).await;
     let listed_ids: Vec<i64> = listed.iter().map(|p| p["id"].as_i64().unwrap()).collect();
     assert_eq!(listed_ids, ids.iter().rev().copied().collect::<Vec<_>>());
 
     // limit cuts from the newest.
-    let limited: Vec<Value> = client()
-        .get(host.url("/points?limit=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let limited: Vec<Value> = support::get_json(host.url("/points?limit=2")).await;
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[0]["id"], ids[2]);
     let at_max = client()
@@ -438,13 +417,6 @@ async fn invalid_parameters_are_named_in_the_problem() {
             "{problem}"
         );
     }
-    let problem: Value = client()
-        .get(host.url("/points?limit=zero"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let problem: Value = support::get_json(host.url("/points?limit=zero")).await;
     assert_eq!(problem["parameter"], "limit");
 }

@@ -243,14 +243,7 @@ async fn fleet_swap(kind: Kind) {
     while !pending.is_empty() {
         let mut still = Vec::new();
         for base in pending {
-            let body: Value = client()
-                .get(format!("{base}/probe/version"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body: Value = support::get_json(format!("{base}/probe/version")).await;
             if body["version"] != "v2" {
                 still.push(base);
             }
@@ -274,14 +267,7 @@ async fn fleet_swap(kind: Kind) {
     assert!(tally.post_failures.is_empty(), "{:?}", tally.post_failures);
     // Through the proxy, only v2 from now on.
     for _ in 0..30 {
-        let body: Value = client()
-            .get(proxy.url("/probe/version"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = support::get_json(proxy.url("/probe/version")).await;
         assert_eq!(body["version"], "v2");
     }
 }

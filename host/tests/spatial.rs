@@ -141,14 +141,8 @@ async fn near_returns_cities_within_the_radius_nearest_first() {
     );
 
     // Distances are reported, in metres, increasing.
-    let points: Vec<Value> = client()
-        .get(host.url(&format!("/points?{paris}&radius=1100000")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let points: Vec<Value> =
+        support::get_json(host.url(&format!("/points?{paris}&radius=1100000"))).await;
     let distances: Vec<f64> = points
         .iter()
         .map(|p| p["distance_m"].as_f64().unwrap())
@@ -201,14 +195,7 @@ async fn geojson_is_negotiated_and_paged_with_links() {
     );
 
     // The next page, as f=geojson, holds the fourth city and has no next link.
-    let second: Value = client()
-        .get(host.url(&format!("{next}&f=geojson")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second: Value = support::get_json(host.url(&format!("{next}&f=geojson"))).await;
     assert_eq!(second["numberReturned"], 1);
     assert_eq!(second["features"][0]["properties"]["name"], "Paris");
     assert!(
@@ -221,14 +208,7 @@ async fn geojson_is_negotiated_and_paged_with_links() {
 
     // A single point as a Feature.
     let id = feature["id"].as_i64().unwrap();
-    let one: Value = client()
-        .get(host.url(&format!("/points/{id}?f=geojson")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = support::get_json(host.url(&format!("/points/{id}?f=geojson"))).await;
     assert_eq!(one["type"], "Feature");
     assert_eq!(one["id"], id);
     // Plain JSON stays the guide's array.

@@ -417,3 +417,15 @@ pub async fn status_for_announced_body(
         .unwrap_or_default();
     (status, content_type)
 }
+
+/// The JSON body of `GET url`, for checks that only look at the body.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: impl reqwest::IntoUrl) -> T {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
