@@ -1,0 +1,212 @@
+//! Where PostgreSQL is: `DATABASE_URL` or the guide's `DB_*` variables,
+//! TLS as libpq's `sslmode`, and a redacted form for logs.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Args;
+use tokio_postgres::config::Host;
+
+use crate::db::tls::{SslMode, TlsSettings, split_tls_options};
+
+/// PostgreSQL's own default port, for `DB_HOST` without `DB_PORT`.
+const DEFAULT_DB_PORT: u16 = 5432;
+
+/// Where the database is: a URL, or the guide's separate variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// Connection URL or key=value string; wins over the DB_* settings.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Database host.
+    #[arg(long, env = "DB_HOST")]
+    pub db_host: Option<String>,
+    /// Database port.
+    #[arg(long, env = "DB_PORT")]
+    pub db_port: Option<u16>,
+    /// Database name.
+    #[arg(long, env = "DB_NAME")]
+    pub db_name: Option<String>,
+    /// Database user.
+    #[arg(long, env = "DB_USER")]
+    pub db_user: Option<String>,
+    /// Database password (DB_PASS is read too, as the guide's Kubernetes manifest spells it).
+    #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
+    pub db_password: Option<String>,
+    /// TLS to the database, as libpq's sslmode (PGSSLMODE is read too);
+    /// an sslmode in DATABASE_URL wins.
+    #[arg(long, env = "DB_SSLMODE", value_enum)]
+    pub db_sslmode: Option<SslMode>,
+    /// PEM file of the CA to verify the server with (PGSSLROOTCERT is read too).
+    #[arg(long, env = "DB_SSLROOTCERT")]
+    pub db_sslrootcert: Option<PathBuf>,
+}
+
+/// Where the database is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Connection settings.
+    pub config: tokio_postgres::Config,
+    /// TLS settings.
+    pub tls: TlsSettings,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// DATABASE_URL does not parse.
+    #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
+    BadUrl(tokio_postgres::Error),
+    /// An sslmode libpq would not accept either.
+    #[error("sslmode {0:?} is not one of disable, allow, prefer, require, verify-ca, verify-full")]
+    BadSslMode(String),
+    /// `serve` was started with no database at all.
+    #[error(
+        "no database configured: set DATABASE_URL, or DB_HOST (with DB_PORT, DB_NAME, DB_USER, \
+         DB_PASSWORD), or use `geofn dev` for a private one"
+    )]
+    NoDatabase,
+}
+
+impl DatabaseArgs {
+    /// The database to use, or `None` when nothing was configured.
+    pub fn resolve(&self) -> Result<Option<Database>, ConfigError> {
+        let Some(config) = self.pg_config()? else {
+            return Ok(None);
+        };
+        let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (url_mode, url_root) = match &self.database_url {
+            Some(url) => {
+                let (_, mode, root) = split_tls_options(url);
+                (mode, root)
+            }
+            None => (None, None),
+        };
+        let mode = match url_mode.or_else(|| from_env("PGSSLMODE")) {
+            Some(text) if self.database_url.is_some() || self.db_sslmode.is_none() => {
+                SslMode::parse(&text).ok_or(ConfigError::BadSslMode(text))?
+            }
+            _ => self.db_sslmode.unwrap_or_default(),
+        };
+        let root_cert = url_root
+            .map(PathBuf::from)
+            .or_else(|| self.db_sslrootcert.clone())
+            .or_else(|| from_env("PGSSLROOTCERT").map(PathBuf::from));
+        Ok(Some(Database {
+            config,
+            tls: TlsSettings { mode, root_cert },
+        }))
+    }
+
+    /// The connection configuration, or `None` when nothing was configured.
+    pub fn pg_config(&self) -> Result<Option<tokio_postgres::Config>, ConfigError> {
+        if let Some(url) = &self.database_url {
+            if self.db_host.is_some() {
+                tracing::warn!("both DATABASE_URL and DB_HOST are set; using DATABASE_URL");
+            }
+            let (url, _, _) = split_tls_options(url);
+            return tokio_postgres::Config::from_str(&url)
+                .map(Some)
+                .map_err(ConfigError::BadUrl);
+        }
+        let Some(host) = &self.db_host else {
+            return Ok(None);
+        };
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(host)
+            .port(self.db_port.unwrap_or(DEFAULT_DB_PORT))
+            .user(self.db_user.as_deref().unwrap_or("postgres"));
+        if let Some(name) = &self.db_name {
+            config.dbname(name);
+        }
+        let password = self
+            .db_password
+            .clone()
+            .or_else(|| std::env::var("DB_PASS").ok());
+        if let Some(password) = password {
+            config.password(password);
+        }
+        Ok(Some(config))
+    }
+}
+
+/// A connection target fit for logs: hosts, ports, database and user, never
+/// the password.
+pub fn redacted(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "postgresql://{}@{}:{}/{}{}",
+        config.get_user().unwrap_or("?"),
+        hosts.join(","),
+        ports.join(","),
+        config.get_dbname().unwrap_or(""),
+        if config.get_password().is_some() {
+            " (password set)"
+        } else {
+            ""
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn guide_variables_build_a_config() {
+        let args = DatabaseArgs {
+            db_host: Some("postgis".into()),
+            db_name: Some("gisdb".into()),
+            db_user: Some("gisuser".into()),
+            db_password: Some("gispassword".into()),
+            ..DatabaseArgs::default()
+        };
+        let config = args.pg_config().unwrap().unwrap();
+        assert_eq!(config.get_ports(), [5432]);
+        assert_eq!(config.get_dbname(), Some("gisdb"));
+        assert_eq!(config.get_password(), Some(&b"gispassword"[..]));
+    }
+
+    #[test]
+    fn sslmode_in_the_url_wins_and_is_understood() {
+        let args = DatabaseArgs {
+            database_url: Some(
+                "postgresql://u@db/gis?sslmode=verify-full&sslrootcert=/ca.pem".into(),
+            ),
+            db_sslmode: Some(SslMode::Disable),
+            ..DatabaseArgs::default()
+        };
+        let database = args.resolve().unwrap().unwrap();
+        assert_eq!(database.tls.mode, SslMode::VerifyFull);
+        assert_eq!(
+            database.tls.root_cert.as_deref(),
+            Some(Path::new("/ca.pem"))
+        );
+        assert_eq!(database.config.get_dbname(), Some("gis"));
+    }
+
+    #[test]
+    fn nothing_configured_is_none() {
+        assert!(DatabaseArgs::default().pg_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn redaction_hides_the_password() {
+        let config =
+            tokio_postgres::Config::from_str("postgresql://gisuser:s3cret@db.example:6432/gisdb")
+                .unwrap();
+        let shown = redacted(&config);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("gisuser@db.example:6432/gisdb"), "{shown}");
+    }
+}
