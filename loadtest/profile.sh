@@ -26,7 +26,7 @@ CARGO_TARGET_DIR=$profiled CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
   RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release -p geofn >/dev/null
 target=${CARGO_TARGET_DIR:-target}
 
-"$profiled/release/geofn" dev --listen 127.0.0.1:0 --handlers "$target/handlers" \
+"$profiled/release/geofn" dev --perf-map --listen 127.0.0.1:0 --handlers "$target/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT

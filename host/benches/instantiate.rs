@@ -55,6 +55,7 @@ fn instantiate_and_call(c: &mut Criterion) {
         Runtime::new(&RuntimeSettings {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             cache_dir: None,
+            perf_map: false,
         })
         .unwrap(),
     );

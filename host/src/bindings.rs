@@ -13,5 +13,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::geofn::handler::db::{DbError, QueryFailure, Rows, Value};
+pub use self::geofn::handler::db::{DbError, PackedRows, QueryFailure, Rows, Value};
 pub use self::geofn::handler::log::Level;

@@ -101,6 +101,22 @@ async fn every_db_value_kind_round_trips_through_postgres() {
     assert!(cells[8]["timestamp"].as_str().unwrap().contains('T'));
     assert_eq!(cells[9], Value::Null);
     assert_eq!(body["columns"][8], "ts");
+
+    // The packed encoding (one buffer, read in place) says exactly the same.
+    let packed: Value = support::get_json(host.url("/probe/db-echo?packed")).await;
+    assert_eq!(packed["columns"], body["columns"]);
+    for (idx, cell) in cells.iter().enumerate() {
+        if idx == 8 {
+            assert!(
+                packed["cells"][8]["timestamp"]
+                    .as_str()
+                    .unwrap()
+                    .contains('T')
+            );
+        } else {
+            assert_eq!(&packed["cells"][idx], cell, "cell {idx}: {packed}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 use geofn_guest::Response;
 use geofn_guest::db::{self, Value};
 use geofn_guest::geometry::{WGS84, point_ewkb, point_xy};
+use geofn_guest::packed::{self, Cell};
 use geofn_guest::sql::failure_response;
 use serde::Serialize;
 
@@ -153,13 +154,8 @@ pub fn count_sql(query: &Query) -> (String, Vec<Value>) {
 /// Runs a listing.
 pub fn fetch(query: &Query) -> Result<Page, Response> {
     let (sql, params) = listing_sql(query);
-    let rows = db::query(&sql, &params).map_err(|e| failure_response("list points", e))?;
-    let mut points = rows
-        .rows
-        .into_iter()
-        .map(point_from_row)
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| internal("malformed point row"))?;
+    let rows = packed::query(&sql, &params).map_err(|e| failure_response("list points", e))?;
+    let mut points = points_of(&rows)?;
     let more = points.len() as i64 > query.limit;
     points.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
     let next = if more {
@@ -188,35 +184,36 @@ pub fn count(query: &Query) -> Result<i64, Response> {
 
 /// One point by id.
 pub fn by_id(id: i64) -> Result<Option<Point>, Response> {
-    let rows = db::query(
+    let rows = packed::query(
         "SELECT id, name, geom FROM points WHERE id = $1",
         &[Value::Int(id)],
     )
     .map_err(|e| failure_response("fetch point", e))?;
-    match rows.rows.into_iter().next() {
-        None => Ok(None),
-        Some(row) => point_from_row(row)
-            .map(Some)
-            .ok_or_else(|| internal("malformed point row")),
-    }
+    Ok(points_of(&rows)?.pop())
+}
+
+/// Every row of `rows` as a [`Point`], or a 500 answer if one is not a point row.
+pub fn points_of(rows: &packed::Rows) -> Result<Vec<Point>, Response> {
+    rows.map_rows(point_from_cells)
+        .map_err(|_| internal("malformed point row"))
 }
 
 /// `(id, name, geom[, distance])` → [`Point`].
-pub fn point_from_row(row: Vec<Value>) -> Option<Point> {
-    let mut cells = row.into_iter();
-    let (Some(Value::Int(id)), Some(Value::Text(name)), Some(Value::Geometry(geom))) =
-        (cells.next(), cells.next(), cells.next())
-    else {
-        return None;
+pub fn point_from_cells(cells: &[Cell<'_>]) -> Option<Point> {
+    let (id, name, geom, distance_m) = match *cells {
+        [Cell::Int(id), Cell::Text(name), Cell::Geometry(geom)] => (id, name, geom, None),
+        [
+            Cell::Int(id),
+            Cell::Text(name),
+            Cell::Geometry(geom),
+            Cell::Float(d),
+        ] => (id, name, geom, Some(d)),
+        _ => return None,
     };
-    let (longitude, latitude) = point_xy(&geom)?;
-    let distance_m = match cells.next() {
-        Some(Value::Float(d)) => Some(d),
-        _ => None,
-    };
+    let (longitude, latitude) = point_xy(geom)?;
     Some(Point {
         id,
-        name,
+        name: name.to_owned(),
         longitude,
         latitude,
         distance_m,

@@ -4,8 +4,9 @@
 use geofn_guest::Response;
 use geofn_guest::db::{self, Value};
 use geofn_guest::geometry::{WGS84, point_ewkb};
+use geofn_guest::packed;
 use geofn_guest::sql::failure_response;
-use pointquery::store::{Point, point_from_row};
+use pointquery::store::{Point, points_of};
 
 use crate::input::NewPoint;
 
@@ -18,20 +19,16 @@ pub fn insert(point: &NewPoint) -> Result<Point, Response> {
         Value::Text(point.name.clone()),
         Value::Geometry(point_ewkb(point.longitude, point.latitude, WGS84)),
     ];
-    let rows = db::query(INSERT, &params).map_err(|e| failure_response("insert point", e))?;
-    rows.rows
-        .into_iter()
-        .next()
-        .and_then(point_from_row)
-        .ok_or_else(|| {
-            geofn_guest::http::Problem::new(
-                500,
-                "internal",
-                "Internal error",
-                "insert returned no point",
-            )
-            .into_response()
-        })
+    let rows = packed::query(INSERT, &params).map_err(|e| failure_response("insert point", e))?;
+    points_of(&rows)?.pop().ok_or_else(|| {
+        geofn_guest::http::Problem::new(
+            500,
+            "internal",
+            "Internal error",
+            "insert returned no point",
+        )
+        .into_response()
+    })
 }
 
 /// Deletes a point; false when there was none.

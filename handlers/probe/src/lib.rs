@@ -5,7 +5,8 @@
 //! - `.../version`: 200 with `PROBE_VERSION` as set at build time (hot-swap tests
 //!   build it twice with different values).
 //! - `.../trap`: panics, which traps the instance.
-//! - `.../db-echo`: round-trips each db value kind through PostgreSQL.
+//! - `.../db-echo`: round-trips each db value kind through PostgreSQL
+//!   (`?packed` reads the answer through `query-packed` instead of `query`).
 //! - `.../spin`: loops forever without calling the host (deadline test).
 //! - `.../hog`: grows memory until the allocator fails (memory-cap test).
 //! - `.../sandbox?port=N`: tries to read files, environment variables,
@@ -22,6 +23,7 @@
 
 use geofn_guest::db::{self, Value};
 use geofn_guest::http::{self, Problem};
+use geofn_guest::packed::Cell;
 use geofn_guest::{Guest, Request, Response};
 use serde_json::json;
 
@@ -48,7 +50,7 @@ impl Guest for Probe {
             ),
             "version" => http::json(200, &json!({ "version": VERSION })),
             "trap" => panic!("probe: trapping on request"),
-            "db-echo" => db_echo(),
+            "db-echo" => db_echo(request.query == "packed"),
             "spin" => spin(),
             "hog" => hog(),
             "sandbox" => sandbox(&request),
@@ -161,8 +163,9 @@ fn sleep(request: &Request) -> Response {
     }
 }
 
-/// Sends one value of each kind through `SELECT $1, ...` and reports what came back.
-fn db_echo() -> Response {
+/// Sends one value of each kind through `SELECT $1, ...` and reports what
+/// came back, read through `query` or, when `packed`, `query-packed`.
+fn db_echo(packed: bool) -> Response {
     let sql = "SELECT $1::bool, $2::int4, $3::int8, $4::float8, $5::text, $6::bytea, \
                $7::jsonb, $8::geometry, now() AS ts, NULL::text AS nothing";
     let params = [
@@ -175,12 +178,40 @@ fn db_echo() -> Response {
         Value::Json(r#"{"a": [1, 2]}"#.into()),
         Value::Geometry(geofn_guest::geometry::point_ewkb(2.3522, 48.8566, 4326)),
     ];
-    match db::query(sql, &params) {
-        Ok(rows) => {
-            let cells: Vec<serde_json::Value> = rows.rows[0].iter().map(describe).collect();
-            http::json(200, &json!({ "columns": rows.columns, "cells": cells }))
+    let answer = if packed {
+        geofn_guest::packed::query(sql, &params).map(|rows| {
+            let cells = rows.map_rows(|cells| Some(cells.iter().map(describe_cell).collect()));
+            (rows.columns().to_vec(), cells.unwrap_or_default())
+        })
+    } else {
+        db::query(sql, &params).map(|rows| {
+            let cells = rows
+                .rows
+                .iter()
+                .map(|row| row.iter().map(describe).collect());
+            (rows.columns, cells.collect())
+        })
+    };
+    match answer {
+        Ok((columns, rows)) => {
+            let rows: Vec<Vec<serde_json::Value>> = rows;
+            http::json(200, &json!({ "columns": columns, "cells": rows.first() }))
         }
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
+fn describe_cell(cell: &Cell<'_>) -> serde_json::Value {
+    match *cell {
+        Cell::Null => json!(null),
+        Cell::Boolean(b) => json!({ "boolean": b }),
+        Cell::Int(n) => json!({ "int": n }),
+        Cell::Float(f) => json!({ "float": f }),
+        Cell::Text(s) => json!({ "text": s }),
+        Cell::Bytes(b) => json!({ "bytes": b }),
+        Cell::Json(s) => json!({ "json": s }),
+        Cell::Geometry(g) => json!({ "geometry": geofn_guest::geometry::point_xy(g) }),
+        Cell::Timestamp(t) => json!({ "timestamp": t }),
     }
 }
 

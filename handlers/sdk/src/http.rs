@@ -75,8 +75,10 @@ pub fn with_content_type<T: Serialize + ?Sized>(
     content_type: &str,
     value: &T,
 ) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => Response {
+    // A page of points is several KiB: start big enough to skip most regrowth.
+    let mut body = Vec::with_capacity(4096);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => Response {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body,

@@ -6,6 +6,7 @@
 //! - [`http`]: building responses (JSON, problem documents) and reading requests
 //!   (query parameters, headers, path segments).
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
+//! - [`packed`]: reading `query-packed` rows in place, for listings.
 //! - [`sql`]: turning `db` failures into the HTTP answers clients should get.
 //!
 //! A handler crate implements [`bindings::Guest`] and calls [`export_handler!`]:
@@ -20,6 +21,7 @@
 
 pub mod geometry;
 pub mod http;
+pub mod packed;
 pub mod sql;
 
 #[allow(missing_docs, unsafe_code, clippy::all)]

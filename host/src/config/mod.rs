@@ -200,6 +200,10 @@ pub struct ServerArgs {
     /// Compile every component at every start and swap, caching nothing on disk.
     #[arg(long, env = "GEOFN_NO_CACHE")]
     pub no_cache: bool,
+    /// Write /tmp/perf-<pid>.map so that `perf report` names the functions
+    /// of handler components instead of showing bare JIT addresses.
+    #[arg(long, env = "GEOFN_PERF_MAP")]
+    pub perf_map: bool,
     /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
     #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
@@ -234,6 +238,7 @@ impl ServerArgs {
         RuntimeSettings {
             max_memory_bytes: self.max_memory_mib << 20,
             cache_dir,
+            perf_map: self.perf_map,
         }
     }
 

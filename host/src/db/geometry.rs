@@ -1,5 +1,6 @@
-//! Geometries crossing the guest boundary as EWKB, decoded and re-encoded by
-//! the `postgis` crate so that malformed input is caught before PostgreSQL.
+//! Geometries a guest sends as EWKB, decoded and re-encoded by the `postgis`
+//! crate so that malformed input is caught before PostgreSQL. (Geometries
+//! PostgreSQL sends back are EWKB already and pass through untouched.)
 //!
 //! The crate types a geometry by its point dimension; [`Geometry`] picks the
 //! right one from the EWKB header so Z and M ordinates survive the trip.
@@ -9,7 +10,7 @@ use std::io::Cursor;
 
 use bytes::BytesMut;
 use postgis::ewkb::{self, AsEwkbGeometry, EwkbRead, EwkbWrite};
-use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// EWKB type-word flag: the geometry has Z ordinates.
 const EWKB_Z: u32 = 0x8000_0000;
@@ -239,16 +240,6 @@ impl ToSql for Geometry {
     }
 
     to_sql_checked!();
-}
-
-impl<'a> FromSql<'a> for Geometry {
-    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        Ok(Geometry::from_ewkb(raw)?)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        is_geometry_type(ty)
-    }
 }
 
 #[cfg(test)]

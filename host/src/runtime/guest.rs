@@ -10,7 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::geofn::handler::{db, log, types};
-use crate::bindings::{DbError, Level, Rows, Value};
+use crate::bindings::{DbError, Level, PackedRows, Rows, Value};
 use crate::db::session::DbSession;
 use crate::telemetry::metrics::DB_QUERY;
 
@@ -73,6 +73,17 @@ impl db::Host for GuestState {
     async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
         let started = Instant::now();
         let result = self.db.query(&sql, params).await;
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_packed(
+        &mut self,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<PackedRows, DbError> {
+        let started = Instant::now();
+        let result = self.db.query_packed(&sql, params).await;
         observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
         result
     }

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig,
+    PoolingAllocationConfig, ProfilingStrategy,
 };
 
 pub use call::CallError;
@@ -111,6 +111,8 @@ pub struct RuntimeSettings {
     /// engine's settings, so a restart or a swap back to a known version
     /// does not recompile. `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// Tell `perf` the names of compiled guest functions (perf map file).
+    pub perf_map: bool,
 }
 
 impl Runtime {
@@ -146,6 +148,9 @@ impl Runtime {
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
             .cache(cache.clone());
+        if settings.perf_map {
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);

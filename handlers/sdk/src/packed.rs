@@ -1,0 +1,191 @@
+//! Reading `db::query-packed` results: the cells are read in place from the
+//! one buffer the host filled, with no allocation per cell.
+//!
+//! ```ignore
+//! let rows = geofn_guest::packed::query("SELECT id, name FROM points", &[])?;
+//! let names = rows.map_rows(|cells| match cells {
+//!     [Cell::Int(id), Cell::Text(name)] => Some((*id, name.to_string())),
+//!     _ => None,
+//! })?;
+//! ```
+
+use crate::db::{self, DbError, Value};
+
+/// One cell of a packed row: the `db::value` cases, borrowing their bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Boolean(bool),
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    Json(&'a str),
+    /// EWKB, as PostGIS sends it.
+    Geometry(&'a [u8]),
+    /// RFC 3339.
+    Timestamp(&'a str),
+}
+
+/// The buffer does not follow the `packed-rows` layout, or a row did not
+/// have the shape the caller expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+/// The rows of one statement.
+#[derive(Debug)]
+pub struct Rows(db::PackedRows);
+
+/// Runs a row-returning statement with its rows packed into one buffer.
+pub fn query(sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+    db::query_packed(sql, params).map(Rows)
+}
+
+impl Rows {
+    /// Column names, in select-list order.
+    pub fn columns(&self) -> &[String] {
+        &self.0.columns
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.0.count as usize
+    }
+
+    /// Whether the statement returned no row.
+    pub fn is_empty(&self) -> bool {
+        self.0.count == 0
+    }
+
+    /// Calls `f` with the cells of each row in turn and collects what it
+    /// returns; a row `f` answers `None` for is reported as malformed.
+    pub fn map_rows<'a, T>(
+        &'a self,
+        mut f: impl FnMut(&[Cell<'a>]) -> Option<T>,
+    ) -> Result<Vec<T>, Malformed> {
+        let width = self.0.columns.len();
+        let mut reader = Reader {
+            bytes: &self.0.cells,
+        };
+        let mut cells = Vec::with_capacity(width);
+        let mut out = Vec::with_capacity(self.len());
+        for row in 0..self.len() {
+            cells.clear();
+            for _ in 0..width {
+                cells.push(reader.cell()?);
+            }
+            out.push(f(&cells).ok_or_else(|| Malformed(format!("row {row} has another shape")))?);
+        }
+        if !reader.bytes.is_empty() {
+            return Err(Malformed(format!(
+                "{} bytes after the last row",
+                reader.bytes.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn cell(&mut self) -> Result<Cell<'a>, Malformed> {
+        let tag = self.take(1)?[0];
+        Ok(match tag {
+            0 => Cell::Null,
+            1 => Cell::Boolean(self.take(1)?[0] != 0),
+            2 => Cell::Int(i64::from_le_bytes(self.array()?)),
+            3 => Cell::Float(f64::from_le_bytes(self.array()?)),
+            4 => Cell::Text(self.text()?),
+            5 => Cell::Bytes(self.sized()?),
+            6 => Cell::Json(self.text()?),
+            7 => Cell::Geometry(self.sized()?),
+            8 => Cell::Timestamp(self.text()?),
+            other => return Err(Malformed(format!("unknown cell tag {other}"))),
+        })
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
+        if self.bytes.len() < n {
+            return Err(Malformed("cells end inside a cell".to_owned()));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn sized(&mut self) -> Result<&'a [u8], Malformed> {
+        let len = u32::from_le_bytes(self.array()?) as usize;
+        self.take(len)
+    }
+
+    fn text(&mut self) -> Result<&'a str, Malformed> {
+        std::str::from_utf8(self.sized()?).map_err(|e| Malformed(format!("cell is not UTF-8: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(columns: &[&str], count: u32, cells: Vec<u8>) -> Rows {
+        Rows(db::PackedRows {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            count,
+            cells,
+        })
+    }
+
+    #[test]
+    fn cells_are_read_in_place() {
+        let mut cells = vec![2];
+        cells.extend_from_slice(&7i64.to_le_bytes());
+        cells.extend_from_slice(&[4, 2, 0, 0, 0, b'h', b'i', 0]);
+        cells.extend_from_slice(&[1, 1, 7, 1, 0, 0, 0, 9, 0]);
+        let rows = rows(&["a", "b", "c"], 2, cells);
+        let seen = rows.map_rows(|cells| Some(cells.to_vec())).unwrap();
+        assert_eq!(
+            seen,
+            [
+                vec![Cell::Int(7), Cell::Text("hi"), Cell::Null],
+                vec![Cell::Boolean(true), Cell::Geometry(&[9]), Cell::Null],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_of_another_shape_is_malformed() {
+        let rows = rows(&["a"], 1, vec![0]);
+        assert!(
+            rows.map_rows(|cells| match cells {
+                [Cell::Int(_)] => Some(()),
+                _ => None,
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_malformed() {
+        assert!(
+            rows(&["a"], 1, vec![2, 1, 2])
+                .map_rows(|_| Some(()))
+                .is_err()
+        );
+        assert!(rows(&["a"], 1, vec![0, 0]).map_rows(|_| Some(())).is_err());
+        assert!(rows(&["a"], 1, vec![9]).map_rows(|_| Some(())).is_err());
+        assert!(
+            rows(&["a"], 1, vec![4, 1, 0, 0, 0, 0xff])
+                .map_rows(|_| Some(()))
+                .is_err()
+        );
+    }
+}
