@@ -6,11 +6,13 @@
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
 //! - [`geojson`]: Features and FeatureCollections.
+//! - [`wire`]: the guide's JSON array of points, written directly.
 
 pub mod cursor;
 pub mod filter;
 pub mod geojson;
 pub mod store;
+pub mod wire;
 
 pub use cursor::Cursor;
 pub use filter::{Bbox, Limits, Near, Query, TimeBound, TimeRange};

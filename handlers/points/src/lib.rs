@@ -86,7 +86,11 @@ fn list(request: &Request) -> Answer {
             &geojson::collection(&page.points, links, None),
         )
     } else {
-        http::json(200, &page.points)
+        Response {
+            status: 200,
+            headers: vec![("content-type".into(), http::JSON.into())],
+            body: pointquery::wire::points_json(&page.points),
+        }
     };
     Ok(match next {
         Some(next) => response.with_header("link", format!("<{next}>; rel=\"next\"")),
