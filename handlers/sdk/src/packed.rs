@@ -27,6 +27,23 @@ pub enum Cell<'a> {
     Timestamp(&'a str),
 }
 
+/// A `query` value seen as a cell, so code can read both results alike.
+impl<'a> From<&'a Value> for Cell<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Null => Cell::Null,
+            Value::Boolean(b) => Cell::Boolean(*b),
+            Value::Int(n) => Cell::Int(*n),
+            Value::Float(f) => Cell::Float(*f),
+            Value::Text(s) => Cell::Text(s),
+            Value::Bytes(b) => Cell::Bytes(b),
+            Value::Json(s) => Cell::Json(s),
+            Value::Geometry(g) => Cell::Geometry(g),
+            Value::Timestamp(t) => Cell::Timestamp(t),
+        }
+    }
+}
+
 /// The buffer does not follow the `packed-rows` layout, or a row did not
 /// have the shape the caller expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
