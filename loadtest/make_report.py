@@ -5,6 +5,7 @@ Usage: make_report.py REPORT_DIR CLIENTS HOLD [ROUNDS]
 """
 
 import csv
+import os
 import pathlib
 import platform
 import re
@@ -28,6 +29,21 @@ def summary(name):
         "p95": float(row["p95_ms"]),
         "p99": float(row["p99_ms"]),
     }
+
+
+def cpu_per_request():
+    """µs of CPU per answered request, of the server and of PostgreSQL, by run label."""
+    path = out / "cpu.csv"
+    if not path.exists():
+        return {}
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    table = {}
+    for row in csv.DictReader(open(path)):
+        answered = summary(row["label"])["rps"] * float(hold.rstrip("s"))
+        if answered > 0:
+            table[row["label"]] = (int(row["server_ticks"]) * tick_us / answered,
+                                   int(row["postgres_ticks"]) * tick_us / answered)
+    return table
 
 
 def steps(name):
@@ -64,6 +80,7 @@ def cpu():
 g_get, n_get = summary("geofn-get"), summary("native-get")
 g_post, n_post = summary("geofn-post"), summary("native-post")
 empty = summary("geofn-empty")
+cpu_us = cpu_per_request()
 pg_select, pg_insert = pgbench("select"), pgbench("insert")
 instantiate = criterion()
 users = steps("users")
@@ -109,14 +126,20 @@ if rounds > 1:
     w(f"Host and baseline take turns for {rounds} rounds (this machine's speed drifts over "
       "minutes); each line is its median round, and the rounds follow the table.")
     w("")
-w("| run | req/s | failures | p50 ms | p95 ms | p99 ms |")
-w("|---|---|---|---|---|---|")
-for label, s in [("geofn `GET /points?limit=100`", g_get), ("native `GET /points?limit=100`", n_get),
-                 ("geofn `POST /point`", g_post), ("native `POST /point`", n_post),
-                 ("geofn `GET /empty` (host floor)", empty)]:
-    w(f"| {label} | {s['rps']:.0f} | {s['failures']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} |")
-w(f"| pgbench `SELECT ... LIMIT 101` | {pg_select[0]:.0f} tps | | avg {pg_select[1]:.2f} | | |")
-w(f"| pgbench `INSERT ... RETURNING` | {pg_insert[0]:.0f} tps | | avg {pg_insert[1]:.2f} | | |")
+w("CPU columns: user + system time of the server process and of all PostgreSQL processes over "
+  "the run (`/proc/<pid>/stat`), per answered request.")
+w("")
+w("| run | req/s | failures | p50 ms | p95 ms | p99 ms | server CPU µs/req | PostgreSQL CPU µs/req |")
+w("|---|---|---|---|---|---|---|---|")
+for name, label, s in [("geofn-get", "geofn `GET /points?limit=100`", g_get),
+                       ("native-get", "native `GET /points?limit=100`", n_get),
+                       ("geofn-post", "geofn `POST /point`", g_post),
+                       ("native-post", "native `POST /point`", n_post),
+                       ("geofn-empty", "geofn `GET /empty` (host floor)", empty)]:
+    server, postgres = (f"{v:.0f}" for v in cpu_us.get(name, (float("nan"),) * 2))
+    w(f"| {label} | {s['rps']:.0f} | {s['failures']} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f} | {server} | {postgres} |")
+w(f"| pgbench `SELECT ... LIMIT 101` | {pg_select[0]:.0f} tps | | avg {pg_select[1]:.2f} | | | | |")
+w(f"| pgbench `INSERT ... RETURNING` | {pg_insert[0]:.0f} tps | | avg {pg_insert[1]:.2f} | | | | |")
 w("")
 if rounds > 1:
     w("| round | geofn GET | native GET | ratio | geofn POST | native POST | ratio |")
@@ -168,11 +191,17 @@ if locust.exists():
     w("")
 w("## What limits it")
 w("")
+if "geofn-get" in cpu_us and "native-get" in cpu_us:
+    (g_cpu, g_pg), (n_cpu, n_pg) = cpu_us["geofn-get"], cpu_us["native-get"]
+    cost = (f"it spends {g_cpu / n_cpu:.1f} times the native server's CPU per `GET` ({g_cpu:.0f} µs "
+            f"against {n_cpu:.0f} µs, table above; PostgreSQL spent {g_pg:.0f} and {n_pg:.0f} µs "
+            "per request behind them)")
+else:
+    cost = "it spends more CPU per request than the native server"
 w("Profiled with `loadtest/profile.sh` (strace -c, and perf with call graphs and guest function "
   "names from `--perf-map`, on the host process, `GET /points?limit=100` at saturation). On these "
-  "two shared cores the host process, not PostgreSQL, is the limit: it spends about 2.5 times the "
-  "native server's CPU per request (about 245 µs of user and system time against 95 µs, from "
-  "`/proc/<pid>/stat` over the same kind of run). Of the host's samples, about 41% are inside the "
+  f"two shared cores the host process, not PostgreSQL, is the limit: {cost}. "
+  "Of the host's samples, about 41% are inside the "
   "wasm call: the guest's own code about 20% (rendering JSON about half of it, reading the packed "
   "rows and their EWKB about a quarter) and the `db` import about 19% (tokio-postgres itself 7%, "
   "packing the rows 3%, lowering them into the guest 2.5%, the pool and statement cache 3%). "
@@ -194,10 +223,21 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "request's work done in wasm behind a copy at each boundary, and the HTTP and tracing layers "
   "around it.")
 w("")
-w("The 10,000-user scenario is bounded by the same per-request CPU: at 5,000 users the offered "
-  "load (about 3,300 req/s) passes what the host serves on two cores beside PostgreSQL and the load "
-  "generator, and admission control answers the excess with fast 503s (`Retry-After`) rather than "
-  "queueing; latency of the admitted requests stays bounded (p99 under 160 ms).")
+clean = [r for r in users if float(r["failures_per_s"]) == 0]
+first_503 = next((r for r in users if float(r["failures_per_s"]) > 0), None)
+text = ("The 10,000-user scenario is bounded by the same per-request CPU. "
+        + (f"Up to {clean[-1]['users']} users every request is answered (p95 "
+           f"{float(clean[-1]['p95_ms']):.1f} ms). " if clean else ""))
+if first_503 is not None:
+    worst_p99 = max(float(r["p99_ms"]) for r in users)
+    text += (f"From {first_503['users']} users the offered load (each user sends about every "
+             "1.5 s) passes what the host serves on two cores beside PostgreSQL and the load "
+             "generator, and admission control answers the excess at once with 503 and "
+             f"`Retry-After` rather than queueing it: at {top['users']} users "
+             f"{float(top['throughput_per_s']):.0f} req/s are served and "
+             f"{float(top['failures_per_s']):.0f} req/s refused, and the latency of every answer "
+             f"stays bounded (p99 at most {worst_p99:.0f} ms).")
+w(text)
 w("")
 w("## Reproduce")
 w("")

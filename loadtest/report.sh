@@ -50,27 +50,35 @@ psql -q -c "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_M
 rm -rf "$out" && mkdir -p "$out"
 geofn=http://127.0.0.1:$geofn_port
 native=http://127.0.0.1:$native_port
-saturate() { # label url mix get-path
-  "$load" closed --quiet --label "$1" --url "$2" --mix "$3" --get-path "${4:-/points}" \
+# CPU time (user + system, clock ticks) of one process, and of all PostgreSQL's.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() { for pid in $(pgrep -x postgres); do ticks "$pid" 2>/dev/null || true; done | awk '{t += $1} END {print t + 0}'; }
+saturate() { # label url mix get-path server-pid
+  local host_before pg_before
+  host_before=$(ticks "$5"); pg_before=$(pg_ticks)
+  "$load" closed --quiet --label "$1" --url "$2" --mix "$3" --get-path "$4" \
     --users "$clients" --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$hold" --out "$raw/$1" \
     | tee -a "$raw/runs.txt"
+  echo "$1,$(( $(ticks "$5") - host_before )),$(( $(pg_ticks) - pg_before ))" >> "$raw/cpu.csv"
 }
+echo "label,server_ticks,postgres_ticks" > "$raw/cpu.csv"
 echo "== side by side, $clients connections, no think time, $hold each, $rounds rounds"
 # The machine's speed drifts over minutes (shared host): host and baseline
 # take turns, round after round, and the report keeps each run's median.
 for round in $(seq 1 "$rounds"); do
-  saturate "geofn-get-r$round" "$geofn" get "/points?limit=100"
-  saturate "native-get-r$round" "$native" get "/points?limit=100"
-  saturate "geofn-post-r$round" "$geofn" post
-  saturate "native-post-r$round" "$native" post
+  saturate "geofn-get-r$round" "$geofn" get "/points?limit=100" "$geofn_pid"
+  saturate "native-get-r$round" "$native" get "/points?limit=100" "$native_pid"
+  saturate "geofn-post-r$round" "$geofn" post /points "$geofn_pid"
+  saturate "native-post-r$round" "$native" post /points "$native_pid"
 done
 for label in geofn-get native-get geofn-post native-post; do
   median=$(for round in $(seq 1 "$rounds"); do
     echo "$(sed -n 2p "$raw/$label-r$round/steps.csv" | cut -d, -f2) $round"
   done | sort -n | sed -n "$(( (rounds + 1) / 2 ))p" | cut -d' ' -f2)
   cp -r "$raw/$label-r$median" "$raw/$label"
+  sed -n "s/^$label-r$median,/$label,/p" "$raw/cpu.csv" >> "$raw/cpu.csv"
 done
-saturate geofn-empty "$geofn" get /empty
+saturate geofn-empty "$geofn" get /empty "$geofn_pid"
 seconds=${hold%s}
 for script in select insert; do
   pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "loadtest/pgbench/$script.sql" 2>&1 \
@@ -99,7 +107,7 @@ for dir in "$raw"/*/; do
   [[ -f "$dir/summary.csv" ]] && cp "$dir/summary.csv" "$out/$name-summary.csv"
   [[ -f "$dir/steps.csv" ]] && cp "$dir/steps.csv" "$out/$name-steps.csv"
 done
-cp "$raw"/pgbench-*.txt "$raw"/criterion.txt "$raw"/runs.txt "$out/"
+cp "$raw"/pgbench-*.txt "$raw"/criterion.txt "$raw"/runs.txt "$raw"/cpu.csv "$out/"
 cp "$raw"/locust_stats.csv "$out/locust-stats.csv" 2>/dev/null || true
 python3 loadtest/make_report.py "$out" "$clients" "$hold" "$rounds" > loadtest/REPORT.md
 echo "== wrote loadtest/REPORT.md"
