@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
-use support::{Host, TestDb, client, points_and_probe, shipped_handlers};
+use support::{Host, TestDb, client, handlers_dir, points_and_probe, shipped_handlers};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_follows_the_database_and_livez_does_not() {
@@ -117,6 +117,20 @@ async fn every_db_value_kind_round_trips_through_postgres() {
             assert_eq!(&packed["cells"][idx], cell, "cell {idx}: {packed}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn components_built_against_an_older_0_1_world_still_answer() {
+    let db = TestDb::start();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/empty-wit-0.1.0.wasm");
+    let handlers = handlers_dir(
+        "[handlers.old]\ncomponent = \"old.wasm\"\nroutes = [\"GET /old\"]\n",
+        &[("old.wasm", fixture)],
+    );
+    let host = Host::serve(&db, handlers.path(), &[]).await;
+    let response = client().get(host.url("/old")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{}", host.logs());
 }
 
 #[tokio::test(flavor = "multi_thread")]

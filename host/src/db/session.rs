@@ -1,5 +1,8 @@
-//! One request's use of the database: a pooled connection taken on the
-//! guest's first call and returned when the request's store is dropped.
+//! One request's use of the database: a pooled connection taken for each
+//! call and handed back as soon as the call's rows are read, so that no
+//! connection idles while a guest renders its answer. A session that left
+//! state on its connection keeps it to the end of the request, and the
+//! connection is reset before anyone else gets it.
 
 use deadpool_postgres::{Object, Pool, PoolError};
 use tokio_postgres::types::ToSql;
@@ -66,10 +69,9 @@ impl DbSession {
     /// Runs a row-returning statement.
     pub async fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
-        let rows = client
-            .query(&statement, &as_refs(&params))
-            .await
-            .map_err(failure)?;
+        let rows = client.query(&statement, &as_refs(&params)).await;
+        self.release_if_clean();
+        let rows = rows.map_err(failure)?;
         let columns = column_names(&statement);
         let rows = rows.iter().map(row_values).collect::<Result<Vec<_>, _>>()?;
         Ok(Rows { columns, rows })
@@ -82,10 +84,9 @@ impl DbSession {
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
-        let rows = client
-            .query(&statement, &as_refs(&params))
-            .await
-            .map_err(failure)?;
+        let rows = client.query(&statement, &as_refs(&params)).await;
+        self.release_if_clean();
+        let rows = rows.map_err(failure)?;
         // A guess (a point row packs into about 60 bytes) that saves most regrowth.
         let mut cells = Vec::with_capacity(rows.len() * 64);
         for row in &rows {
@@ -101,10 +102,17 @@ impl DbSession {
     /// Runs a statement for its effect; returns rows affected.
     pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
-        client
-            .execute(&statement, &as_refs(&params))
-            .await
-            .map_err(failure)
+        let affected = client.execute(&statement, &as_refs(&params)).await;
+        self.release_if_clean();
+        affected.map_err(failure)
+    }
+
+    /// Hands the connection back to the pool unless this session left
+    /// state on it (then [`Drop`] resets it first, at the end of the request).
+    fn release_if_clean(&mut self) {
+        if !self.dirty {
+            self.client = None;
+        }
     }
 
     async fn prepare(
