@@ -5,6 +5,7 @@
 //! `geofn health` checks a running one; `geofn push`, `rollback` and
 //! `handlers` deploy to every replica through the admin API.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -115,8 +116,13 @@ async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    // Colour only for a person at a terminal: log files, journald and
+    // `kubectl logs` get plain text, and the hot path skips formatting the
+    // escape codes into every request's span.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

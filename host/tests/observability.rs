@@ -268,6 +268,10 @@ async fn request_ids_are_kept_or_minted_and_reach_handler_logs() {
         .to_owned();
     assert!(line.contains("trace-me-42"), "{line}");
     assert!(line.contains("probe"), "{line}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "logs written to a pipe carry no colour codes: {line:?}"
+    );
 
     let minted = client().get(host.url("/points")).send().await.unwrap();
     let first = minted.headers()["x-request-id"]

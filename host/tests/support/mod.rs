@@ -251,7 +251,7 @@ impl Host {
             let _ = child.wait().await;
             // Let the stderr reader catch the last lines.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            return Err(strip_ansi(&logs.lock().unwrap()));
+            return Err(logs.lock().unwrap().clone());
         };
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
         Ok(Self { child, base, logs })
@@ -290,9 +290,9 @@ impl Host {
             .unwrap()
     }
 
-    /// Everything the process logged so far (ANSI codes stripped).
+    /// Everything the process logged so far.
     pub fn logs(&self) -> String {
-        strip_ansi(&self.logs.lock().unwrap())
+        self.logs.lock().unwrap().clone()
     }
 
     /// Waits until `cond` holds on the logs, up to `timeout`.
@@ -331,23 +331,6 @@ impl Host {
             .expect("geofn did not exit after SIGTERM")
             .unwrap()
     }
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A port nothing listens on right now.
