@@ -79,6 +79,8 @@ for label in geofn-get native-get geofn-post native-post; do
   sed -n "s/^$label-r$median,/$label,/p" "$raw/cpu.csv" >> "$raw/cpu.csv"
 done
 saturate geofn-empty "$geofn" get /empty "$geofn_pid"
+# The same host route without wasm: what HTTP, tracing and metrics cost alone.
+saturate geofn-livez "$geofn" get /livez "$geofn_pid"
 seconds=${hold%s}
 for script in select insert; do
   pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "loadtest/pgbench/$script.sql" 2>&1 \
