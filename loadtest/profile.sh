@@ -7,11 +7,17 @@
 # The host is built with frame pointers and line tables into its own target
 # folder, so the release build stays as it is. Everything on 127.0.0.1.
 #
-#   loadtest/profile.sh ["/points?limit=100"] [seconds]
+#   loadtest/profile.sh ["/points?limit=100" | post] [seconds]
+#
+# `post` profiles `POST /point` with random points, as the load report sends them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:-/points?limit=100}
 seconds=${2:-6}
+mix=get
+if [[ $path == post ]]; then
+  mix=post path="POST /point"
+fi
 out=target/profile
 mkdir -p "$out"
 raw=$(mktemp -d /tmp/geofn-profile.XXXXXX)
@@ -37,7 +43,7 @@ PGPASSWORD=$(cat "$raw/data/password") psql -q -h 127.0.0.1 -p "$pg_port" -U geo
   "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 
 load() {
-  "$target/release/geofn-load" closed --quiet --label profile --url "$url" --mix get --get-path "$path" \
+  "$target/release/geofn-load" closed --quiet --label profile --url "$url" --mix "$mix" --get-path "$path" \
     --users 64 --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$1" --out "$raw/load" | tail -1
 }
 echo "== system calls while serving $path ($seconds s)"
