@@ -275,7 +275,8 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "instantiation (1 MiB kept resident, 64 KiB guest stacks), part of the allocator's cost "
   "(mimalloc), and serde_json escaping every key of a listing at run time. Instantiate + call of "
   "the empty handler went from 29.6 µs to the figure above. What is left is the price of the "
-  "design itself: a fresh sandboxed instance per request (a tenth of the host's time), the "
+  "design itself: a fresh sandboxed instance per request (what `GET /empty` costs over "
+  "`GET /livez`, below), the "
   "request's work done in wasm behind a copy at each boundary, and the HTTP and tracing layers "
   "around it.")
 w("")
