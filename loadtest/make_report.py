@@ -120,8 +120,10 @@ def room_for_the_targets():
         per_native = cores * 1e6 / native_rps
         allowed = cores * 1e6 / (fraction * reference) - per_native
         today = cores * 1e6 / geofn_rps - per_native
+        left = allowed - instance
+        left = f"{left:.0f} µs" if left >= 0 else f"none ({left:.0f} µs)"
         w(f"| {name} | {reference:.0f}/s | {cores * 1e6 / (fraction * reference):.0f} µs | "
-          f"{allowed:.0f} µs | {instance:.0f} µs | {allowed - instance:.0f} µs | {today:.0f} µs |")
+          f"{allowed:.0f} µs | {instance:.0f} µs | {left} | {today:.0f} µs |")
     w("")
 
 
