@@ -64,7 +64,8 @@ saturate() { # label url mix get-path server-pid
 echo "label,server_ticks,postgres_ticks" > "$raw/cpu.csv"
 echo "== side by side, $clients connections, no think time, $hold each, $rounds rounds"
 # The machine's speed drifts over minutes (shared host): host and baseline
-# take turns, round after round, and the report keeps each run's median.
+# take turns, round after round; the report shows each side's median round
+# and takes ratios round by round.
 for round in $(seq 1 "$rounds"); do
   saturate "geofn-get-r$round" "$geofn" get "/points?limit=100" "$geofn_pid"
   saturate "native-get-r$round" "$native" get "/points?limit=100" "$native_pid"

@@ -86,11 +86,7 @@ fn list(request: &Request) -> Answer {
             &geojson::collection(&page.points, links, None),
         )
     } else {
-        Response {
-            status: 200,
-            headers: vec![("content-type".into(), http::JSON.into())],
-            body: pointquery::wire::points_json(&page.points),
-        }
+        http::encoded(200, http::JSON, pointquery::wire::points_json(&page.points))
     };
     Ok(match next {
         Some(next) => response.with_header("link", format!("<{next}>; rel=\"next\"")),

@@ -78,11 +78,7 @@ pub fn with_content_type<T: Serialize + ?Sized>(
     // A page of points is several KiB: start big enough to skip most regrowth.
     let mut body = Vec::with_capacity(4096);
     match serde_json::to_writer(&mut body, value) {
-        Ok(()) => Response {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body,
-        },
+        Ok(()) => encoded(status, content_type, body),
         Err(err) => Problem::new(
             500,
             "serialization",
@@ -90,6 +86,16 @@ pub fn with_content_type<T: Serialize + ?Sized>(
             err.to_string(),
         )
         .into_response(),
+    }
+}
+
+/// A body the handler already encoded (e.g. JSON written without serde's
+/// run-time machinery), with its media type.
+pub fn encoded(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body,
     }
 }
 
