@@ -118,7 +118,19 @@ def helm(helm_bin, handlers):
     claim = statefulset["spec"]["volumeClaimTemplates"][0]["spec"]
     check(claim["storageClassName"] == "microk8s-hostpath", "PVC on microk8s-hostpath")
     check(by_kind(docs, "Service")["metadata"]["name"] == "postgis", "Service named postgis")
-    check("password" in by_kind(docs, "Secret")["data"], "password Secret")
+    secret = by_kind(docs, "Secret")["data"]
+    check("password" in secret and "superuser-password" in secret, "password Secret, both roles")
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    check(env["POSTGRES_USER"]["value"] != env["GEOFN_DB_USER"]["value"],
+          "geofn's role is not the image's superuser")
+    check(env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "superuser-password",
+          "the superuser has its own password")
+    initdb = by_kind(docs, "ConfigMap")["data"]["20-geofn-roles.sh"]
+    check(initdb == (ROOT / "helm/postgis/initdb/20-geofn-roles.sh").read_text(),
+          "the init script ships unchanged")
+    check(any(m["mountPath"].startswith("/docker-entrypoint-initdb.d/") for m in container["volumeMounts"]),
+          "the init script is mounted where the image runs it")
     docs = objects(run(helm_bin, "template", "db", str(postgis),
                        "--set", "password=s3cret,persistence.storageClassName=,persistence.size=50Gi"))
     validate(yaml.safe_dump_all(docs), work, "postgis-custom")
@@ -149,6 +161,12 @@ def compose():
         check(set(services) == {"postgis", "geofn1", "geofn2", "geofn3", proxy}, f"{proxy}: services")
         check(services["postgis"]["image"] == "postgis/postgis:15-3.4", f"{proxy}: PostGIS image")
         check("postgis-data:/var/lib/postgresql/data" in services["postgis"]["volumes"], f"{proxy}: data volume")
+        initdb = [v for v in services["postgis"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+        check(len(initdb) == 1 and (ROOT / "compose" / proxy / initdb[0].split(":")[0]).resolve().is_file(),
+              f"{proxy}: the roles init script is mounted")
+        database = services["postgis"]["environment"]
+        check(database["POSTGRES_USER"] != database["GEOFN_DB_USER"],
+              f"{proxy}: geofn's role is not the image's superuser")
         for name in ("postgis", "geofn1", "geofn2", "geofn3"):
             check("healthcheck" in services[name], f"{proxy}: {name} has a healthcheck")
         for name in ("geofn1", "geofn2", "geofn3"):
@@ -156,6 +174,8 @@ def compose():
             check(replica["depends_on"]["postgis"]["condition"] == "service_healthy",
                   f"{proxy}: {name} waits for a healthy PostGIS")
             check(replica["environment"]["DB_HOST"] == "postgis", f"{proxy}: {name} finds the database")
+            check(replica["environment"]["DB_USER"] == database["GEOFN_DB_USER"],
+                  f"{proxy}: {name} logs in as the role the init script makes")
             check("handlers:/srv/geofn/handlers" in replica["volumes"], f"{proxy}: {name} shares the handlers")
         depends = services[proxy]["depends_on"]
         check(all(depends[f"geofn{i}"]["condition"] == "service_healthy" for i in (1, 2, 3)),

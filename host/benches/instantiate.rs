@@ -9,8 +9,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use geofn::bindings::Request;
+use geofn::db::handler_pools::HandlerDb;
 use geofn::runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
 use geofn::runtime::{Limits, Runtime, RuntimeSettings};
 
@@ -24,16 +24,9 @@ fn component() -> Vec<u8> {
 }
 
 /// A pool that never connects: the empty handler makes no db call.
-fn idle_pool() -> Pool {
+fn idle_pool() -> Arc<HandlerDb> {
     let config = tokio_postgres::Config::from_str("host=127.0.0.1 port=1 user=nobody").unwrap();
-    let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager).max_size(1).build().unwrap()
+    HandlerDb::unmanaged("empty", config, 1)
 }
 
 fn request() -> Request {

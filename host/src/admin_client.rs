@@ -94,6 +94,12 @@ pub fn push(args: &PushArgs) -> Outcome {
     for route in &args.routes {
         query.append_pair("route", route);
     }
+    for table in &args.read {
+        query.append_pair("read", table);
+    }
+    for table in &args.write {
+        query.append_pair("write", table);
+    }
     for (key, value) in &args.limits {
         query.append_pair(key, value);
     }

@@ -7,16 +7,29 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Database, ServerArgs, redacted};
+use crate::db::handler_pools::{HandlerDatabases, RoleMode};
+use crate::db::roles::{HostRole, RoleError, Secret};
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
-use crate::registry::{Registry, build, load_dir, read_snapshot};
+use crate::registry::{Loader, Registry, build, load_dir, read_snapshot};
 use crate::reload::{ReloadStats, Reloader};
+use crate::runtime::budget::MemoryBudget;
 use crate::runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
 use crate::state::AppState;
 
-/// Builds the engine, loads the handlers and connects to the database (the
-/// last two side by side), failing with a message that says what to fix.
+/// Connections of the host's own pool: readiness checks, fleet pushes and
+/// setting up handler roles. Handlers never use it.
+pub const HOST_POOL_SIZE: usize = 4;
+
+/// Builds the engine, connects to the database (migrating the host's
+/// tables), sets up every handler's role and loads the handlers, failing
+/// with a message that says what to fix.
 pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Result<AppState> {
+    anyhow::ensure!(
+        (1..=MAX_CONCURRENT_INSTANCES as usize).contains(&server.max_in_flight),
+        "--max-in-flight must be between 1 and {MAX_CONCURRENT_INSTANCES} (instance slots)"
+    );
+    anyhow::ensure!(server.pool_size >= 1, "--pool-size must be at least 1");
     let settings = server.runtime_settings();
     if let Some(dir) = &settings.cache_dir {
         tracing::info!(cache.dir = %dir.display(), "compiled components are cached");
@@ -25,21 +38,56 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         Runtime::new(&settings).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?,
     );
     let target = redacted(&database.config);
-    let handlers = async {
-        load_dir(&runtime, &server.handlers, server.default_limits())
+    let mut host_settings = server.pool_settings();
+    host_settings.max_size = HOST_POOL_SIZE;
+    let pool = crate::db::connect(database.config.clone(), &database.tls, &host_settings)
+        .await
+        .with_context(|| format!("preparing the database at {target}"))?;
+    let (host, secret) = {
+        let client = pool
+            .get()
             .await
-            .with_context(|| format!("loading handlers from {}", server.handlers.display()))
-    };
-    let pool = async {
-        crate::db::connect(database.config, &database.tls, &server.pool_settings())
+            .with_context(|| format!("connecting to {target}"))?;
+        let host = HostRole::inspect(&client)
             .await
-            .with_context(|| format!("preparing the database at {target}"))
+            .context("reading the host's database role")?;
+        let secret = Secret::load(&client)
+            .await
+            .context("reading the host's secret")?;
+        (host, secret)
     };
-    let (handlers, pool) = tokio::try_join!(handlers, pool)?;
+    let mode = role_mode(server, &host)?;
+    let databases = HandlerDatabases::new(
+        pool.clone(),
+        database.config.clone(),
+        crate::db::tls::connector(&database.tls)?,
+        host,
+        secret.clone(),
+        &server.handler_db_settings(mode),
+    );
+    let budget = Arc::new(MemoryBudget::new(
+        server.memory_budget_bytes(),
+        server.handler_memory_share_percent,
+        server.memory_wait(),
+    ));
+    tracing::info!(
+        memory.budget_mib = budget.bytes() >> 20,
+        memory.handler_share_mib = budget.share_bytes() >> 20,
+        "memory budget"
+    );
+    let loader = Loader {
+        runtime,
+        databases,
+        budget,
+        defaults: server.default_limits(),
+    };
+    let handlers = load_dir(&loader, &server.handlers)
+        .await
+        .with_context(|| format!("loading handlers from {}", server.handlers.display()))?;
     // Pushed versions replace the directory's; compile them now rather
     // than serve the directory's versions until the first reload.
-    let fleet = Arc::new(Fleet::new(pool.clone()));
-    let handlers = match with_pushed(&runtime, server, &fleet, &handlers).await {
+    let fleet = Arc::new(Fleet::new(pool.clone(), secret));
+    let handlers = match with_pushed(&loader, server, &fleet, &handlers).await {
         Ok(Some(merged)) => merged,
         Ok(None) => handlers,
         Err(err) => {
@@ -53,13 +101,9 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         "handlers loaded"
     );
     let reload = Arc::new(ReloadStats::new(&handlers));
-    anyhow::ensure!(
-        (1..=MAX_CONCURRENT_INSTANCES as usize).contains(&server.max_in_flight),
-        "--max-in-flight must be between 1 and {MAX_CONCURRENT_INSTANCES} (instance slots)"
-    );
     Ok(AppState {
         pool,
-        runtime,
+        loader,
         registry: Arc::new(Registry::new(handlers)),
         reload,
         admin_token: server.admin_token.as_deref().map(Arc::from),
@@ -68,13 +112,46 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         metrics: crate::telemetry::metrics::install(),
         fleet,
         handlers_dir: server.handlers.as_path().into(),
-        default_limits: server.default_limits(),
     })
+}
+
+/// Whose role handlers' SQL runs as: their own, unless the operator said
+/// otherwise in so many words; never silently the host's.
+fn role_mode(server: &ServerArgs, host: &HostRole) -> anyhow::Result<RoleMode> {
+    if server.unsafe_handler_sql_as_host_role {
+        if host.superuser {
+            tracing::error!(
+                db.role = %host.name,
+                "--unsafe-handler-sql-as-host-role: every handler's SQL runs as {:?}, a SUPERUSER: \
+                 any handler can run programs and read files on the database server",
+                host.name
+            );
+        } else {
+            tracing::warn!(
+                db.role = %host.name,
+                "--unsafe-handler-sql-as-host-role: every handler's SQL runs as the host's own role \
+                 and can reach the host's tables and every other handler's"
+            );
+        }
+        return Ok(RoleMode::HostRole);
+    }
+    if !host.can_create_roles() {
+        return Err(RoleError::CannotCreateRoles {
+            host: host.name.clone(),
+        }
+        .into());
+    }
+    tracing::info!(
+        db.role = %host.name,
+        db.superuser = host.superuser,
+        "handlers' SQL runs under roles of their own"
+    );
+    Ok(RoleMode::PerHandler)
 }
 
 /// The directory's handlers with the pushed ones laid over, if any.
 async fn with_pushed(
-    runtime: &Arc<Runtime>,
+    loader: &Loader,
     server: &ServerArgs,
     fleet: &Fleet,
     files: &crate::registry::HandlerSet,
@@ -84,14 +161,7 @@ async fn with_pushed(
     if snapshot.fingerprint == files.fingerprint() {
         return Ok(None);
     }
-    let merged = build(
-        runtime,
-        &server.handlers,
-        &snapshot,
-        server.default_limits(),
-        Some(files),
-    )
-    .await?;
+    let merged = build(loader, &server.handlers, &snapshot, Some(files)).await?;
     Ok(Some(merged))
 }
 
@@ -105,9 +175,8 @@ pub fn spawn_reloader(
 ) -> tokio::task::JoinHandle<()> {
     let reloader = Reloader {
         dir: server.handlers.clone(),
-        runtime: state.runtime.clone(),
+        loader: state.loader.clone(),
         registry: state.registry.clone(),
-        defaults: server.default_limits(),
         stats: state.reload.clone(),
         poll: server.reload_poll(),
         fleet: state.fleet.clone(),

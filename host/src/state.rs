@@ -7,19 +7,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::Pool;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::db::handler_pools::HandlerDatabases;
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
-use crate::registry::Registry;
+use crate::registry::{Loader, Registry};
 use crate::reload::ReloadStats;
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::Runtime;
+use crate::runtime::budget::MemoryBudget;
 
 /// Shared state of one host process.
 #[derive(Clone)]
 pub struct AppState {
-    /// PostgreSQL connections.
+    /// The host's own PostgreSQL connections (its tables, readiness);
+    /// handlers' SQL never runs on them.
     pub pool: Pool,
-    /// The wasm engine and linker.
-    pub runtime: Arc<Runtime>,
+    /// What building handler sets needs: engine, handler databases,
+    /// memory budget, default limits.
+    pub loader: Loader,
     /// The handlers being served.
     pub registry: Arc<Registry>,
     /// Outcomes of hot swaps.
@@ -36,11 +40,24 @@ pub struct AppState {
     pub fleet: Arc<Fleet>,
     /// The handlers directory (pushes are checked against its manifest).
     pub handlers_dir: Arc<Path>,
-    /// Limits where a manifest or push is silent.
-    pub default_limits: Limits,
 }
 
 impl AppState {
+    /// The wasm engine and linker.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.loader.runtime
+    }
+
+    /// Handler roles and pools.
+    pub fn databases(&self) -> &Arc<HandlerDatabases> {
+        &self.loader.databases
+    }
+
+    /// The memory budget.
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.loader.budget
+    }
+
     /// Whether this replica is shutting down.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)

@@ -144,7 +144,10 @@ async fn session_state_left_by_a_handler_is_gone_for_the_next() {
     for _ in 0..5 {
         let (status, session) = get(&host, "/probe/session").await;
         assert_eq!(status, StatusCode::OK, "{session}");
-        assert_eq!(session["application_name"]["text"], "geofn", "{session}");
+        assert_eq!(
+            session["application_name"]["text"], "geofn:probe",
+            "{session}"
+        );
         assert_eq!(session["advisory_locks"]["int"], 0, "{session}");
     }
 }

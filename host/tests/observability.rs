@@ -2,73 +2,14 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use support::metrics::{scrape, value};
 use support::{
     Host, PROBE_ENTRY, TestDb, client, handlers_dir, points_and_probe, publish, test_handler,
 };
-
-/// One sample of the Prometheus text format.
-#[derive(Debug)]
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => (name, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let labels = labels
-                .split("\",")
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap();
-                    (k.to_owned(), v.trim_matches('"').to_owned())
-                })
-                .collect();
-            Sample {
-                name: name.to_owned(),
-                labels,
-                value: value.parse().unwrap(),
-            }
-        })
-        .collect()
-}
-
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
-    samples
-        .iter()
-        .filter(|s| s.name == name)
-        .filter(|s| {
-            labels
-                .iter()
-                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|s| s.value)
-        .sum()
-}
-
-async fn scrape(host: &Host) -> Vec<Sample> {
-    let response = client().get(host.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    parse(&response.text().await.unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_known_traffic_by_route_handler_and_status() {

@@ -17,6 +17,16 @@
 //! - `.../session`: reports that state, as seen by the next request.
 //! - `.../sleep?ms=N`: waits on PostgreSQL (`pg_sleep`) for N ms.
 //! - `.../log?message=M`: writes M through the host's `log` import.
+//! - `.../escape?host_role=R&marker=/tmp/x`: tries every way out of its
+//!   database role it knows (become R, run programs, read and write server
+//!   files, touch the host's tables, notify the fleet, create roles,
+//!   databases, extensions, objects in `public`, ...); reports, for each,
+//!   whether the database refused it. Files it tries to make start with
+//!   `marker`.
+//! - `.../exec?sql=S`: runs S through `db.execute`; 200 with the rows
+//!   affected, or 500 with the error (a hostile handler's whole power).
+//! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
+//!   it for M ms (memory-budget test).
 //!
 //! Not part of the shipped handlers: `make handlers` builds it beside them
 //! for the test suite only.
@@ -57,6 +67,9 @@ impl Guest for Probe {
             "dirty" => dirty(),
             "session" => session(),
             "sleep" => sleep(&request),
+            "escape" => escape(&request),
+            "exec" => exec(&request),
+            "touch" => touch(&request),
             "log" => {
                 let message = param(&request, "message").unwrap_or_else(|| "hello".into());
                 geofn_guest::log::log(geofn_guest::log::Level::Info, &message);
@@ -135,7 +148,8 @@ fn dirty() -> Response {
 fn session() -> Response {
     let result = db::query(
         "SELECT current_setting('application_name'), \
-         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory')",
+         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), \
+         current_setting('statement_timeout'), current_user::text",
         &[],
     );
     match result {
@@ -143,7 +157,12 @@ fn session() -> Response {
             let cells: Vec<serde_json::Value> = rows.rows[0].iter().map(describe).collect();
             http::json(
                 200,
-                &json!({ "application_name": cells[0], "advisory_locks": cells[1] }),
+                &json!({
+                    "application_name": cells[0],
+                    "advisory_locks": cells[1],
+                    "statement_timeout": cells[2],
+                    "user": cells[3],
+                }),
             )
         }
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
@@ -161,6 +180,193 @@ fn sleep(request: &Request) -> Response {
         }
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
     }
+}
+
+/// Runs the statement it is given.
+fn exec(request: &Request) -> Response {
+    let sql = param(request, "sql").unwrap_or_default();
+    match db::execute(&sql, &[]) {
+        Ok(rows) => http::json(200, &json!({ "rows": rows })),
+        Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
+/// Allocates and writes `mib` MiB, then keeps it for `hold_ms`.
+fn touch(request: &Request) -> Response {
+    let mib: usize = param(request, "mib")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let hold_ms: u64 = param(request, "hold_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut memory = vec![0u8; mib << 20];
+    // One write per 4 KiB page: every page really committed.
+    for page in memory.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&memory);
+    std::thread::sleep(std::time::Duration::from_millis(hold_ms));
+    let touched: usize = memory.iter().step_by(4096).map(|&b| b as usize).sum();
+    http::json(200, &json!({ "touched_pages": touched }))
+}
+
+/// Each way out of the handler's database role this probe knows; `{host}`
+/// and `{marker}` are replaced with the host's role and a file prefix.
+const ESCAPES: &[(&str, &str)] = &[
+    ("set-role", r#"SET ROLE "{host}""#),
+    (
+        "set-role-in-do",
+        r#"DO $$ BEGIN EXECUTE 'SET ROLE "{host}"'; END $$"#,
+    ),
+    (
+        "set-config-role",
+        "SELECT set_config('role', '{host}', false)",
+    ),
+    (
+        "set-session-authorization",
+        r#"SET SESSION AUTHORIZATION "{host}""#,
+    ),
+    (
+        "set-session-authorization-in-do",
+        r#"DO $$ BEGIN EXECUTE 'SET SESSION AUTHORIZATION "{host}"'; END $$"#,
+    ),
+    (
+        "set-config-session-authorization",
+        "SELECT set_config('session_authorization', '{host}', false)",
+    ),
+    (
+        "copy-to-program",
+        "COPY (SELECT 1) TO PROGRAM 'id > {marker}-program'",
+    ),
+    (
+        "copy-to-program-in-do",
+        "DO $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id > {marker}-do-program'''; END $$",
+    ),
+    (
+        "copy-to-file-in-do",
+        "DO $$ BEGIN EXECUTE 'COPY (SELECT 1) TO ''{marker}-file'''; END $$",
+    ),
+    (
+        "copy-from-file-in-do",
+        "DO $$ BEGIN CREATE TEMP TABLE IF NOT EXISTS stolen (line text); \
+         EXECUTE 'COPY stolen FROM ''/etc/passwd'''; END $$",
+    ),
+    ("pg-read-file", "SELECT pg_read_file('/etc/passwd')"),
+    (
+        "pg-read-binary-file",
+        "SELECT pg_read_binary_file('/etc/passwd')",
+    ),
+    ("pg-ls-dir", "SELECT pg_ls_dir('.')"),
+    ("pg-stat-file", "SELECT pg_stat_file('/etc/passwd')"),
+    ("lo-import", "SELECT lo_import('/etc/passwd')"),
+    (
+        "lo-export",
+        "SELECT lo_export(lo_from_bytea(0, 'x'::bytea), '{marker}-lo')",
+    ),
+    (
+        "read-host-versions",
+        "SELECT count(*) FROM geofn_handler_versions",
+    ),
+    (
+        "write-host-versions",
+        "INSERT INTO geofn_handler_versions (name, version, sha256, component, routes, active) \
+         VALUES ('evil', 99, 'x', '\\x00'::bytea, '{}', true)",
+    ),
+    (
+        "activate-host-version",
+        "UPDATE geofn_handler_versions SET active = true",
+    ),
+    ("read-host-secret", "SELECT value FROM geofn_secrets"),
+    (
+        "read-host-migrations",
+        "SELECT count(*) FROM geofn_migrations",
+    ),
+    ("drop-host-table", "DROP TABLE geofn_handler_versions"),
+    ("notify-fleet", "NOTIFY geofn_handlers, 'probe'"),
+    (
+        "pg-notify-fleet",
+        "SELECT pg_notify('geofn_handlers', 'probe')",
+    ),
+    (
+        "create-role",
+        "CREATE ROLE evil LOGIN SUPERUSER PASSWORD 'evil'",
+    ),
+    ("alter-self-superuser", "ALTER ROLE CURRENT_USER SUPERUSER"),
+    (
+        "alter-self-createrole",
+        "ALTER ROLE CURRENT_USER CREATEROLE",
+    ),
+    ("alter-self-bypassrls", "ALTER ROLE CURRENT_USER BYPASSRLS"),
+    (
+        "alter-self-connection-limit",
+        "ALTER ROLE CURRENT_USER CONNECTION LIMIT 1000",
+    ),
+    ("grant-host-role", r#"GRANT "{host}" TO CURRENT_USER"#),
+    (
+        "grant-server-files",
+        "GRANT pg_read_server_files TO CURRENT_USER",
+    ),
+    (
+        "grant-server-programs",
+        "GRANT pg_execute_server_program TO CURRENT_USER",
+    ),
+    ("create-database", "CREATE DATABASE evil"),
+    ("create-extension", "CREATE EXTENSION IF NOT EXISTS dblink"),
+    (
+        "create-trusted-extension",
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto",
+    ),
+    ("create-in-public", "CREATE TABLE public.evil (x int)"),
+    ("create-schema", "CREATE SCHEMA evil"),
+    (
+        "create-c-function",
+        "CREATE FUNCTION evil_system(cstring) RETURNS int AS 'libc.so.6', 'system' LANGUAGE C",
+    ),
+    (
+        "load-library-in-do",
+        "DO $$ BEGIN EXECUTE 'LOAD ''auto_explain'''; END $$",
+    ),
+    ("alter-system", "ALTER SYSTEM SET log_statement = 'all'"),
+    (
+        "terminate-host",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{host}'",
+    ),
+    ("read-password-hashes", "SELECT rolpassword FROM pg_authid"),
+    ("read-undeclared-table", "SELECT count(*) FROM points"),
+    ("write-undeclared-table", "DELETE FROM points"),
+];
+
+/// Runs every attempt of [`ESCAPES`]; each should come back refused. Then
+/// sends the one thing any role may do, a `NOTIFY` on the fleet's channel,
+/// hidden from the host's own check: it runs, and replicas must ignore it.
+fn escape(request: &Request) -> Response {
+    let host = param(request, "host_role").unwrap_or_else(|| "postgres".into());
+    let marker = param(request, "marker").unwrap_or_else(|| "/tmp/geofn-escape".into());
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-@/.".contains(&b))
+    };
+    if !plain(&host) || !plain(&marker) {
+        return Problem::new(400, "bad-parameter", "Bad parameter", "plain names only")
+            .into_response();
+    }
+    let mut outcomes = serde_json::Map::new();
+    for (name, template) in ESCAPES {
+        let sql = template
+            .replace("{host}", &host)
+            .replace("{marker}", &marker);
+        let outcome = match db::execute(&sql, &[]) {
+            Ok(rows) => json!({ "refused": false, "rows": rows }),
+            Err(err) => json!({ "refused": true, "error": format!("{err:?}") }),
+        };
+        outcomes.insert((*name).to_owned(), outcome);
+    }
+    let hidden_notify = "DO $$ BEGIN EXECUTE 'NOTI' || 'FY geofn_handlers, ''probe'''; END $$";
+    let sent = db::execute(hidden_notify, &[]).map_err(|e| format!("{e:?}"));
+    http::json(
+        200,
+        &json!({ "attempts": outcomes, "hidden_notify": format!("{sent:?}") }),
+    )
 }
 
 /// Sends one value of each kind through `SELECT $1, ...` and reports what

@@ -15,9 +15,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::PoolSettings;
+use crate::db::handler_pools::{HandlerDbSettings, RoleMode};
 use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
 use crate::http::admission::DEFAULT_MAX_IN_FLIGHT;
 use crate::reload::DEFAULT_POLL;
+use crate::runtime::budget::{
+    DEFAULT_BUDGET_WAIT, DEFAULT_HANDLER_SHARE_PERCENT, default_budget_bytes,
+};
 use crate::runtime::limits::{
     DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
 };
@@ -96,6 +100,13 @@ pub struct PushArgs {
     /// Limits, as in the manifest: deadline_ms=5000, memory_mib=32, ...
     #[arg(long = "limit", value_parser = key_value)]
     pub limits: Vec<(String, String)>,
+    /// A table beyond its own schema the handler may read (repeat for several);
+    /// the current grants are kept unless --read or --write is given.
+    #[arg(long = "read")]
+    pub read: Vec<String>,
+    /// A table beyond its own schema the handler may read and write.
+    #[arg(long = "write")]
+    pub write: Vec<String>,
     /// Where and as whom.
     #[command(flatten)]
     pub admin: AdminArgs,
@@ -166,9 +177,20 @@ pub struct ServerArgs {
     /// Directory holding the handler components and their geofn.toml.
     #[arg(long, env = "GEOFN_HANDLERS", default_value = DEFAULT_HANDLERS_DIR)]
     pub handlers: PathBuf,
-    /// Maximum PostgreSQL connections of this process.
+    /// PostgreSQL connections all handlers of this process hold at most,
+    /// together (the host's own few come on top).
     #[arg(long, env = "GEOFN_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE)]
     pub pool_size: usize,
+    /// Connections one handler may hold at once, where its manifest does not
+    /// say (`db_connections`) [default: half of --pool-size].
+    #[arg(long, env = "GEOFN_HANDLER_DB_CONNECTIONS")]
+    pub handler_db_connections: Option<usize>,
+    /// Run every handler's SQL as the host's own database role instead of a
+    /// role of its own: handlers can then reach the host's tables, each
+    /// other's, and, if that role is a superuser, the database server.
+    /// For databases where the host's role may not create roles.
+    #[arg(long, env = "GEOFN_UNSAFE_HANDLER_SQL_AS_HOST_ROLE")]
+    pub unsafe_handler_sql_as_host_role: bool,
     /// How long a request waits for a free connection before failing with 503.
     #[arg(long, env = "GEOFN_POOL_WAIT_MS", default_value_t = DEFAULT_POOL_WAIT.as_millis() as u64)]
     pub pool_wait_ms: u64,
@@ -184,6 +206,18 @@ pub struct ServerArgs {
     /// Largest memory cap any handler may ask for in its manifest.
     #[arg(long, env = "GEOFN_MAX_MEMORY_MIB", default_value_t = DEFAULT_MAX_MEMORY_BYTES >> 20)]
     pub max_memory_mib: usize,
+    /// Memory the instances alive at once may have, by their memory limits
+    /// [default: the container's memory limit, or the machine's memory,
+    /// less a quarter (at least 128 MiB) for the host itself].
+    #[arg(long, env = "GEOFN_MEMORY_BUDGET_MIB")]
+    pub memory_budget_mib: Option<u64>,
+    /// Share of the memory budget one handler's instances may hold, in percent.
+    #[arg(long, env = "GEOFN_HANDLER_MEMORY_SHARE_PERCENT", default_value_t = DEFAULT_HANDLER_SHARE_PERCENT,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub handler_memory_share_percent: u8,
+    /// How long a request waits for room in the memory budget before a 503.
+    #[arg(long, env = "GEOFN_MEMORY_WAIT_MS", default_value_t = DEFAULT_BUDGET_WAIT.as_millis() as u64)]
+    pub memory_wait_ms: u64,
     /// Default request-body cap.
     #[arg(long, env = "GEOFN_MAX_BODY_KIB", default_value_t = DEFAULT_BODY_BYTES >> 10)]
     pub max_body_kib: usize,
@@ -224,8 +258,31 @@ impl ServerArgs {
             deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
             body_bytes: self.max_body_kib << 10,
+            db_connections: self
+                .handler_db_connections
+                .unwrap_or(self.pool_size.div_ceil(2)),
             ..Limits::default()
         }
+    }
+
+    /// How handlers reach the database.
+    pub fn handler_db_settings(&self, mode: RoleMode) -> HandlerDbSettings {
+        HandlerDbSettings {
+            total: self.pool_size,
+            wait: Duration::from_millis(self.pool_wait_ms),
+            mode,
+        }
+    }
+
+    /// The memory budget, configured or derived.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget_mib
+            .map_or_else(default_budget_bytes, |mib| mib << 20)
+    }
+
+    /// How long a request waits for room in the memory budget.
+    pub fn memory_wait(&self) -> Duration {
+        Duration::from_millis(self.memory_wait_ms)
     }
 
     /// Engine settings.

@@ -62,22 +62,52 @@ const MIGRATIONS: &[Migration] = &[
             ON geofn_handler_versions (name) WHERE active;
     ",
     },
+    Migration {
+        version: 4,
+        name: "handler roles",
+        // The secret handler roles' passwords and fleet notifications are
+        // derived from (crate::db::roles), and the database access of
+        // pushed versions. Host tables stay the host's alone.
+        sql: "
+        CREATE TABLE IF NOT EXISTS geofn_secrets (
+            name text PRIMARY KEY,
+            value bytea NOT NULL
+        );
+        ALTER TABLE geofn_handler_versions
+            ADD COLUMN IF NOT EXISTS access jsonb NOT NULL DEFAULT '{}';
+    ",
+    },
 ];
+
+/// Run at every start, whatever the migrations: the host's tables are no
+/// one else's, and no role may create objects in `public` or in the
+/// database unless granted by name (PostgreSQL 15 starts that way; older
+/// databases and hand-made grants may not). Only what the host's role is
+/// allowed to change is changed; [`crate::db::roles`] checks the rest for
+/// every handler role.
+const HARDEN: &str = "
+    REVOKE ALL ON geofn_migrations, geofn_handler_versions, geofn_secrets FROM PUBLIC;
+    DO $$
+    BEGIN
+        IF has_schema_privilege('public', 'public', 'CREATE')
+           AND pg_has_role((SELECT nspowner FROM pg_namespace WHERE nspname = 'public'), 'USAGE')
+        THEN
+            REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        END IF;
+        IF has_database_privilege('public', current_database(), 'CREATE')
+           AND pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE')
+        THEN
+            EXECUTE format('REVOKE CREATE ON DATABASE %I FROM PUBLIC', current_database());
+        END IF;
+    END $$;
+";
 
 /// Ensures PostGIS is installed and every migration is applied.
 pub async fn migrate(client: &mut Object, target: &str) -> Result<(), StartError> {
     let query = |context: &'static str| move |source| StartError::Query { context, source };
-    let tx = client
-        .transaction()
+    let tx = super::locked_transaction(client, MIGRATION_LOCK)
         .await
         .map_err(query("starting the migration transaction"))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(query("taking the migration lock"))?;
-    // "already exists, skipping" notices are expected on every start but the first.
-    tx.batch_execute("SET LOCAL client_min_messages = warning")
-        .await
-        .map_err(query("quieting migration notices"))?;
 
     let installed = tx
         .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'postgis'", &[])
@@ -143,6 +173,9 @@ pub async fn migrate(client: &mut Object, target: &str) -> Result<(), StartError
             "applied migration"
         );
     }
+    tx.batch_execute(HARDEN)
+        .await
+        .map_err(query("keeping the host's tables and public to the host"))?;
     tx.commit()
         .await
         .map_err(query("committing the migrations"))?;

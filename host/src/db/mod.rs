@@ -6,19 +6,39 @@
 //! - [`bind`]: WIT values → statement parameters, checked against inferred types.
 //! - [`decode`]: result columns → WIT values.
 //! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
+//! - [`roles`]: every handler's own database role, and what it may reach.
+//! - [`handler_pools`]: one pool per handler, its share of the connections.
 //! - [`session`]: what one request's guest does with the database.
 //! - [`tls`]: rustls with libpq's `sslmode` meanings.
 
 pub mod bind;
 pub mod decode;
 pub mod geometry;
+pub mod handler_pools;
 pub mod migrate;
 pub mod pool;
+pub mod roles;
 pub mod session;
 pub mod tls;
 
 pub use deadpool_postgres::Pool;
 pub use pool::{PoolSettings, connect};
+
+/// A transaction holding the advisory lock `key` until it ends, so that
+/// replicas doing the same DDL at once take turns, with PostgreSQL's
+/// "already exists, skipping" notices (expected on every start but the
+/// first) kept out of the log.
+pub async fn locked_transaction(
+    client: &mut deadpool_postgres::Object,
+    key: i64,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+        .await?;
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
+    Ok(tx)
+}
 
 /// Why the database could not be made ready at start.
 #[derive(Debug, thiserror::Error)]

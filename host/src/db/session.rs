@@ -1,15 +1,24 @@
-//! One request's use of the database: a pooled connection taken for each
-//! call and handed back as soon as the call's rows are read, so that no
-//! connection idles while a guest renders its answer. A session that left
-//! state on its connection keeps it to the end of the request, and the
-//! connection is reset before anyone else gets it.
+//! One request's use of the database: a connection of the handler's own
+//! pool taken for each call and handed back as soon as the call's rows are
+//! read, so that no connection idles while a guest renders its answer. A
+//! session that left state on its connection keeps it to the end of the
+//! request, and the connection is reset before anyone else gets it.
+//!
+//! A call that ends early (deadline, trap, the client gone, shutdown) drops
+//! its future while the server may still be running the statement: the
+//! connection is then cancelled and waited for before it can serve anyone
+//! else ([`HandlerDb::recover`]), never handed back busy.
 
-use deadpool_postgres::{Object, Pool, PoolError};
+use std::sync::Arc;
+
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::bind::{Param, bind};
 use super::decode::{pack_row, row_values};
+use super::handler_pools::{CheckoutError, Connection, HandlerDb};
 use crate::bindings::{DbError, PackedRows, QueryFailure, Rows, Value};
+use crate::telemetry::metrics as m;
 
 /// Statements that would leave transaction or session state on a connection
 /// other requests reuse; handlers get `db-error::forbidden` for them.
@@ -31,6 +40,16 @@ const SESSION_KEYWORDS: &[&str] = &[
     "DEALLOCATE",
 ];
 
+/// Statements that reach beyond the database's data: files and programs
+/// on the server (`COPY`), server libraries (`LOAD`), other sessions and
+/// the fleet's channel (`NOTIFY`). The handler's role is refused all of it
+/// by PostgreSQL anyway; refusing them here first gives a clear error and
+/// a second wall.
+const OUTSIDE_KEYWORDS: &[&str] = &["COPY", "LOAD", "NOTIFY"];
+
+/// Function names refused for the same reason, wherever they appear.
+const OUTSIDE_FUNCTIONS: &[&str] = &["pg_notify"];
+
 /// Fragments of statements that leave state behind on a connection beyond
 /// the statement itself (settings, session-level advisory locks, temporary
 /// tables, cursors). A session that ran one is reset before its connection
@@ -44,25 +63,24 @@ const SESSION_STATE_MARKERS: &[&str] = &[
     "declare",
 ];
 
-/// What a dirty connection runs before it goes back to the pool. Prepared
-/// statements are kept: they are the statement cache.
-const RESET_SESSION: &str =
-    "RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; DISCARD TEMP; UNLISTEN *";
-
 /// The database as one guest instance sees it.
 pub struct DbSession {
-    pool: Pool,
-    client: Option<Object>,
+    db: Arc<HandlerDb>,
+    connection: Option<Connection>,
     dirty: bool,
+    /// A statement was sent and its answer not yet read: if the session is
+    /// dropped now, the server is still running it.
+    busy: bool,
 }
 
 impl DbSession {
     /// A session that has not touched the pool yet.
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(db: Arc<HandlerDb>) -> Self {
         Self {
-            pool,
-            client: None,
+            db,
+            connection: None,
             dirty: false,
+            busy: false,
         }
     }
 
@@ -70,8 +88,8 @@ impl DbSession {
     pub async fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
         let rows = client.query(&statement, &as_refs(&params)).await;
-        self.release_if_clean();
-        let rows = rows.map_err(failure)?;
+        self.finished();
+        let rows = rows.map_err(|e| self.failure(e))?;
         let columns = column_names(&statement);
         let rows = rows.iter().map(row_values).collect::<Result<Vec<_>, _>>()?;
         Ok(Rows { columns, rows })
@@ -85,8 +103,8 @@ impl DbSession {
     ) -> Result<PackedRows, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
         let rows = client.query(&statement, &as_refs(&params)).await;
-        self.release_if_clean();
-        let rows = rows.map_err(failure)?;
+        self.finished();
+        let rows = rows.map_err(|e| self.failure(e))?;
         // A guess (a point row packs into about 60 bytes) that saves most regrowth.
         let mut cells = Vec::with_capacity(rows.len() * 64);
         for row in &rows {
@@ -103,15 +121,17 @@ impl DbSession {
     pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
         let (client, statement, params) = self.prepare(sql, params).await?;
         let affected = client.execute(&statement, &as_refs(&params)).await;
-        self.release_if_clean();
-        affected.map_err(failure)
+        self.finished();
+        affected.map_err(|e| self.failure(e))
     }
 
-    /// Hands the connection back to the pool unless this session left
-    /// state on it (then [`Drop`] resets it first, at the end of the request).
-    fn release_if_clean(&mut self) {
+    /// The call's answer is in: hand the connection back to the pool
+    /// unless this session left state on it (then [`Drop`] resets it
+    /// first, at the end of the request).
+    fn finished(&mut self) {
+        self.busy = false;
         if !self.dirty {
-            self.client = None;
+            self.connection = None;
         }
     }
 
@@ -119,55 +139,81 @@ impl DbSession {
         &mut self,
         sql: &str,
         params: Vec<Value>,
-    ) -> Result<(&Object, tokio_postgres::Statement, Vec<Param>), DbError> {
-        refuse_session_control(sql)?;
+    ) -> Result<
+        (
+            &deadpool_postgres::Object,
+            tokio_postgres::Statement,
+            Vec<Param>,
+        ),
+        DbError,
+    > {
+        refuse(sql)?;
         if !self.dirty && leaves_session_state(sql) {
             self.dirty = true;
         }
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(failure)?;
-        let params = bind(statement.params(), params).map_err(DbError::BadParameter)?;
+        if self.connection.is_none() {
+            let connection = self.db.checkout().await.map_err(unavailable)?;
+            self.connection = Some(connection);
+        }
+        // From here until `finished`, dropping this future leaves a
+        // statement (or its preparation) running on the server.
+        self.busy = true;
+        let client = &self.connection.as_ref().expect("checked out above").client;
+        let statement = match client.prepare_cached(sql).await {
+            Ok(statement) => statement,
+            Err(err) => {
+                self.busy = false;
+                if !self.dirty {
+                    self.connection = None;
+                }
+                return Err(failure(&self.db, err));
+            }
+        };
+        let params = match bind(statement.params(), params) {
+            Ok(params) => params,
+            Err(why) => {
+                self.busy = false;
+                if !self.dirty {
+                    self.connection = None;
+                }
+                return Err(DbError::BadParameter(why));
+            }
+        };
+        let client = &self.connection.as_ref().expect("checked out above").client;
         Ok((client, statement, params))
     }
 
-    async fn client(&mut self) -> Result<&Object, DbError> {
-        if self.client.is_none() {
-            let started = std::time::Instant::now();
-            let client = self.pool.get().await;
-            metrics::histogram!(crate::telemetry::metrics::POOL_WAIT)
-                .record(started.elapsed().as_secs_f64());
-            self.client = Some(client.map_err(unavailable)?);
-        }
-        Ok(self.client.as_ref().expect("set above"))
+    fn failure(&self, err: tokio_postgres::Error) -> DbError {
+        failure(&self.db, err)
     }
 }
 
 impl Drop for DbSession {
-    /// Hands a dirty connection to a task that resets it and only then
-    /// returns it to the pool; if the reset fails the connection is closed.
+    /// A connection still running a statement, or left with session state,
+    /// goes to a task that cancels and resets it and only then returns it
+    /// to the pool (or closes it).
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        let Some(connection) = self.connection.take() else {
             return;
         };
-        if !self.dirty {
+        if !self.busy && !self.dirty {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            drop(Object::take(client));
+            drop(deadpool_postgres::Object::take(connection.client));
             return;
         };
-        runtime.spawn(async move {
-            if let Err(err) = client.batch_execute(RESET_SESSION).await {
-                tracing::warn!(error = %err, "resetting a handler's session failed; closing it");
-                drop(Object::take(client));
-            }
-        });
+        let (db, busy, dirty) = (self.db.clone(), self.busy, self.dirty);
+        runtime.spawn(async move { db.recover(connection, busy, dirty).await });
     }
 }
 
+/// Whether `sql` may leave state on its connection: one of the markers, or
+/// an anonymous code block (which can run anything).
 fn leaves_session_state(sql: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
-    SESSION_STATE_MARKERS.iter().any(|m| lower.contains(m))
+    first_keyword(sql).eq_ignore_ascii_case("DO")
+        || SESSION_STATE_MARKERS.iter().any(|m| lower.contains(m))
 }
 
 fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {
@@ -182,23 +228,26 @@ fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-fn unavailable(err: PoolError) -> DbError {
-    DbError::Unavailable(match err {
-        PoolError::Timeout(_) => "no database connection became free in time".to_owned(),
-        PoolError::Backend(e) => format!("cannot connect to the database: {e}"),
-        other => other.to_string(),
-    })
+fn unavailable(err: CheckoutError) -> DbError {
+    DbError::Unavailable(err.to_string())
 }
 
 /// PostgreSQL's own errors become `query-failed`; a lost connection is
 /// `unavailable` because a retry on a fresh connection may succeed.
-fn failure(err: tokio_postgres::Error) -> DbError {
+fn failure(handler: &HandlerDb, err: tokio_postgres::Error) -> DbError {
     match err.as_db_error() {
-        Some(db) => DbError::QueryFailed(QueryFailure {
-            code: db.code().code().to_owned(),
-            message: db.message().to_owned(),
-            constraint: db.constraint().map(str::to_owned),
-        }),
+        Some(db) => {
+            if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("statement timeout")
+            {
+                metrics::counter!(m::DB_STATEMENT_TIMEOUTS, "handler" => handler.handler().to_string())
+                    .increment(1);
+            }
+            DbError::QueryFailed(QueryFailure {
+                code: db.code().code().to_owned(),
+                message: db.message().to_owned(),
+                constraint: db.constraint().map(str::to_owned),
+            })
+        }
         None if err.is_closed() => {
             DbError::Unavailable("the database connection was lost".to_owned())
         }
@@ -206,16 +255,27 @@ fn failure(err: tokio_postgres::Error) -> DbError {
     }
 }
 
-fn refuse_session_control(sql: &str) -> Result<(), DbError> {
+/// Refuses session control and statements that reach beyond the data.
+fn refuse(sql: &str) -> Result<(), DbError> {
     let keyword = first_keyword(sql);
-    if SESSION_KEYWORDS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(keyword))
-    {
+    let is = |list: &[&str]| list.iter().any(|k| k.eq_ignore_ascii_case(keyword));
+    if is(SESSION_KEYWORDS) {
         return Err(DbError::Forbidden(format!(
             "{} is transaction or session control; each db call runs in its own \
              transaction on a shared connection",
             keyword.to_ascii_uppercase()
+        )));
+    }
+    if is(OUTSIDE_KEYWORDS) {
+        return Err(DbError::Forbidden(format!(
+            "{} reaches beyond the handler's tables; handlers may not run it",
+            keyword.to_ascii_uppercase()
+        )));
+    }
+    let lower = sql.to_ascii_lowercase();
+    if let Some(function) = OUTSIDE_FUNCTIONS.iter().find(|f| lower.contains(*f)) {
+        return Err(DbError::Forbidden(format!(
+            "{function} reaches beyond the handler's tables; handlers may not call it"
         )));
     }
     Ok(())
@@ -263,12 +323,18 @@ mod tests {
     }
 
     #[test]
-    fn session_control_is_refused() {
-        assert!(matches!(
-            refuse_session_control("/**/ SET search_path = x"),
-            Err(DbError::Forbidden(_))
-        ));
-        assert!(refuse_session_control("select * from settings").is_ok());
-        assert!(refuse_session_control("UPDATE t SET a = 1").is_ok());
+    fn session_control_and_the_outside_are_refused() {
+        for sql in [
+            "/**/ SET search_path = x",
+            "copy (select 1) to program 'id'",
+            "NOTIFY geofn_handlers",
+            "SELECT PG_NOTIFY('geofn_handlers', 'x')",
+            "LOAD 'plugin'",
+        ] {
+            assert!(matches!(refuse(sql), Err(DbError::Forbidden(_))), "{sql}");
+        }
+        assert!(refuse("select * from settings").is_ok());
+        assert!(refuse("UPDATE t SET a = 1").is_ok());
+        assert!(refuse("SELECT copy_count FROM loads").is_ok());
     }
 }

@@ -148,6 +148,11 @@ impl PgCluster {
         self.port
     }
 
+    /// The superuser's password (tests connect as it to play the operator).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     /// Connection settings for the host's database.
     pub fn config(&self) -> tokio_postgres::Config {
         self.config_for(DEV_DATABASE)

@@ -8,18 +8,23 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
-use super::CHANNEL;
+use super::{CHANNEL, authentic};
+use crate::db::roles::Secret;
 use crate::db::tls::{TlsSettings, connector};
+use crate::telemetry::metrics::FLEET_NOTIFICATIONS_IGNORED;
 
 /// First pause before reconnecting; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Listens until `shutdown`; sends on `changed` when handlers may have changed.
+/// Listens until `shutdown`; sends on `changed` when handlers may have
+/// changed. Notifications not signed with `secret` (any role may `NOTIFY`
+/// any channel, a handler included) are logged and ignored.
 pub async fn run(
     mut config: tokio_postgres::Config,
     tls: TlsSettings,
+    secret: Secret,
     changed: mpsc::Sender<()>,
     shutdown: CancellationToken,
 ) {
@@ -50,15 +55,27 @@ pub async fn run(
         // The connection must be polled for LISTEN to be sent and for
         // notifications to arrive: drive it here, forward notifications.
         let forward = changed.clone();
+        let secret = secret.clone();
         let driver = tokio::spawn(async move {
             loop {
                 match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     Some(Ok(AsyncMessage::Notification(note))) => {
-                        tracing::info!(
-                            handler.name = note.payload(),
-                            "fleet: handler change notified"
-                        );
-                        let _ = forward.try_send(());
+                        match authentic(&secret, note.payload()) {
+                            Some(handler) => {
+                                tracing::info!(
+                                    handler.name = handler,
+                                    "fleet: handler change notified"
+                                );
+                                let _ = forward.try_send(());
+                            }
+                            None => {
+                                metrics::counter!(FLEET_NOTIFICATIONS_IGNORED).increment(1);
+                                tracing::warn!(
+                                    db.backend_pid = note.process_id(),
+                                    "fleet: ignored a notification no host signed"
+                                );
+                            }
+                        }
                     }
                     Some(Ok(_)) => {}
                     Some(Err(err)) => return err.to_string(),

@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
 
 use super::store::{self, StoreError};
+use crate::db::roles::Secret;
 use crate::registry::Snapshot;
 use crate::registry::load::{ComponentFile, hex};
 use crate::registry::manifest::HandlerSpec;
@@ -19,6 +20,7 @@ const CACHED_COMPONENTS: usize = 32;
 /// The database side of the handler set.
 pub struct Fleet {
     pool: Pool,
+    secret: Secret,
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
 }
 
@@ -28,12 +30,23 @@ pub fn component_key(name: &str, version: i32) -> PathBuf {
 }
 
 impl Fleet {
-    /// A fleet source over `pool`.
-    pub fn new(pool: Pool) -> Self {
+    /// A fleet source over `pool`, signing its notifications with `secret`.
+    pub fn new(pool: Pool, secret: Secret) -> Self {
         Self {
             pool,
+            secret,
             cache: Mutex::default(),
         }
+    }
+
+    /// The signed notification that `handler` changed.
+    pub fn notification(&self, handler: &str) -> String {
+        super::notification(&self.secret, handler)
+    }
+
+    /// The secret notifications are verified with.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
     }
 
     /// Replaces or adds, in `snapshot`, every handler with an active
@@ -54,6 +67,7 @@ impl Fleet {
             fingerprint.update(handler.sha256.as_bytes());
             fingerprint.update(handler.routes.join("\n").as_bytes());
             fingerprint.update(serde_json::to_vec(&handler.limits).unwrap_or_default());
+            fingerprint.update(serde_json::to_vec(&handler.database).unwrap_or_default());
             snapshot.components.insert(
                 key.clone(),
                 ComponentFile {
@@ -67,6 +81,7 @@ impl Fleet {
                     component: key,
                     routes: handler.routes,
                     limits: handler.limits,
+                    database: handler.database,
                 },
             );
         }
@@ -75,7 +90,12 @@ impl Fleet {
     }
 
     async fn bytes(&self, name: &str, version: i32, sha256: &str) -> Result<Arc<[u8]>, StoreError> {
-        if let Some(bytes) = self.cache.lock().expect("cache lock").get(sha256) {
+        if let Some(bytes) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sha256)
+        {
             return Ok(bytes.clone());
         }
         let bytes: Arc<[u8]> = store::component(&self.pool, name, version).await?.into();
@@ -85,7 +105,10 @@ impl Fleet {
                 "{name} version {version} is stored with sha256 {sha256} but its bytes hash to {actual}"
             )));
         }
-        let mut cache = self.cache.lock().expect("cache lock");
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHED_COMPONENTS {
             cache.clear();
         }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::CHANNEL;
+use crate::registry::manifest::DatabaseAccess;
 use crate::runtime::limits::LimitOverrides;
 
 /// Why a store operation failed.
@@ -46,6 +47,19 @@ pub struct Active {
     pub routes: Vec<String>,
     /// Limits, as in the manifest.
     pub limits: LimitOverrides,
+    /// Database access, as in the manifest.
+    pub database: DatabaseAccess,
+}
+
+/// What a push stores besides the component.
+#[derive(Debug, Clone, Default)]
+pub struct PushSpec {
+    /// Routes.
+    pub routes: Vec<String>,
+    /// Limits.
+    pub limits: LimitOverrides,
+    /// Database access.
+    pub database: DatabaseAccess,
 }
 
 /// One stored version, for the admin listing.
@@ -72,8 +86,8 @@ pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
     let client = connection(pool).await?;
     let rows = client
         .query(
-            "SELECT name, version, sha256, routes, limits::text FROM geofn_handler_versions \
-             WHERE active ORDER BY name",
+            "SELECT name, version, sha256, routes, limits::text, access::text \
+             FROM geofn_handler_versions WHERE active ORDER BY name",
             &[],
         )
         .await
@@ -86,6 +100,7 @@ pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
             sha256: row.get(2),
             routes: row.get(3),
             limits: serde_json::from_str(row.get::<_, &str>(4)).unwrap_or_default(),
+            database: serde_json::from_str(row.get::<_, &str>(5)).unwrap_or_default(),
         })
         .collect())
 }
@@ -104,14 +119,14 @@ pub async fn component(pool: &Pool, name: &str, version: i32) -> Result<Vec<u8>>
 }
 
 /// Stores a new version of `name` and makes it the active one, in one
-/// transaction that also notifies every replica.
+/// transaction that also notifies every replica with `notification`.
 pub async fn push(
     pool: &Pool,
     name: &str,
     bytes: &[u8],
     sha256: &str,
-    routes: &[String],
-    limits: &LimitOverrides,
+    spec: &PushSpec,
+    notification: &str,
 ) -> Result<i32> {
     let mut client = connection(pool).await?;
     let tx = locked(&mut client, name, "starting the push").await?;
@@ -124,20 +139,31 @@ pub async fn push(
         .map_err(query("numbering the version"))?
         .get(0);
     deactivate(&tx, name).await?;
-    let limits = serde_json::to_string(limits).unwrap_or_else(|_| "{}".into());
+    let limits = serde_json::to_string(&spec.limits).unwrap_or_else(|_| "{}".into());
+    let access = serde_json::to_string(&spec.database).unwrap_or_else(|_| "{}".into());
     tx.execute(
-        "INSERT INTO geofn_handler_versions (name, version, sha256, component, routes, limits, active) \
-         VALUES ($1, $2, $3, $4, $5, ($6::text)::jsonb, true)",
-        &[&name, &version, &sha256, &bytes, &routes, &limits],
+        "INSERT INTO geofn_handler_versions \
+         (name, version, sha256, component, routes, limits, access, active) \
+         VALUES ($1, $2, $3, $4, $5, ($6::text)::jsonb, ($7::text)::jsonb, true)",
+        &[
+            &name,
+            &version,
+            &sha256,
+            &bytes,
+            &spec.routes,
+            &limits,
+            &access,
+        ],
     )
     .await
     .map_err(query("storing the version"))?;
-    notify_and_commit(tx, name, "committing the push").await?;
+    notify_and_commit(tx, notification, "committing the push").await?;
     Ok(version)
 }
 
-/// Activates `to`, or the version before the active one.
-pub async fn rollback(pool: &Pool, name: &str, to: Option<i32>) -> Result<i32> {
+/// Activates `to`, or the version before the active one, and notifies
+/// every replica with `notification`.
+pub async fn rollback(pool: &Pool, name: &str, to: Option<i32>, notification: &str) -> Result<i32> {
     let mut client = connection(pool).await?;
     let tx = locked(&mut client, name, "starting the rollback").await?;
     let target = match to {
@@ -174,7 +200,7 @@ pub async fn rollback(pool: &Pool, name: &str, to: Option<i32>) -> Result<i32> {
     )
     .await
     .map_err(query("activating the version"))?;
-    notify_and_commit(tx, name, "committing the rollback").await?;
+    notify_and_commit(tx, notification, "committing the rollback").await?;
     Ok(target)
 }
 
@@ -216,10 +242,10 @@ async fn deactivate(tx: &Transaction<'_>, name: &str) -> Result<()> {
 /// commit succeeds, so no replica hears of a version that is not stored.
 async fn notify_and_commit(
     tx: Transaction<'_>,
-    name: &str,
+    notification: &str,
     committing: &'static str,
 ) -> Result<()> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &name])
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &notification])
         .await
         .map_err(query("notifying replicas"))?;
     tx.commit().await.map_err(query(committing))

@@ -65,6 +65,11 @@ struct HandlerView {
     deadline_ms: u128,
     memory_bytes: usize,
     body_bytes: usize,
+    db_connections: usize,
+    /// The database role its SQL runs as.
+    db_role: String,
+    /// Tables beyond its own schema it may use.
+    database: crate::registry::manifest::DatabaseAccess,
     origin: String,
 }
 
@@ -102,10 +107,13 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             deadline_ms: h.limits.deadline.as_millis(),
             memory_bytes: h.limits.memory_bytes,
             body_bytes: h.limits.body_bytes,
+            db_connections: h.limits.db_connections,
+            db_role: h.db.role().to_owned(),
+            database: h.database.clone(),
             origin: h.origin.to_string(),
         })
         .collect();
-    let (hits, misses) = state.runtime.cache_counts();
+    let (hits, misses) = state.runtime().cache_counts();
     let stored = match crate::fleet::store::history(&state.pool).await {
         Ok(versions) => serde_json::json!(versions),
         Err(err) => serde_json::json!({ "error": err.to_string() }),

@@ -91,13 +91,28 @@ async fn run_handler(state: &AppState, handler: &LoadedHandler, request: Request
 
     let guest_request = convert::guest_request(&parts, &body);
 
+    // Room in the memory budget for the instance, held until it is gone.
+    let _reservation = match handler.memory.reserve(handler.limits.memory_bytes).await {
+        Ok(reservation) => reservation,
+        Err(over) => {
+            tracing::warn!(handler.name = %handler.name, error = %over, "memory budget full");
+            return Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "memory-budget",
+                "Overloaded",
+                format!("{over}; retry shortly"),
+            )
+            .retry_after(RETRY_AFTER_SECS)
+            .into_response();
+        }
+    };
     let result = state
-        .runtime
+        .runtime()
         .call(
             handler.name.clone(),
             &handler.pre,
             &handler.limits,
-            state.pool.clone(),
+            handler.db.clone(),
             guest_request,
         )
         .await;

@@ -16,11 +16,10 @@ use sha2::{Digest, Sha256};
 use super::problem::Problem;
 use crate::fleet::MAX_COMPONENT_BYTES;
 use crate::fleet::overlay::component_key;
-use crate::fleet::store::{self, StoreError};
+use crate::fleet::store::{self, PushSpec, StoreError};
 use crate::registry::load::{ComponentFile, hex};
 use crate::registry::manifest::{HandlerSpec, parse_route, valid_name};
 use crate::registry::{build, read_snapshot};
-use crate::runtime::limits::LimitOverrides;
 use crate::state::AppState;
 
 fn bad(detail: impl Into<String>) -> Response {
@@ -73,16 +72,29 @@ fn store_failure(err: StoreError) -> Response {
     }
 }
 
-/// Routes (`route=GET /x`, repeated) and limits from the query string.
-fn parse_query(query: &str) -> Result<(Vec<String>, LimitOverrides), String> {
-    let mut routes = Vec::new();
+/// Routes (`route=GET /x`, repeated), database access (`read=table`,
+/// `write=table`, repeated) and limits from the query string.
+fn parse_query(query: &str) -> Result<(PushSpec, bool), String> {
+    let mut spec = PushSpec::default();
+    let mut access_given = false;
     let mut limits: BTreeMap<String, u64> = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key == "route" {
             if parse_route(&value).is_none() {
                 return Err(format!("route {value:?} is not \"METHOD /path\""));
             }
-            routes.push(value.into_owned());
+            spec.routes.push(value.into_owned());
+        } else if key == "read" || key == "write" {
+            if !crate::registry::manifest::valid_table(&value) {
+                return Err(format!("{key}={value:?} is not `table` or `schema.table`"));
+            }
+            access_given = true;
+            let list = if key == "read" {
+                &mut spec.database.read
+            } else {
+                &mut spec.database.write
+            };
+            list.push(value.into_owned());
         } else {
             let number = value
                 .parse()
@@ -90,9 +102,9 @@ fn parse_query(query: &str) -> Result<(Vec<String>, LimitOverrides), String> {
             limits.insert(key.into_owned(), number);
         }
     }
-    let limits: LimitOverrides =
+    spec.limits =
         serde_json::from_value(json!(limits)).map_err(|e| format!("unknown or bad limit: {e}"))?;
-    Ok((routes, limits))
+    Ok((spec, access_given))
 }
 
 /// `PUT /admin/handlers/{name}?route=...&memory_mib=...` with the component as body.
@@ -107,7 +119,7 @@ pub async fn push(
             "handler name {name:?} must be 1-64 characters of a-z, 0-9, - and _"
         ));
     }
-    let (mut routes, limits) = match parse_query(query.as_deref().unwrap_or_default()) {
+    let (mut spec, access_given) = match parse_query(query.as_deref().unwrap_or_default()) {
         Ok(parsed) => parsed,
         Err(why) => return bad(why),
     };
@@ -135,21 +147,15 @@ pub async fn push(
         return bad("the body must be the component (application/wasm)");
     }
     let current = state.registry.current();
-    if routes.is_empty() {
-        match current.handlers().iter().find(|h| *h.name == *name) {
-            Some(handler) => routes = handler.routes.clone(),
+    let running = current.handlers().iter().find(|h| *h.name == *name);
+    if spec.routes.is_empty() {
+        match running {
+            Some(handler) => spec.routes = handler.routes.clone(),
             None => return bad(format!("{name} is new: give its routes (route=GET /path)")),
         }
     }
-    let limits_applied = state.default_limits.with(limits);
-    if limits_applied.memory_bytes > state.runtime.max_memory_bytes() {
-        return refused(
-            "memory-above-ceiling",
-            format!(
-                "memory limit above this host's ceiling of {} bytes",
-                state.runtime.max_memory_bytes()
-            ),
-        );
+    if !access_given && let Some(handler) = running {
+        spec.database = handler.database.clone();
     }
 
     // Would it load? Compile it, check the world, and build the whole set
@@ -157,7 +163,7 @@ pub async fn push(
     let bytes: Arc<[u8]> = Arc::from(&bytes[..]);
     let sha256 = hex(&Sha256::digest(&bytes));
     let compiled = {
-        let (runtime, bytes) = (state.runtime.clone(), bytes.clone());
+        let (runtime, bytes) = (state.runtime().clone(), bytes.clone());
         tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop))
             .await
             .expect("compilation task panicked")
@@ -189,15 +195,17 @@ pub async fn push(
         name.clone(),
         HandlerSpec {
             component: key,
-            routes: routes.clone(),
-            limits,
+            routes: spec.routes.clone(),
+            limits: spec.limits,
+            database: spec.database.clone(),
         },
     );
+    // Limits the host cannot meet, routes that conflict, a role that cannot
+    // be set up: refused here, before anything is stored.
     if let Err(err) = build(
-        &state.runtime,
+        &state.loader,
         &state.handlers_dir,
         &snapshot,
-        state.default_limits,
         Some(&current),
     )
     .await
@@ -205,15 +213,17 @@ pub async fn push(
         return refused(err.reason(), err.to_string());
     }
 
-    match store::push(&state.pool, &name, &bytes, &sha256, &routes, &limits).await {
+    let notification = state.fleet.notification(&name);
+    match store::push(&state.pool, &name, &bytes, &sha256, &spec, &notification).await {
         Ok(version) => {
             tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, "handler pushed");
             (
                 StatusCode::CREATED,
                 [(header::LOCATION, format!("/admin/handlers/{name}"))],
-                Json(
-                    json!({ "name": name, "version": version, "sha256": sha256, "routes": routes }),
-                ),
+                Json(json!({
+                    "name": name, "version": version, "sha256": sha256,
+                    "routes": spec.routes, "database": spec.database,
+                })),
             )
                 .into_response()
         }
@@ -238,7 +248,8 @@ pub async fn rollback(
             }
         }
     }
-    match store::rollback(&state.pool, &name, to).await {
+    let notification = state.fleet.notification(&name);
+    match store::rollback(&state.pool, &name, to, &notification).await {
         Ok(version) => {
             tracing::info!(handler.name = %name, handler.version = version, "handler rolled back");
             Json(json!({ "name": name, "version": version })).into_response()

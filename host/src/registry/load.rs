@@ -7,13 +7,32 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+use super::manifest::{HandlerSpec, MANIFEST_FILE, Manifest, ManifestError};
 use super::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
-use crate::runtime::{CompileError, Limits, Runtime};
+use crate::bindings::HandlerPre;
+use crate::db::handler_pools::{HandlerDatabases, HandlerDb};
+use crate::db::roles::RoleError;
+use crate::runtime::budget::MemoryBudget;
+use crate::runtime::{CompileError, GuestState, Limits, Runtime};
+
+/// Everything turning a snapshot into servable handlers needs: the engine
+/// to compile with, the database to give each handler its role and pool,
+/// the memory budget, and the limits where a manifest is silent.
+#[derive(Clone)]
+pub struct Loader {
+    /// The wasm engine.
+    pub runtime: Arc<Runtime>,
+    /// Handler roles and pools.
+    pub databases: Arc<HandlerDatabases>,
+    /// The memory budget.
+    pub budget: Arc<MemoryBudget>,
+    /// Limits where the manifest is silent.
+    pub defaults: Limits,
+}
 
 /// Why a handlers directory could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +68,36 @@ pub enum LoadError {
         /// The explanation.
         reason: String,
     },
+    /// A handler's memory limit does not fit its share of the budget: it
+    /// could never run.
+    #[error(
+        "handler {handler:?} asks for {asked} bytes of memory per instance; one handler may \
+         hold at most {share} bytes of this host's memory budget (--memory-budget-mib)"
+    )]
+    MemoryAboveBudget {
+        /// Handler name.
+        handler: String,
+        /// Requested limit.
+        asked: usize,
+        /// One handler's share of the budget.
+        share: u64,
+    },
+    /// A handler's share of the database pool is zero or beyond the pool.
+    #[error(
+        "handler {handler:?} asks for {asked} database connections; it needs at least 1, and \
+         this host has {pool} (--pool-size)"
+    )]
+    DbShare {
+        /// Handler name.
+        handler: String,
+        /// Requested share.
+        asked: usize,
+        /// The whole pool.
+        pool: usize,
+    },
+    /// The handler's database role could not be set up.
+    #[error(transparent)]
+    Role(#[from] RoleError),
     /// A handler asks for more memory than the host's ceiling.
     #[error(
         "handler {handler:?} asks for {asked} bytes of memory; this host allows at most {max} \
@@ -80,6 +129,10 @@ impl LoadError {
             LoadError::Component { source, .. } => source.reason(),
             LoadError::RouteConflict { .. } => "route-conflict",
             LoadError::MemoryAboveCeiling { .. } => "memory-above-ceiling",
+            LoadError::MemoryAboveBudget { .. } => "memory-above-budget",
+            LoadError::DbShare { .. } => "db-share-invalid",
+            LoadError::Role(RoleError::NoSuchTable { .. }) => "database-table-missing",
+            LoadError::Role(_) => "database-role",
         }
     }
 }
@@ -140,23 +193,18 @@ pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
 }
 
 /// Loads every handler of `dir`; used at start.
-pub async fn load_dir(
-    runtime: &Arc<Runtime>,
-    dir: &Path,
-    defaults: Limits,
-) -> Result<HandlerSet, LoadError> {
+pub async fn load_dir(loader: &Loader, dir: &Path) -> Result<HandlerSet, LoadError> {
     let snapshot = read_snapshot(dir).await?;
-    build(runtime, dir, &snapshot, defaults, None).await
+    build(loader, dir, &snapshot, None).await
 }
 
 /// Builds a handler set from `snapshot`, reusing what `previous` already has
 /// compiled (same bytes); compiles the rest on blocking threads. Nothing of
 /// the new set is used unless all of it loads.
 pub async fn build(
-    runtime: &Arc<Runtime>,
+    loader: &Loader,
     dir: &Path,
     snapshot: &Snapshot,
-    defaults: Limits,
     previous: Option<&HandlerSet>,
 ) -> Result<HandlerSet, LoadError> {
     let mut set = HandlerSet {
@@ -165,14 +213,8 @@ pub async fn build(
     };
     let mut by_path: Vec<(String, MethodTable)> = Vec::new();
     for (name, spec) in &snapshot.manifest.handlers {
-        let limits = defaults.with(spec.limits);
-        if limits.memory_bytes > runtime.max_memory_bytes() {
-            return Err(LoadError::MemoryAboveCeiling {
-                handler: name.clone(),
-                asked: limits.memory_bytes,
-                max: runtime.max_memory_bytes(),
-            });
-        }
+        let limits = loader.defaults.with(spec.limits);
+        check_limits(loader, name, &limits)?;
         let file = &snapshot.components[&spec.component];
         // "points.wasm" for a file, "db:points@3" for a pushed version.
         let origin: Arc<str> = Arc::from(spec.component.display().to_string());
@@ -182,6 +224,7 @@ pub async fn build(
                 if *old.name == **name
                     && old.limits == limits
                     && old.routes == spec.routes
+                    && old.database == spec.database
                     && old.origin == origin =>
             {
                 old.clone()
@@ -192,14 +235,28 @@ pub async fn build(
                 routes: spec.routes.clone(),
                 loaded_at: SystemTime::now(),
                 origin,
+                database: spec.database.clone(),
+                db: handler_db(loader, name, spec, &limits).await?,
+                memory: Arc::new(loader.budget.for_handler(name)),
                 ..LoadedHandler::clone(old)
             }),
             None => {
                 let path = dir.join(&spec.component);
-                let mut handler =
-                    compile(runtime, name, &path, file, limits, spec.routes.clone()).await?;
-                handler.origin = origin;
-                Arc::new(handler)
+                let (pre, compile_time) = compile(&loader.runtime, name, &path, file).await?;
+                Arc::new(LoadedHandler {
+                    name: Arc::from(name.as_str()),
+                    sha256: file.sha256.clone(),
+                    size: file.bytes.len() as u64,
+                    loaded_at: SystemTime::now(),
+                    compile_time,
+                    limits,
+                    routes: spec.routes.clone(),
+                    origin,
+                    database: spec.database.clone(),
+                    pre,
+                    db: handler_db(loader, name, spec, &limits).await?,
+                    memory: Arc::new(loader.budget.for_handler(name)),
+                })
             }
         };
         for route in spec.parsed_routes(name)? {
@@ -239,14 +296,54 @@ pub async fn build(
     Ok(set)
 }
 
+/// Limits that could never be met on this host.
+fn check_limits(loader: &Loader, name: &str, limits: &Limits) -> Result<(), LoadError> {
+    if limits.memory_bytes > loader.runtime.max_memory_bytes() {
+        return Err(LoadError::MemoryAboveCeiling {
+            handler: name.to_owned(),
+            asked: limits.memory_bytes,
+            max: loader.runtime.max_memory_bytes(),
+        });
+    }
+    if limits.memory_bytes as u64 > loader.budget.share_bytes() {
+        return Err(LoadError::MemoryAboveBudget {
+            handler: name.to_owned(),
+            asked: limits.memory_bytes,
+            share: loader.budget.share_bytes(),
+        });
+    }
+    let pool = loader.databases.total_size();
+    if !(1..=pool).contains(&limits.db_connections) {
+        return Err(LoadError::DbShare {
+            handler: name.to_owned(),
+            asked: limits.db_connections,
+            pool,
+        });
+    }
+    Ok(())
+}
+
+/// The handler's role, set up for what its manifest grants, and its pool.
+async fn handler_db(
+    loader: &Loader,
+    name: &str,
+    spec: &HandlerSpec,
+    limits: &Limits,
+) -> Result<Arc<HandlerDb>, LoadError> {
+    Ok(loader
+        .databases
+        .for_handler(name, &spec.database, limits.db_connections, limits.deadline)
+        .await?)
+}
+
+/// Compiles and pre-links a component off the async workers; returns it
+/// with the time it took.
 async fn compile(
     runtime: &Arc<Runtime>,
     name: &str,
     path: &Path,
     file: &ComponentFile,
-    limits: Limits,
-    routes: Vec<String>,
-) -> Result<LoadedHandler, LoadError> {
+) -> Result<(HandlerPre<GuestState>, Duration), LoadError> {
     let started = Instant::now();
     let compiled = {
         let runtime = runtime.clone();
@@ -260,24 +357,14 @@ async fn compile(
         path: path.to_owned(),
         source,
     })?;
-    let handler = LoadedHandler {
-        name: Arc::from(name),
-        sha256: file.sha256.clone(),
-        size: file.bytes.len() as u64,
-        loaded_at: SystemTime::now(),
-        compile_time: started.elapsed(),
-        limits,
-        routes,
-        origin: Arc::from(path.display().to_string()),
-        pre,
-    };
+    let compile_time = started.elapsed();
     tracing::info!(
         handler.name = name,
-        handler.sha256 = %handler.sha256,
-        handler.compile_ms = handler.compile_time.as_secs_f64() * 1e3,
+        handler.sha256 = %file.sha256,
+        handler.compile_ms = compile_time.as_secs_f64() * 1e3,
         "handler compiled"
     );
-    Ok(handler)
+    Ok((pre, compile_time))
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {

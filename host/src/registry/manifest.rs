@@ -9,13 +9,21 @@
 //! deadline_ms = 10000
 //! memory_mib = 64
 //! body_kib = 1024
+//! db_connections = 8
+//!
+//! [handlers.points.database] # optional: tables beyond its own schema
+//! write = ["points"]
 //! ```
+//!
+//! Each handler's SQL runs as its own database role, which owns a schema
+//! named after the handler and reaches nothing else unless `[database]`
+//! grants it (see [`crate::db::roles`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use http::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runtime::limits::LimitOverrides;
 
@@ -42,6 +50,57 @@ pub struct HandlerSpec {
     /// Limits overriding the host's defaults.
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// Tables outside its own schema that its role may use.
+    #[serde(default)]
+    pub database: DatabaseAccess,
+}
+
+/// Tables outside a handler's own schema that its database role may use.
+/// Names are `table` (in `public`) or `schema.table`. Anything not listed
+/// is out of reach: PostgreSQL refuses it, whatever SQL the handler sends.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseAccess {
+    /// Tables it may `SELECT` from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<String>,
+    /// Tables it may read, `INSERT` into, `UPDATE` and `DELETE` from (with
+    /// the sequences their columns draw from).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write: Vec<String>,
+}
+
+impl DatabaseAccess {
+    /// Whether nothing beyond the handler's own schema is granted.
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty() && self.write.is_empty()
+    }
+
+    /// The first table name that is not `table` or `schema.table` of
+    /// lower-case letters, digits and underscores.
+    pub fn invalid_table(&self) -> Option<&str> {
+        self.read
+            .iter()
+            .chain(&self.write)
+            .map(String::as_str)
+            .find(|name| !valid_table(name))
+    }
+}
+
+/// Whether `name` is `table` or `schema.table`, each part a plain lower-case
+/// SQL identifier (no quoting needed, nothing to escape).
+pub fn valid_table(name: &str) -> bool {
+    let plain = |part: &str| {
+        (1..=63).contains(&part.len())
+            && part.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    match name.split_once('.') {
+        Some((schema, table)) => plain(schema) && plain(table),
+        None => plain(name),
+    }
 }
 
 /// A parsed route.
@@ -77,8 +136,19 @@ pub enum ManifestError {
     #[error("handler {0:?} has no routes")]
     NoRoutes(String),
     /// A handler name that could not be a file or metric label.
-    #[error("handler name {0:?} must be 1-64 characters of a-z, 0-9, - and _")]
+    #[error(
+        "handler name {0:?} must be 1-63 characters of a-z, 0-9, - and _, and not name a \
+         PostgreSQL schema of its own (public, information_schema, pg_*)"
+    )]
     BadName(String),
+    /// A `[database]` table name that is not `table` or `schema.table`.
+    #[error("handler {handler:?}: database table {table:?} is not `table` or `schema.table`")]
+    BadTable {
+        /// Handler name.
+        handler: String,
+        /// The name as written.
+        table: String,
+    },
 }
 
 impl Manifest {
@@ -93,6 +163,12 @@ impl Manifest {
                 return Err(ManifestError::NoRoutes(name.clone()));
             }
             spec.parsed_routes(name)?;
+            if let Some(table) = spec.database.invalid_table() {
+                return Err(ManifestError::BadTable {
+                    handler: name.clone(),
+                    table: table.to_owned(),
+                });
+            }
         }
         Ok(manifest)
     }
@@ -127,13 +203,20 @@ pub fn parse_route(route: &str) -> Option<Route> {
     })
 }
 
-/// Whether a handler name is usable in files, URLs and metric labels.
+/// Whether a handler name is usable in files, URLs and metric labels, and
+/// as the name of the handler's own schema: PostgreSQL's identifier limit
+/// is 63 bytes, and the schemas every database already has are not free.
 pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=63).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !RESERVED_SCHEMAS.contains(&name)
+        && !name.starts_with("pg_")
 }
+
+/// Schemas a handler's own schema must not be: they exist in every database.
+const RESERVED_SCHEMAS: &[&str] = &["public", "information_schema"];
 
 #[cfg(test)]
 mod tests {
@@ -180,5 +263,30 @@ mod tests {
             Manifest::parse(no_routes),
             Err(ManifestError::NoRoutes(_))
         ));
+        let schema_name = "[handlers.pg_x]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]";
+        assert!(matches!(
+            Manifest::parse(schema_name),
+            Err(ManifestError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn database_access_names_plain_tables() {
+        let manifest = Manifest::parse(
+            "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]\n\
+             [handlers.a.database]\nread = [\"points\", \"other.places\"]",
+        )
+        .unwrap();
+        assert_eq!(manifest.handlers["a"].database.read.len(), 2);
+        for bad in ["Points", "a.b.c", "x; drop", "\"q\"", ""] {
+            let text = format!(
+                "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]\n\
+                 [handlers.a.database]\nwrite = [{bad:?}]"
+            );
+            assert!(
+                matches!(Manifest::parse(&text), Err(ManifestError::BadTable { .. })),
+                "{bad}"
+            );
+        }
     }
 }

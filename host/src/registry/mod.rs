@@ -14,9 +14,12 @@ use arc_swap::ArcSwap;
 use http::Method;
 
 use crate::bindings::HandlerPre;
+use crate::db::handler_pools::HandlerDb;
+use crate::runtime::budget::HandlerBudget;
 use crate::runtime::{GuestState, Limits};
+use manifest::DatabaseAccess;
 
-pub use load::{LoadError, Snapshot, build, load_dir, read_snapshot};
+pub use load::{LoadError, Loader, Snapshot, build, load_dir, read_snapshot};
 
 /// A compiled, pre-linked handler ready to instantiate.
 #[derive(Clone)]
@@ -38,8 +41,14 @@ pub struct LoadedHandler {
     /// Where the component came from: its file in the handlers directory,
     /// or `db:NAME@VERSION` for a pushed version.
     pub origin: Arc<str>,
+    /// Tables beyond its own schema that its role may use.
+    pub database: DatabaseAccess,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
+    /// Its database role's pool: its share of the connections.
+    pub db: Arc<HandlerDb>,
+    /// Its share of the memory budget.
+    pub memory: Arc<HandlerBudget>,
 }
 
 impl std::fmt::Debug for LoadedHandler {

@@ -22,8 +22,7 @@ pub use stats::ReloadStats;
 
 use crate::db::tls::TlsSettings;
 use crate::fleet::overlay::Fleet;
-use crate::registry::{Registry, build, read_snapshot};
-use crate::runtime::{Limits, Runtime};
+use crate::registry::{Loader, Registry, build, read_snapshot};
 
 /// How often the polling fallback compares file metadata when enabled.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
@@ -32,12 +31,10 @@ pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
 pub struct Reloader {
     /// Directory with `geofn.toml` and the components.
     pub dir: PathBuf,
-    /// The engine to compile with.
-    pub runtime: Arc<Runtime>,
+    /// What building a handler set needs.
+    pub loader: Loader,
     /// The set being served.
     pub registry: Arc<Registry>,
-    /// Limits for handlers whose manifest entry is silent.
-    pub defaults: Limits,
     /// Counters exposed to admins and metrics.
     pub stats: Arc<ReloadStats>,
     /// Metadata polling interval; `None` relies on file events alone.
@@ -69,6 +66,7 @@ impl Reloader {
             tokio::spawn(crate::fleet::listen::run(
                 config,
                 tls,
+                self.fleet.secret().clone(),
                 events.clone(),
                 shutdown.clone(),
             ));
@@ -126,15 +124,9 @@ impl Reloader {
                 *last_rejection = None;
                 return;
             }
-            Ok(snapshot) => build(
-                &self.runtime,
-                &self.dir,
-                &snapshot,
-                self.defaults,
-                Some(&current),
-            )
-            .await
-            .map_err(|err| (err, Some(snapshot.fingerprint))),
+            Ok(snapshot) => build(&self.loader, &self.dir, &snapshot, Some(&current))
+                .await
+                .map_err(|err| (err, Some(snapshot.fingerprint))),
             Err(err) => Err((err, None)),
         };
         match result {

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::{EPOCH_TICK, GuestState, Limits, Runtime};
+use crate::db::handler_pools::HandlerDb;
 use crate::telemetry::metrics::INSTANTIATE;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
@@ -32,20 +32,18 @@ impl Runtime {
     /// Instantiates `pre` in a fresh store and calls its `handle`.
     ///
     /// Nothing survives the call: the store, its memory and the database
-    /// connection it borrowed are released when this returns.
+    /// connection it borrowed are released when this returns (a statement
+    /// still running is cancelled first).
     pub async fn call(
         &self,
         handler: Arc<str>,
         pre: &HandlerPre<GuestState>,
         limits: &Limits,
-        pool: Pool,
+        db: Arc<HandlerDb>,
         request: Request,
     ) -> Result<Response, CallError> {
         let deadline = Instant::now() + limits.deadline;
-        let mut store = Store::new(
-            self.engine(),
-            GuestState::new(handler.clone(), limits, pool),
-        );
+        let mut store = Store::new(self.engine(), GuestState::new(handler.clone(), limits, db));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         let grace_ticks = limits.cpu_grace.as_micros() / EPOCH_TICK.as_micros().max(1);

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -11,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::geofn::handler::{db, log, types};
 use crate::bindings::{DbError, Level, PackedRows, Rows, Value};
+use crate::db::handler_pools::HandlerDb;
 use crate::db::session::DbSession;
 use crate::telemetry::metrics::DB_QUERY;
 
@@ -34,7 +34,7 @@ pub struct GuestState {
 impl GuestState {
     /// State for one call of `handler`: WASI with no files, sockets,
     /// environment or arguments; stderr captured for the log.
-    pub fn new(handler: Arc<str>, limits: &Limits, pool: Pool) -> Self {
+    pub fn new(handler: Arc<str>, limits: &Limits, db: Arc<HandlerDb>) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         Self {
@@ -46,7 +46,7 @@ impl GuestState {
                 .tables(limits.tables)
                 .table_elements(limits.table_elements)
                 .build(),
-            db: DbSession::new(pool),
+            db: DbSession::new(db),
             handler,
             stderr,
         }

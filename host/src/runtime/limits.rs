@@ -30,6 +30,11 @@ pub const DEFAULT_CPU_GRACE: Duration = Duration::from_millis(20);
 /// Elements any one table may grow to (indirect-call tables of Rust
 /// components hold hundreds to a few thousand functions).
 pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Database connections one handler may hold at once when neither the
+/// manifest nor the command line says: half of the default pool, so that
+/// one handler (slow queries, a flood) can never hold every connection and
+/// its neighbours always find some.
+pub const DEFAULT_DB_CONNECTIONS: usize = crate::db::pool::DEFAULT_POOL_SIZE / 2;
 
 /// Limits enforced on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,9 @@ pub struct Limits {
     pub table_elements: usize,
     /// Computation at full speed before throttling.
     pub cpu_grace: Duration,
+    /// Database connections the handler may hold at once (its share of
+    /// the pool); a request waiting beyond it gets `unavailable`.
+    pub db_connections: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +68,7 @@ impl Default for Limits {
             tables: DEFAULT_MAX_TABLES,
             table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             cpu_grace: DEFAULT_CPU_GRACE,
+            db_connections: DEFAULT_DB_CONNECTIONS,
         }
     }
 }
@@ -90,6 +99,9 @@ pub struct LimitOverrides {
     /// Full-speed computation before throttling, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_grace_ms: Option<u64>,
+    /// The handler's share of the database pool, in connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_connections: Option<usize>,
 }
 
 impl Limits {
@@ -109,6 +121,7 @@ impl Limits {
             cpu_grace: overrides
                 .cpu_grace_ms
                 .map_or(self.cpu_grace, Duration::from_millis),
+            db_connections: overrides.db_connections.unwrap_or(self.db_connections),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! - [`guest`]: the store's data: WASI with nothing granted, the request's
 //!   database session, and the `db`/`log` imports implemented on it.
 //! - [`call`]: one request through one handler, with its deadline.
+//! - [`budget`]: the memory budget the instances alive at once share.
 
+pub mod budget;
 pub mod call;
 pub mod guest;
 pub mod limits;

@@ -26,6 +26,17 @@ pub const SWAPS_APPLIED: &str = "geofn_handler_swaps_applied_total";
 pub const SWAPS_REJECTED: &str = "geofn_handler_swaps_rejected_total";
 /// Requests turned away by admission control.
 pub const ADMISSION_REJECTED: &str = "geofn_admission_rejected_total";
+/// Requests whose handler already held its whole share of the database
+/// pool for the whole wait, by `handler`.
+pub const DB_SHARE_EXHAUSTED: &str = "geofn_db_share_exhausted_total";
+/// Statements cancelled because their call ended early, by `handler`.
+pub const DB_CANCELLATIONS: &str = "geofn_db_cancellations_total";
+/// Statements the server ended at the handler's `statement_timeout`, by `handler`.
+pub const DB_STATEMENT_TIMEOUTS: &str = "geofn_db_statement_timeouts_total";
+/// Requests turned away because the memory budget had no room, by `handler`.
+pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
+/// Notifications on the fleet channel that no host signed.
+pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
 
 /// Latency buckets, seconds: from a cached lookup to a stuck handler's deadline.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -77,21 +88,44 @@ pub fn status_class(status: u16) -> &'static str {
 /// The `/metrics` text: everything recorded, plus what is read at scrape
 /// time (pool, in-flight requests, loaded versions).
 pub fn render(handle: &PrometheusHandle, state: &AppState) -> String {
-    let pool = state.pool.status();
-    metrics::gauge!("geofn_db_pool_connections", "state" => "open").set(pool.size as f64);
-    metrics::gauge!("geofn_db_pool_connections", "state" => "idle").set(pool.available as f64);
-    metrics::gauge!("geofn_db_pool_connections", "state" => "in_use")
-        .set(pool.size.saturating_sub(pool.available) as f64);
-    metrics::gauge!("geofn_db_pool_max_connections").set(pool.max_size as f64);
-    metrics::gauge!("geofn_db_pool_waiting").set(pool.waiting as f64);
+    let set = state.registry.current();
+    let (mut open, mut in_use, mut waiting) = (0usize, 0usize, 0usize);
+    let mut seen = std::collections::BTreeSet::new();
+    for handler in set.handlers() {
+        if !seen.insert(handler.name.clone()) {
+            continue;
+        }
+        let usage = handler.db.usage();
+        open += usage.open;
+        in_use += usage.in_use;
+        waiting += usage.waiting;
+        let name = handler.name.to_string();
+        metrics::gauge!("geofn_db_handler_connections", "handler" => name.clone(), "state" => "in_use")
+            .set(usage.in_use as f64);
+        metrics::gauge!("geofn_db_handler_connections", "handler" => name.clone(), "state" => "open")
+            .set(usage.open as f64);
+        metrics::gauge!("geofn_db_handler_connections_share", "handler" => name)
+            .set(usage.share as f64);
+    }
+    metrics::gauge!("geofn_db_pool_connections", "state" => "open").set(open as f64);
+    metrics::gauge!("geofn_db_pool_connections", "state" => "idle")
+        .set(open.saturating_sub(in_use) as f64);
+    metrics::gauge!("geofn_db_pool_connections", "state" => "in_use").set(in_use as f64);
+    metrics::gauge!("geofn_db_pool_max_connections").set(state.databases().total_size() as f64);
+    metrics::gauge!("geofn_db_pool_waiting").set(waiting as f64);
     metrics::gauge!("geofn_requests_in_flight").set(state.admission.in_flight() as f64);
     metrics::gauge!("geofn_requests_in_flight_limit").set(state.admission.limit() as f64);
+    metrics::gauge!("geofn_memory_budget_bytes").set(state.budget().bytes() as f64);
+    metrics::gauge!("geofn_memory_budget_reserved_bytes")
+        .set(state.budget().reserved_bytes() as f64);
+    metrics::gauge!("geofn_memory_budget_handler_share_bytes")
+        .set(state.budget().share_bytes() as f64);
     let mut text = handle.render();
     // One series per loaded handler, rebuilt each scrape: a swapped-out
     // version disappears instead of lingering at a stale value.
     text.push_str("# HELP geofn_handler_info The handler versions being served.\n");
     text.push_str("# TYPE geofn_handler_info gauge\n");
-    for handler in state.registry.current().handlers() {
+    for handler in set.handlers() {
         let _ = writeln!(
             text,
             "geofn_handler_info{{handler=\"{}\",sha256=\"{}\"}} 1",

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod metrics;
 pub mod topology;
 
 use std::path::{Path, PathBuf};
@@ -264,10 +265,20 @@ impl Host {
 
     /// Resident memory of the process, in bytes.
     pub fn rss_bytes(&self) -> u64 {
+        self.memory_status("VmRSS:")
+    }
+
+    /// The most resident memory the process has had so far, in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        self.memory_status("VmHWM:")
+    }
+
+    /// A `kB` line of `/proc/PID/status`, in bytes.
+    fn memory_status(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         let kib: u64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap();
         kib << 10

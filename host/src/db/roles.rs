@@ -1,0 +1,567 @@
+//! Database roles: a handler's SQL never runs as the host's role.
+//!
+//! Every handler gets a login role of its own, named `NAME@DATABASE` (roles
+//! are shared by every database of a server, so the database is part of the
+//! name), that can reach nothing but:
+//! - its own schema, named like the handler, where it may create objects;
+//! - what every role may use: `public`'s functions and types (PostGIS),
+//!   and tables granted to `PUBLIC` (PostGIS's `spatial_ref_sys`);
+//! - the tables its manifest's `[database]` section lists.
+//!
+//! It is no superuser, may create no role, database or extension, belongs to
+//! no other role (so `SET ROLE`, `SET SESSION AUTHORIZATION` and their
+//! `set_config` forms lead nowhere), may not create objects in `public`, and
+//! has no privilege on the host's tables. PostgreSQL enforces all of it,
+//! whatever SQL a handler sends; [`provision`] sets it up and then checks it.
+//!
+//! No password is stored or configured: each is an HMAC of the role name
+//! keyed with a secret only the host's role can read ([`Secret`]), so every
+//! replica derives the same one. The host sets it as a SCRAM verifier, so the
+//! password itself never appears in SQL or in the server's logs.
+
+use deadpool_postgres::{GenericClient, Object, Transaction};
+use hmac::{KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::registry::load::hex;
+use crate::registry::manifest::DatabaseAccess;
+
+/// Arbitrary constant key of the advisory lock that serialises role changes
+/// across replicas ("geofnrol" in ASCII): concurrent `GRANT`s on one object
+/// fail with "tuple concurrently updated".
+const ROLE_LOCK: i64 = 0x6765_6f66_6e72_6f6c;
+/// Bytes of randomness in the secret handler passwords are derived from.
+const SECRET_BYTES: usize = 32;
+/// PostgreSQL's longest identifier, in bytes.
+const MAX_IDENTIFIER: usize = 63;
+
+/// Why a handler's role could not be set up as it must be.
+#[derive(Debug, thiserror::Error)]
+pub enum RoleError {
+    /// The host's own role may not create roles.
+    #[error(
+        "the database role {host:?} may not create roles, and handlers' SQL must run under roles \
+         of their own: grant it CREATEROLE (ALTER ROLE \"{host}\" CREATEROLE), or, knowing that \
+         every handler then runs as {host:?}, start with --unsafe-handler-sql-as-host-role"
+    )]
+    CannotCreateRoles {
+        /// The host's role.
+        host: String,
+    },
+    /// The role exists with powers the host cannot or will not take away.
+    #[error("the role {role:?} of handler {handler:?} {why}; fix it as a superuser")]
+    Privileged {
+        /// Handler name.
+        handler: String,
+        /// Its role.
+        role: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The manifest grants access to a table that does not exist.
+    #[error("handler {handler:?} is granted table {table:?}, which does not exist")]
+    NoSuchTable {
+        /// Handler name.
+        handler: String,
+        /// The table as written.
+        table: String,
+    },
+    /// No connection of the host's own could be had.
+    #[error("no database connection to set up handler roles with: {0}")]
+    Unavailable(String),
+    /// A statement failed.
+    #[error("{context} for handler {handler:?}: {source}")]
+    Query {
+        /// Handler name.
+        handler: String,
+        /// What the host was doing.
+        context: &'static str,
+        /// PostgreSQL's answer.
+        source: tokio_postgres::Error,
+    },
+}
+
+/// The key handler passwords and fleet notifications are derived from.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    /// Reads the database's secret, creating it on first use. Only the
+    /// host's role can read `geofn_secrets` (see [`super::migrate`]).
+    pub async fn load(client: &impl GenericClient) -> Result<Self, tokio_postgres::Error> {
+        let mut fresh = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut fresh).expect("the operating system's random source");
+        client
+            .execute(
+                "INSERT INTO geofn_secrets (name, value) VALUES ('roles', $1) \
+                 ON CONFLICT (name) DO NOTHING",
+                &[&&fresh[..]],
+            )
+            .await?;
+        let row = client
+            .query_one("SELECT value FROM geofn_secrets WHERE name = 'roles'", &[])
+            .await?;
+        Ok(Self(row.get(0)))
+    }
+
+    /// A secret for tests, and for hosts whose handlers share its role.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+
+    /// HMAC-SHA256 of `purpose` and `text`, lower-case hex.
+    pub fn sign(&self, purpose: &str, text: &str) -> String {
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(text.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `signature` is [`sign`](Self::sign)'s for `purpose` and `text`.
+    pub fn verify(&self, purpose: &str, text: &str, signature: &str) -> bool {
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(text.as_bytes());
+        let Some(bytes) = unhex(signature) else {
+            return false;
+        };
+        mac.verify_slice(&bytes).is_ok()
+    }
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What the host's own role may do, read once at start.
+#[derive(Debug, Clone)]
+pub struct HostRole {
+    /// Its name.
+    pub name: String,
+    /// The database it is connected to.
+    pub database: String,
+    /// Whether it is a superuser.
+    pub superuser: bool,
+    /// Whether it may create roles.
+    pub createrole: bool,
+    /// `server_version_num`, e.g. 150018.
+    pub server_version: i32,
+}
+
+impl HostRole {
+    /// Reads the connected role's powers.
+    pub async fn inspect(client: &impl GenericClient) -> Result<Self, tokio_postgres::Error> {
+        let row = client
+            .query_one(
+                "SELECT current_user::text, current_database()::text, rolsuper, rolcreaterole, \
+                 current_setting('server_version_num')::int \
+                 FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await?;
+        Ok(Self {
+            name: row.get(0),
+            database: row.get(1),
+            superuser: row.get(2),
+            createrole: row.get(3),
+            server_version: row.get(4),
+        })
+    }
+
+    /// Whether it can give handlers roles of their own.
+    pub fn can_create_roles(&self) -> bool {
+        self.superuser || self.createrole
+    }
+}
+
+/// A handler's role: its name, its schema and its password.
+#[derive(Clone)]
+pub struct HandlerRole {
+    /// The handler.
+    pub handler: String,
+    /// Its login role.
+    pub role: String,
+    /// Its own schema.
+    pub schema: String,
+    /// Its password, derived from the secret.
+    pub password: String,
+}
+
+impl std::fmt::Debug for HandlerRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerRole")
+            .field("handler", &self.handler)
+            .field("role", &self.role)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandlerRole {
+    /// Turns a failed statement into a [`RoleError`] saying what the host
+    /// was doing for this handler.
+    fn failed(&self, context: &'static str) -> impl Fn(tokio_postgres::Error) -> RoleError + '_ {
+        move |source| RoleError::Query {
+            handler: self.handler.clone(),
+            context,
+            source,
+        }
+    }
+
+    /// The role of `handler` in `database`.
+    pub fn new(handler: &str, database: &str, secret: &Secret) -> Self {
+        let role = role_name(handler, database);
+        Self {
+            handler: handler.to_owned(),
+            password: secret.sign("role-password", &role),
+            role,
+            schema: handler.to_owned(),
+        }
+    }
+}
+
+/// `handler@database`, or, when that is longer than PostgreSQL allows,
+/// `geofn_` and a hash of it.
+pub fn role_name(handler: &str, database: &str) -> String {
+    let name = format!("{handler}@{database}");
+    if name.len() <= MAX_IDENTIFIER {
+        name
+    } else {
+        format!("geofn_{}", &hex(&Sha256::digest(name.as_bytes()))[..32])
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `text` as a quoted SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A table name of the manifest as `(schema, table)`; bare names are in `public`.
+fn qualified(table: &str) -> (&str, &str) {
+    table.split_once('.').unwrap_or(("public", table))
+}
+
+/// Creates or repairs `role` so that it has exactly the powers this module
+/// describes plus `access`, and checks the result. Idempotent; one
+/// transaction under an advisory lock, so replicas may race.
+pub async fn provision(
+    client: &mut Object,
+    role: &HandlerRole,
+    access: &DatabaseAccess,
+) -> Result<(), RoleError> {
+    let tx = super::locked_transaction(client, ROLE_LOCK)
+        .await
+        .map_err(role.failed("starting to set up its role"))?;
+
+    login_role(&tx, role).await?;
+    let member_of: Vec<String> = tx
+        .query(
+            "SELECT g.rolname::text FROM pg_auth_members m \
+             JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member \
+             WHERE r.rolname = $1",
+            &[&role.role],
+        )
+        .await
+        .map_err(role.failed("reading its memberships"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for group in member_of {
+        tx.batch_execute(&format!(
+            "REVOKE {} FROM {}",
+            ident(&group),
+            ident(&role.role)
+        ))
+        .await
+        .map_err(role.failed("revoking a membership"))?;
+    }
+    own_schema(&tx, role).await?;
+    grants(&tx, role, access).await?;
+    check(&tx, role).await?;
+    tx.commit()
+        .await
+        .map_err(role.failed("committing its role"))
+}
+
+/// Sets the role's password again, with every attribute it must have: for
+/// when its connections are refused because it changed its own password.
+pub async fn reset_login(client: &mut Object, role: &HandlerRole) -> Result<(), RoleError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(role.failed("starting to reset its login"))?;
+    login_role(&tx, role).await?;
+    tx.commit()
+        .await
+        .map_err(role.failed("committing its login"))
+}
+
+/// `CREATE` or `ALTER ROLE` with every attribute spelled out.
+async fn login_role(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
+    let existing = tx
+        .query_opt(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = $1",
+            &[&role.role],
+        )
+        .await
+        .map_err(role.failed("looking up its role"))?;
+    let verb = match existing {
+        None => "CREATE",
+        Some(row) if row.get::<_, bool>(0) => {
+            let host_is_superuser: bool = tx
+                .query_one(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+                    &[],
+                )
+                .await
+                .map_err(role.failed("reading the host's role"))?
+                .get(0);
+            if !host_is_superuser {
+                return Err(RoleError::Privileged {
+                    handler: role.handler.clone(),
+                    role: role.role.clone(),
+                    why: "is a superuser".into(),
+                });
+            }
+            "ALTER"
+        }
+        Some(_) => "ALTER",
+    };
+    let verifier = postgres_protocol::password::scram_sha_256(role.password.as_bytes());
+    tx.batch_execute(&format!(
+        "{verb} ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
+         NOBYPASSRLS PASSWORD {}",
+        ident(&role.role),
+        literal(&verifier)
+    ))
+    .await
+    .map_err(role.failed("creating its role"))
+}
+
+/// The handler's schema: the host owns it (so the handler cannot drop or
+/// give it away), the handler may use it and create objects in it, nobody
+/// else may. Its role looks there first, then in `public`.
+async fn own_schema(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
+    let schema = ident(&role.schema);
+    let name = ident(&role.role);
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; \
+         REVOKE ALL ON SCHEMA {schema} FROM PUBLIC; \
+         GRANT USAGE, CREATE ON SCHEMA {schema} TO {name}; \
+         ALTER ROLE {name} SET search_path = {schema}, public"
+    ))
+    .await
+    .map_err(role.failed("creating its schema (the host's role needs CREATE on the database)"))
+}
+
+/// Revokes whatever the role holds outside its own schema, then grants what
+/// `access` lists.
+async fn grants(
+    tx: &Transaction<'_>,
+    role: &HandlerRole,
+    access: &DatabaseAccess,
+) -> Result<(), RoleError> {
+    let name = ident(&role.role);
+    let held = tx
+        .query(
+            "SELECT n.nspname::text, c.relname::text, c.relkind = 'S' \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             CROSS JOIN LATERAL aclexplode(c.relacl) a \
+             WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) \
+               AND n.nspname <> $2 \
+             GROUP BY 1, 2, 3",
+            &[&role.role, &role.schema],
+        )
+        .await
+        .map_err(role.failed("reading its grants"))?;
+    for row in held {
+        let kind = if row.get::<_, bool>(2) {
+            "SEQUENCE"
+        } else {
+            "TABLE"
+        };
+        tx.batch_execute(&format!(
+            "REVOKE ALL ON {kind} {}.{} FROM {name}",
+            ident(row.get(0)),
+            ident(row.get(1))
+        ))
+        .await
+        .map_err(role.failed("revoking a grant"))?;
+    }
+    let schemas = tx
+        .query(
+            "SELECT n.nspname::text FROM pg_namespace n \
+             CROSS JOIN LATERAL aclexplode(n.nspacl) a \
+             WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) \
+               AND n.nspname <> $2 GROUP BY 1",
+            &[&role.role, &role.schema],
+        )
+        .await
+        .map_err(role.failed("reading its schema grants"))?;
+    for row in schemas {
+        tx.batch_execute(&format!(
+            "REVOKE ALL ON SCHEMA {} FROM {name}",
+            ident(row.get(0))
+        ))
+        .await
+        .map_err(role.failed("revoking a schema grant"))?;
+    }
+
+    let tables = access.read.iter().map(|t| (t, "SELECT")).chain(
+        access
+            .write
+            .iter()
+            .map(|t| (t, "SELECT, INSERT, UPDATE, DELETE")),
+    );
+    for (table, privileges) in tables {
+        let (schema, relation) = qualified(table);
+        let target = format!("{}.{}", ident(schema), ident(relation));
+        let exists = tx
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&target])
+            .await
+            .map_err(role.failed("looking up a granted table"))?
+            .get::<_, bool>(0);
+        if !exists {
+            return Err(RoleError::NoSuchTable {
+                handler: role.handler.clone(),
+                table: table.clone(),
+            });
+        }
+        let mut sql = format!("GRANT {privileges} ON TABLE {target} TO {name};");
+        if schema != "public" {
+            sql.push_str(&format!(
+                " GRANT USAGE ON SCHEMA {} TO {name};",
+                ident(schema)
+            ));
+        }
+        if privileges != "SELECT" {
+            // Inserting draws ids from the sequences its columns own.
+            let sequences = tx
+                .query(
+                    "SELECT n.nspname::text, s.relname::text FROM pg_depend d \
+                     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+                     JOIN pg_namespace n ON n.oid = s.relnamespace \
+                     WHERE d.refobjid = $1::text::regclass AND d.deptype IN ('a', 'i')",
+                    &[&target],
+                )
+                .await
+                .map_err(role.failed("finding the table's sequences"))?;
+            for row in sequences {
+                sql.push_str(&format!(
+                    " GRANT USAGE, SELECT ON SEQUENCE {}.{} TO {name};",
+                    ident(row.get(0)),
+                    ident(row.get(1))
+                ));
+            }
+        }
+        tx.batch_execute(&sql)
+            .await
+            .map_err(role.failed("granting a declared table"))?;
+    }
+    Ok(())
+}
+
+/// Fails unless the role ended up with no power beyond what it should have.
+async fn check(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
+    let row = tx
+        .query_one(
+            "SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls, \
+                    EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid), \
+                    has_database_privilege(r.oid, current_database(), 'CREATE'), \
+                    has_schema_privilege(r.oid, 'public', 'CREATE') \
+             FROM pg_roles r WHERE r.rolname = $1",
+            &[&role.role],
+        )
+        .await
+        .map_err(role.failed("checking its role"))?;
+    let problems = [
+        (0, "is a superuser"),
+        (1, "may create roles"),
+        (2, "may create databases"),
+        (3, "may replicate"),
+        (4, "bypasses row security"),
+        (5, "is a member of another role"),
+        (
+            6,
+            "may create schemas and extensions in the database (REVOKE CREATE ON DATABASE ... FROM PUBLIC)",
+        ),
+        (
+            7,
+            "may create objects in schema public (REVOKE CREATE ON SCHEMA public FROM PUBLIC)",
+        ),
+    ];
+    match problems
+        .iter()
+        .find(|(column, _)| row.get::<_, bool>(*column))
+    {
+        Some((_, why)) => Err(RoleError::Privileged {
+            handler: role.handler.clone(),
+            role: role.role.clone(),
+            why: (*why).to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_fit_postgresql() {
+        assert_eq!(role_name("points", "gisdb"), "points@gisdb");
+        let long = role_name(&"a".repeat(63), "gisdb");
+        assert!(
+            long.len() <= MAX_IDENTIFIER && long.starts_with("geofn_"),
+            "{long}"
+        );
+        assert_ne!(long, role_name(&"b".repeat(63), "gisdb"));
+    }
+
+    #[test]
+    fn identifiers_and_literals_are_quoted() {
+        assert_eq!(ident("few-instances"), "\"few-instances\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(qualified("points"), ("public", "points"));
+        assert_eq!(qualified("geo.places"), ("geo", "places"));
+    }
+
+    #[test]
+    fn passwords_differ_per_role_and_secret_and_signatures_verify() {
+        let secret = Secret::from_bytes(b"one");
+        let a = HandlerRole::new("points", "gisdb", &secret);
+        let b = HandlerRole::new("features", "gisdb", &secret);
+        let c = HandlerRole::new("points", "gisdb", &Secret::from_bytes(b"two"));
+        assert_ne!(a.password, b.password);
+        assert_ne!(a.password, c.password);
+        assert_eq!(
+            a.password,
+            HandlerRole::new("points", "gisdb", &secret).password
+        );
+        let signature = secret.sign("notify", "points");
+        assert!(secret.verify("notify", "points", &signature));
+        assert!(!secret.verify("notify", "features", &signature));
+        assert!(!secret.verify("notify", "points", "zz"));
+        assert!(!format!("{a:?}").contains(&a.password));
+    }
+}
