@@ -14,7 +14,7 @@ TEST_HANDLERS := probe empty
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers deps test-deps lint chart verify-deploy
+.PHONY: run test build handlers deps test-deps lint audit chart verify-deploy
 
 deps:
 	@scripts/install-deps.sh
@@ -56,6 +56,10 @@ lint: deps
 	$(CARGO) clippy -p geofn -p geofn-load --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
+# Known advisories (offline RustSec snapshot), licences, bans, sources.
+audit:
+	@scripts/audit.sh $(TARGET_DIR)/tools
+
 # The Helm chart ships the components in a ConfigMap: copy them in.
 chart: handlers
 	cp $(TARGET_DIR)/handlers/* deploy/helm/geofn/handlers/
@@ -64,5 +68,5 @@ chart: handlers
 verify-deploy: test-deps handlers
 	python3 deploy/verify.py $(TARGET_DIR)/tools/helm $(TARGET_DIR)/handlers
 
-test: test-deps handlers lint verify-deploy
+test: test-deps handlers lint audit verify-deploy
 	$(CARGO) test --workspace

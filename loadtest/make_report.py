@@ -216,9 +216,9 @@ w("|---|---|---|---|---|---|")
 for row in users:
     w(f"| {row['users']} | {float(row['throughput_per_s']):.0f} | {row['failures_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
 w("")
-w("![users against throughput and latency](report/users-curve.png)")
+w("![users against throughput and latency](report/users-curve.svg)")
 w("")
-w("![the run over time](report/users-timeline.png)")
+w("![the run over time](report/users-timeline.svg)")
 w("")
 w("## Open model: fixed arrival rates")
 w("")
@@ -230,7 +230,7 @@ w("|---|---|---|---|---|---|")
 for row in rates:
     w(f"| {row['offered req/s']} | {float(row['throughput_per_s']):.0f} | {row['failures_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |")
 w("")
-w("![offered rate against throughput and latency](report/rates-curve.png)")
+w("![offered rate against throughput and latency](report/rates-curve.svg)")
 w("")
 locust = out / "locust-stats.csv"
 if locust.exists():

@@ -101,10 +101,10 @@ target/tools/locust/bin/locust -f loadtest/locustfile.py --headless -u 300 -r 3 
 echo "== criterion: instantiate + call of the empty handler"
 cargo bench -p geofn --bench instantiate -- --noplot 2>&1 | tee "$raw/criterion.txt" | grep -E "time:" || true
 
-cp "$raw"/users/curve.png "$out/users-curve.png"
-cp "$raw"/users/timeline.png "$out/users-timeline.png"
-cp "$raw"/rates/curve.png "$out/rates-curve.png"
-cp "$raw"/geofn-get/timeline.png "$out/geofn-get-timeline.png"
+cp "$raw"/users/curve.svg "$out/users-curve.svg"
+cp "$raw"/users/timeline.svg "$out/users-timeline.svg"
+cp "$raw"/rates/curve.svg "$out/rates-curve.svg"
+cp "$raw"/geofn-get/timeline.svg "$out/geofn-get-timeline.svg"
 for dir in "$raw"/*/; do
   name=$(basename "$dir")
   [[ -f "$dir/summary.csv" ]] && cp "$dir/summary.csv" "$out/$name-summary.csv"

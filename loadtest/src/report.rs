@@ -1,5 +1,9 @@
-//! CSV files and PNG charts of a run, in the spirit of Locust's: totals per
+//! CSV files and SVG charts of a run, in the spirit of Locust's: totals per
 //! request kind, a per-second timeline, and load against throughput.
+//!
+//! SVG rather than PNG: the viewer draws the text with its own fonts, so
+//! no font file is read or rasterised here (plotters' font support goes
+//! through `ttf-parser`, which is unmaintained, RUSTSEC-2026-0192).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,8 +13,6 @@ use plotters::prelude::*;
 use crate::stats::Stats;
 use crate::steps::StepSummary;
 
-/// Where the charts' font comes from (Debian's fonts-dejavu-core).
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const SIZE: (u32, u32) = (1000, 420);
 
 /// Writes `summary.csv`, `timeline.csv`, `steps.csv` and the charts into `dir`.
@@ -79,22 +81,15 @@ pub fn write(
     }
     std::fs::write(dir.join("steps.csv"), step_rows)?;
 
-    match std::fs::read(FONT) {
-        Ok(font) => {
-            let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-            let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, font);
-            timeline_chart(&dir.join("timeline.png"), label, load_name, stats)?;
-            if steps.len() > 1 {
-                curve_chart(&dir.join("curve.png"), label, load_name, steps)?;
-            }
-        }
-        Err(_) => eprintln!("no font at {FONT} (apt-get install fonts-dejavu-core): CSV only"),
+    timeline_chart(&dir.join("timeline.svg"), label, load_name, stats)?;
+    if steps.len() > 1 {
+        curve_chart(&dir.join("curve.svg"), label, load_name, steps)?;
     }
     Ok(())
 }
 
 fn timeline_chart(path: &Path, label: &str, load_name: &str, stats: &Stats) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, (SIZE.0, SIZE.1 * 2)).into_drawing_area();
+    let root = SVGBackend::new(path, (SIZE.0, SIZE.1 * 2)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(SIZE.1);
     let seconds = stats.windows.len().max(2) as u32;
@@ -166,7 +161,7 @@ fn curve_chart(
     load_name: &str,
     steps: &[StepSummary],
 ) -> anyhow::Result<()> {
-    let root = BitMapBackend::new(path, (SIZE.0, SIZE.1 * 2)).into_drawing_area();
+    let root = SVGBackend::new(path, (SIZE.0, SIZE.1 * 2)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(SIZE.1);
     let max_load = steps.iter().map(|s| s.load).max().unwrap_or(1) as f64 * 1.05;

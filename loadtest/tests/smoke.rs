@@ -66,9 +66,13 @@ async fn both_models_produce_results_and_no_failures() {
         for file in ["timeline.csv", "steps.csv"] {
             assert!(dir.join(file).exists(), "{model}: no {file}");
         }
-        if Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists() {
-            assert!(dir.join("timeline.png").exists(), "{model}: no chart");
-            assert!(dir.join("curve.png").exists(), "{model}: no curve chart");
+        for chart in ["timeline.svg", "curve.svg"] {
+            let svg = std::fs::read_to_string(dir.join(chart))
+                .unwrap_or_else(|e| panic!("{model}: no {chart}: {e}"));
+            assert!(
+                svg.contains("<svg") && svg.contains("<polyline") && svg.contains("p99"),
+                "{model}: {chart} has no lines or labels"
+            );
         }
     }
 }
