@@ -30,6 +30,8 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         "--max-in-flight must be between 1 and {MAX_CONCURRENT_INSTANCES} (instance slots)"
     );
     anyhow::ensure!(server.pool_size >= 1, "--pool-size must be at least 1");
+    // First: whatever is counted while starting must reach /metrics.
+    let metrics = crate::telemetry::metrics::install();
     let settings = server.runtime_settings();
     if let Some(dir) = &settings.cache_dir {
         tracing::info!(cache.dir = %dir.display(), "compiled components are cached");
@@ -109,7 +111,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         admin_token: server.admin_token.as_deref().map(Arc::from),
         admission: Arc::new(Admission::new(server.max_in_flight)),
         draining: Arc::default(),
-        metrics: crate::telemetry::metrics::install(),
+        metrics,
         fleet,
         handlers_dir: server.handlers.as_path().into(),
     })

@@ -133,6 +133,99 @@ async fn metrics_count_known_traffic_by_route_handler_and_status() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_dev_host_lists_every_counter_at_zero_with_help() {
+    let data = tempfile::Builder::new()
+        .prefix("geofn-dev-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_geofn"));
+    command
+        .args(["dev", "--listen", "127.0.0.1:0", "--handlers"])
+        .arg(support::shipped_handlers())
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("DATABASE_URL")
+        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"));
+    let host = Host::spawn(command).await;
+    let text = client()
+        .get(host.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let status = host.terminate().await;
+    assert!(status.success(), "{status}");
+
+    let samples = support::metrics::parse(&text);
+    let counters: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    for family in &counters {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} has no HELP line"
+        );
+        let series: Vec<_> = samples.iter().filter(|s| s.name == *family).collect();
+        assert!(!series.is_empty(), "{family} has no series");
+        assert!(
+            series.iter().all(|s| s.value == 0.0),
+            "{family} is not at 0"
+        );
+    }
+    for family in text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+    {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} has no HELP line"
+        );
+    }
+    for family in [
+        "geofn_handler_swaps_applied_total",
+        "geofn_handler_swaps_rejected_total",
+        "geofn_admission_rejected_total",
+        "geofn_db_share_exhausted_total",
+        "geofn_db_cancellations_total",
+        "geofn_db_statement_timeouts_total",
+        "geofn_memory_budget_rejected_total",
+        "geofn_fleet_notifications_ignored_total",
+        "geofn_http_requests_total",
+    ] {
+        assert!(counters.contains(&family), "{family} missing:\n{text}");
+    }
+    let rejected = samples
+        .iter()
+        .filter(|s| s.name == "geofn_handler_swaps_rejected_total")
+        .count();
+    assert_eq!(rejected, geofn::registry::LoadError::REASONS.len());
+    for handler in ["points", "features"] {
+        assert_eq!(
+            value(
+                &samples,
+                "geofn_db_cancellations_total",
+                &[("handler", handler)]
+            ),
+            0.0
+        );
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.name == "geofn_memory_budget_rejected_total"
+                    && s.labels.get("handler").map(String::as_str) == Some(handler)),
+            "{handler}"
+        );
+    }
+    assert!(samples.iter().any(|s| s.name == "geofn_http_requests_total"
+        && s.labels.get("route").map(String::as_str) == Some("/points/{id}")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn swaps_and_admission_rejections_are_counted() {
     let db = TestDb::start();
     let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);

@@ -167,64 +167,21 @@ fn parse_datetime(raw: &str) -> Result<TimeRange, Problem> {
     }
 }
 
-/// Checks RFC 3339 `full-date` or `date-time`; PostgreSQL parses it later,
-/// so this only has to reject what it would choke on.
+/// An RFC 3339 `full-date` or `date-time`, as PostgreSQL will read it.
 fn rfc3339(text: &str) -> Option<TimeBound> {
-    let bytes = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-        return None;
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > days {
-        return None;
-    }
-    if bytes.len() == 10 {
+    use time::format_description::well_known::Rfc3339;
+    const FULL_DATE: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(date) = time::Date::parse(text, FULL_DATE) {
+        let midnight = date.midnight().assume_utc();
         return Some(TimeBound {
-            instant: format!("{text}T00:00:00Z"),
+            instant: midnight.format(&Rfc3339).ok()?,
             whole_day: true,
         });
     }
-    if !matches!(bytes.get(10), Some(b'T' | b't'))
-        || bytes.get(13) != Some(&b':')
-        || bytes.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 {
-            return None;
-        }
-        rest = &fraction[end..];
-    }
-    let zone_ok = match rest.as_bytes() {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
-        _ => false,
-    };
-    zone_ok.then(|| TimeBound {
-        instant: text.to_owned(),
+    let instant = time::OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    Some(TimeBound {
+        instant: instant.format(&Rfc3339).ok()?,
         whole_day: false,
     })
 }

@@ -86,7 +86,8 @@ impl DbSession {
 
     /// Runs a row-returning statement.
     pub async fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows, DbError> {
-        let (client, statement, params) = self.prepare(sql, params).await?;
+        let (statement, params) = self.prepare(sql, params).await?;
+        let client = self.client()?;
         let rows = client.query(&statement, &as_refs(&params)).await;
         self.finished();
         let rows = rows.map_err(|e| self.failure(e))?;
@@ -101,7 +102,8 @@ impl DbSession {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
-        let (client, statement, params) = self.prepare(sql, params).await?;
+        let (statement, params) = self.prepare(sql, params).await?;
+        let client = self.client()?;
         let rows = client.query(&statement, &as_refs(&params)).await;
         self.finished();
         let rows = rows.map_err(|e| self.failure(e))?;
@@ -119,7 +121,8 @@ impl DbSession {
 
     /// Runs a statement for its effect; returns rows affected.
     pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
-        let (client, statement, params) = self.prepare(sql, params).await?;
+        let (statement, params) = self.prepare(sql, params).await?;
+        let client = self.client()?;
         let affected = client.execute(&statement, &as_refs(&params)).await;
         self.finished();
         affected.map_err(|e| self.failure(e))
@@ -135,30 +138,25 @@ impl DbSession {
         }
     }
 
+    /// Checks `sql`, checks a connection out if the session has none, and
+    /// prepares the statement and binds `params` on it.
     async fn prepare(
         &mut self,
         sql: &str,
         params: Vec<Value>,
-    ) -> Result<
-        (
-            &deadpool_postgres::Object,
-            tokio_postgres::Statement,
-            Vec<Param>,
-        ),
-        DbError,
-    > {
+    ) -> Result<(tokio_postgres::Statement, Vec<Param>), DbError> {
         refuse(sql)?;
         if !self.dirty && leaves_session_state(sql) {
             self.dirty = true;
         }
-        if self.connection.is_none() {
-            let connection = self.db.checkout().await.map_err(unavailable)?;
-            self.connection = Some(connection);
-        }
+        let connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => self.db.checkout().await.map_err(unavailable)?,
+        };
         // From here until `finished`, dropping this future leaves a
         // statement (or its preparation) running on the server.
         self.busy = true;
-        let client = &self.connection.as_ref().expect("checked out above").client;
+        let client = &self.connection.insert(connection).client;
         let statement = match client.prepare_cached(sql).await {
             Ok(statement) => statement,
             Err(err) => {
@@ -179,8 +177,15 @@ impl DbSession {
                 return Err(DbError::BadParameter(why));
             }
         };
-        let client = &self.connection.as_ref().expect("checked out above").client;
-        Ok((client, statement, params))
+        Ok((statement, params))
+    }
+
+    /// The connection [`prepare`](Self::prepare) checked out.
+    fn client(&self) -> Result<&deadpool_postgres::Object, DbError> {
+        self.connection
+            .as_ref()
+            .map(|connection| &connection.client)
+            .ok_or_else(|| DbError::Unavailable("no database connection is checked out".into()))
     }
 
     fn failure(&self, err: tokio_postgres::Error) -> DbError {

@@ -164,12 +164,15 @@ pub async fn push(
     let sha256 = hex(&Sha256::digest(&bytes));
     let compiled = {
         let (runtime, bytes) = (state.runtime().clone(), bytes.clone());
-        tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop))
-            .await
-            .expect("compilation task panicked")
+        tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop)).await
     };
-    if let Err(err) = compiled {
-        return refused(err.reason(), err.to_string());
+    match compiled {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return refused(err.reason(), err.to_string()),
+        Err(panicked) => {
+            tracing::error!(error = %panicked, "compiling a pushed component panicked");
+            return refused("compiler-failed", "the compiler failed on this component");
+        }
     }
     let mut snapshot = match read_snapshot(&state.handlers_dir).await {
         Ok(snapshot) => snapshot,

@@ -95,6 +95,14 @@ pub enum LoadError {
         /// The whole pool.
         pool: usize,
     },
+    /// The compiler itself failed (panicked) on a component.
+    #[error("handler {handler:?}: the compiler failed: {reason}")]
+    CompilerFailed {
+        /// Handler name.
+        handler: String,
+        /// What the compiler task reported.
+        reason: String,
+    },
     /// The handler's database role could not be set up.
     #[error(transparent)]
     Role(#[from] RoleError),
@@ -114,6 +122,26 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// Every label [`reason`](Self::reason) can give: `/metrics` lists each
+    /// at zero from start.
+    pub const REASONS: &'static [&'static str] = &[
+        "not-wasm",
+        "not-a-component",
+        "invalid-component",
+        "wrong-world",
+        "manifest-missing",
+        "component-missing",
+        "unreadable",
+        "manifest-invalid",
+        "route-conflict",
+        "memory-above-ceiling",
+        "memory-above-budget",
+        "db-share-invalid",
+        "compiler-failed",
+        "database-table-missing",
+        "database-role",
+    ];
+
     /// A short, stable label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -131,6 +159,7 @@ impl LoadError {
             LoadError::MemoryAboveCeiling { .. } => "memory-above-ceiling",
             LoadError::MemoryAboveBudget { .. } => "memory-above-budget",
             LoadError::DbShare { .. } => "db-share-invalid",
+            LoadError::CompilerFailed { .. } => "compiler-failed",
             LoadError::Role(RoleError::NoSuchTable { .. }) => "database-table-missing",
             LoadError::Role(_) => "database-role",
         }
@@ -260,13 +289,14 @@ pub async fn build(
             }
         };
         for route in spec.parsed_routes(name)? {
-            let entry = match by_path.iter_mut().find(|(p, _)| *p == route.path) {
-                Some(entry) => entry,
+            let index = match by_path.iter().position(|(p, _)| *p == route.path) {
+                Some(index) => index,
                 None => {
                     by_path.push((route.path.clone(), Vec::new()));
-                    by_path.last_mut().expect("just pushed")
+                    by_path.len() - 1
                 }
             };
+            let entry = &mut by_path[index];
             if entry.1.iter().any(|(m, _)| *m == route.method) {
                 return Err(LoadError::RouteConflict {
                     handler: name.clone(),
@@ -350,7 +380,10 @@ async fn compile(
         let bytes = file.bytes.clone();
         tokio::task::spawn_blocking(move || runtime.prepare(&bytes))
             .await
-            .expect("compilation task panicked")
+            .map_err(|panicked| LoadError::CompilerFailed {
+                handler: name.to_owned(),
+                reason: panicked.to_string(),
+            })?
     };
     let pre = compiled.map_err(|source| LoadError::Component {
         handler: name.to_owned(),
@@ -383,4 +416,64 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed() {
+        let io = |path: &str, kind| LoadError::Read {
+            path: PathBuf::from(path),
+            source: std::io::Error::from(kind),
+        };
+        let component = |source| LoadError::Component {
+            handler: "h".into(),
+            path: PathBuf::from("h.wasm"),
+            source,
+        };
+        let errors = [
+            io("dir/geofn.toml", std::io::ErrorKind::NotFound),
+            io("dir/h.wasm", std::io::ErrorKind::NotFound),
+            io("dir/h.wasm", std::io::ErrorKind::PermissionDenied),
+            LoadError::Manifest(ManifestError::NoRoutes("h".into())),
+            component(CompileError::NotWasm),
+            component(CompileError::NotComponent),
+            component(CompileError::Invalid(wasmtime::Error::msg("x"))),
+            component(CompileError::WrongWorld(wasmtime::Error::msg("x"))),
+            LoadError::RouteConflict {
+                handler: "h".into(),
+                route: "GET /".into(),
+                reason: "twice".into(),
+            },
+            LoadError::MemoryAboveCeiling {
+                handler: "h".into(),
+                asked: 2,
+                max: 1,
+            },
+            LoadError::MemoryAboveBudget {
+                handler: "h".into(),
+                asked: 2,
+                share: 1,
+            },
+            LoadError::DbShare {
+                handler: "h".into(),
+                asked: 0,
+                pool: 1,
+            },
+            LoadError::CompilerFailed {
+                handler: "h".into(),
+                reason: "panic".into(),
+            },
+            LoadError::Role(RoleError::NoSuchTable {
+                handler: "h".into(),
+                table: "t".into(),
+            }),
+            LoadError::Role(RoleError::Unavailable("down".into())),
+        ];
+        let reasons: std::collections::BTreeSet<_> = errors.iter().map(LoadError::reason).collect();
+        let listed: std::collections::BTreeSet<_> = LoadError::REASONS.iter().copied().collect();
+        assert_eq!(reasons, listed);
+    }
 }

@@ -42,6 +42,7 @@ impl ReloadStats {
     pub fn new(set: &HandlerSet) -> Self {
         let stats = Self::default();
         stats.record_versions(set);
+        crate::telemetry::metrics::register_handlers(set);
         stats
     }
 
@@ -50,19 +51,26 @@ impl ReloadStats {
         self.applied.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(SWAPS_APPLIED).increment(1);
         self.record_versions(set);
+        crate::telemetry::metrics::register_handlers(set);
     }
 
     /// Counts a rejected reload.
     pub fn rejected(&self, reason: &'static str, message: &str) {
         metrics::counter!(SWAPS_REJECTED, "reason" => reason).increment(1);
-        let mut inner = self.inner.lock().expect("stats lock");
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *inner.rejected.entry(reason).or_default() += 1;
         inner.last_rejection = Some(message.to_owned());
     }
 
     /// The counters now.
     pub fn report(&self) -> ReloadReport {
-        let inner = self.inner.lock().expect("stats lock");
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         ReloadReport {
             applied: self.applied.load(Ordering::Relaxed),
             rejected: inner.rejected.clone(),
@@ -72,7 +80,10 @@ impl ReloadStats {
     }
 
     fn record_versions(&self, set: &HandlerSet) {
-        let mut inner = self.inner.lock().expect("stats lock");
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.versions = set
             .handlers()
             .iter()

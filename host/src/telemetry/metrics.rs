@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::registry::HandlerSet;
+use crate::registry::manifest::parse_route;
 use crate::state::AppState;
 
 /// Requests answered, by `route`, `handler` and `status` class.
@@ -37,6 +39,122 @@ pub const DB_STATEMENT_TIMEOUTS: &str = "geofn_db_statement_timeouts_total";
 pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
 /// Notifications on the fleet channel that no host signed.
 pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
+/// Handler connections, all handlers together, by `state` (open, idle, in_use).
+pub const POOL_CONNECTIONS: &str = "geofn_db_pool_connections";
+/// Handler connections all handlers together may hold (`--pool-size`).
+pub const POOL_MAX: &str = "geofn_db_pool_max_connections";
+/// Requests waiting for a connection, all handlers together.
+pub const POOL_WAITING: &str = "geofn_db_pool_waiting";
+/// One handler's connections, by `handler` and `state` (open, in_use).
+pub const HANDLER_CONNECTIONS: &str = "geofn_db_handler_connections";
+/// One handler's share of the pool, by `handler`.
+pub const HANDLER_SHARE: &str = "geofn_db_handler_connections_share";
+/// Handler requests running now.
+pub const IN_FLIGHT: &str = "geofn_requests_in_flight";
+/// The admission bound (`--max-in-flight`).
+pub const IN_FLIGHT_LIMIT: &str = "geofn_requests_in_flight_limit";
+/// The memory budget.
+pub const MEMORY_BUDGET: &str = "geofn_memory_budget_bytes";
+/// The memory budget held by live instances.
+pub const MEMORY_RESERVED: &str = "geofn_memory_budget_reserved_bytes";
+/// What one handler's instances may hold of the budget.
+pub const MEMORY_SHARE: &str = "geofn_memory_budget_handler_share_bytes";
+
+/// Every family with its `# HELP` text: what `describe_*` registers.
+const COUNTERS: &[(&str, &str)] = &[
+    (
+        HTTP_REQUESTS,
+        "Requests answered, by route template, handler and status class.",
+    ),
+    (SWAPS_APPLIED, "Handler sets swapped in while serving."),
+    (
+        SWAPS_REJECTED,
+        "Handler reloads rejected (the running set kept), by reason.",
+    ),
+    (
+        ADMISSION_REJECTED,
+        "Requests refused at once because --max-in-flight were running.",
+    ),
+    (
+        DB_SHARE_EXHAUSTED,
+        "Requests whose handler held its whole share of the database pool for the whole wait, by handler.",
+    ),
+    (
+        DB_CANCELLATIONS,
+        "Statements cancelled on the server because their call ended first, by handler.",
+    ),
+    (
+        DB_STATEMENT_TIMEOUTS,
+        "Statements the server ended at the handler's statement_timeout, by handler.",
+    ),
+    (
+        MEMORY_REJECTED,
+        "Requests refused because the memory budget had no room, by handler.",
+    ),
+    (
+        FLEET_NOTIFICATIONS_IGNORED,
+        "Notifications on the fleet channel that no host signed, ignored.",
+    ),
+];
+const GAUGES: &[(&str, &str)] = &[
+    (
+        POOL_CONNECTIONS,
+        "Handler database connections, all handlers together, by state.",
+    ),
+    (
+        POOL_MAX,
+        "Handler database connections all handlers together may hold.",
+    ),
+    (POOL_WAITING, "Requests waiting for a database connection."),
+    (
+        HANDLER_CONNECTIONS,
+        "One handler's database connections, by state.",
+    ),
+    (
+        HANDLER_SHARE,
+        "One handler's share of the database pool, in connections.",
+    ),
+    (IN_FLIGHT, "Handler requests running now."),
+    (IN_FLIGHT_LIMIT, "Handler requests that may run at once."),
+    (
+        MEMORY_BUDGET,
+        "Memory the instances alive at once may have, by their limits.",
+    ),
+    (
+        MEMORY_RESERVED,
+        "Memory reserved by the instances alive now.",
+    ),
+    (MEMORY_SHARE, "Memory one handler's instances may reserve."),
+];
+const HISTOGRAMS: &[(&str, &str)] = &[
+    (
+        HTTP_DURATION,
+        "Request latency, by route template, handler and status class.",
+    ),
+    (
+        INSTANTIATE,
+        "Time to instantiate a handler component for one request.",
+    ),
+    (
+        POOL_WAIT,
+        "Time a request waited for a database connection, by handler.",
+    ),
+    (
+        DB_QUERY,
+        "Latency of a handler's database call, by handler and call.",
+    ),
+];
+
+/// Counters that count per handler: registered at zero for every loaded
+/// handler, so that `rate()` and alerts work before the first event.
+const PER_HANDLER_COUNTERS: &[&str] = &[
+    DB_SHARE_EXHAUSTED,
+    DB_CANCELLATIONS,
+    DB_STATEMENT_TIMEOUTS,
+    MEMORY_REJECTED,
+];
+/// Status classes a route's request counter starts with.
+const STATUS_CLASSES: &[&str] = &["2xx", "4xx", "5xx"];
 
 /// Latency buckets, seconds: from a cached lookup to a stuck handler's deadline.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -59,6 +177,7 @@ pub fn install() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
+            describe_and_zero();
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("geofn-metrics".into())
@@ -72,6 +191,56 @@ pub fn install() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Gives every family its `# HELP`, and registers the counters that have
+/// no per-handler label at zero.
+fn describe_and_zero() {
+    for &(name, help) in COUNTERS {
+        metrics::describe_counter!(name, help);
+    }
+    for &(name, help) in GAUGES {
+        metrics::describe_gauge!(name, help);
+    }
+    for &(name, help) in HISTOGRAMS {
+        metrics::describe_histogram!(name, metrics::Unit::Seconds, help);
+    }
+    metrics::counter!(SWAPS_APPLIED).increment(0);
+    metrics::counter!(ADMISSION_REJECTED).increment(0);
+    metrics::counter!(FLEET_NOTIFICATIONS_IGNORED).increment(0);
+    for &reason in crate::registry::LoadError::REASONS {
+        metrics::counter!(SWAPS_REJECTED, "reason" => reason).increment(0);
+    }
+    for route in ["/status", "/livez", "/metrics", "/"] {
+        zero_requests(route, "host");
+    }
+}
+
+/// Registers at zero the counters of every handler of `set` and of its
+/// routes (counters already running keep their counts).
+pub fn register_handlers(set: &HandlerSet) {
+    for handler in set.handlers() {
+        let name = handler.name.to_string();
+        for &counter in PER_HANDLER_COUNTERS {
+            metrics::counter!(counter, "handler" => name.clone()).increment(0);
+        }
+        for route in &handler.routes {
+            if let Some(route) = parse_route(route) {
+                zero_requests(&route.path, &name);
+            }
+        }
+    }
+}
+
+fn zero_requests(route: &str, handler: &str) {
+    for &status in STATUS_CLASSES {
+        let labels = [
+            ("route", route.to_owned()),
+            ("handler", handler.to_owned()),
+            ("status", status.to_owned()),
+        ];
+        metrics::counter!(HTTP_REQUESTS, &labels).increment(0);
+    }
 }
 
 /// "2xx", "4xx", ...: status classes keep the label set small.
@@ -100,26 +269,22 @@ pub fn render(handle: &PrometheusHandle, state: &AppState) -> String {
         in_use += usage.in_use;
         waiting += usage.waiting;
         let name = handler.name.to_string();
-        metrics::gauge!("geofn_db_handler_connections", "handler" => name.clone(), "state" => "in_use")
+        metrics::gauge!(HANDLER_CONNECTIONS, "handler" => name.clone(), "state" => "in_use")
             .set(usage.in_use as f64);
-        metrics::gauge!("geofn_db_handler_connections", "handler" => name.clone(), "state" => "open")
+        metrics::gauge!(HANDLER_CONNECTIONS, "handler" => name.clone(), "state" => "open")
             .set(usage.open as f64);
-        metrics::gauge!("geofn_db_handler_connections_share", "handler" => name)
-            .set(usage.share as f64);
+        metrics::gauge!(HANDLER_SHARE, "handler" => name).set(usage.share as f64);
     }
-    metrics::gauge!("geofn_db_pool_connections", "state" => "open").set(open as f64);
-    metrics::gauge!("geofn_db_pool_connections", "state" => "idle")
-        .set(open.saturating_sub(in_use) as f64);
-    metrics::gauge!("geofn_db_pool_connections", "state" => "in_use").set(in_use as f64);
-    metrics::gauge!("geofn_db_pool_max_connections").set(state.databases().total_size() as f64);
-    metrics::gauge!("geofn_db_pool_waiting").set(waiting as f64);
-    metrics::gauge!("geofn_requests_in_flight").set(state.admission.in_flight() as f64);
-    metrics::gauge!("geofn_requests_in_flight_limit").set(state.admission.limit() as f64);
-    metrics::gauge!("geofn_memory_budget_bytes").set(state.budget().bytes() as f64);
-    metrics::gauge!("geofn_memory_budget_reserved_bytes")
-        .set(state.budget().reserved_bytes() as f64);
-    metrics::gauge!("geofn_memory_budget_handler_share_bytes")
-        .set(state.budget().share_bytes() as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "open").set(open as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(open.saturating_sub(in_use) as f64);
+    metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use").set(in_use as f64);
+    metrics::gauge!(POOL_MAX).set(state.databases().total_size() as f64);
+    metrics::gauge!(POOL_WAITING).set(waiting as f64);
+    metrics::gauge!(IN_FLIGHT).set(state.admission.in_flight() as f64);
+    metrics::gauge!(IN_FLIGHT_LIMIT).set(state.admission.limit() as f64);
+    metrics::gauge!(MEMORY_BUDGET).set(state.budget().bytes() as f64);
+    metrics::gauge!(MEMORY_RESERVED).set(state.budget().reserved_bytes() as f64);
+    metrics::gauge!(MEMORY_SHARE).set(state.budget().share_bytes() as f64);
     let mut text = handle.render();
     // One series per loaded handler, rebuilt each scrape: a swapped-out
     // version disappears instead of lingering at a stale value.
