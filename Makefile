@@ -7,7 +7,10 @@
 CARGO       ?= cargo
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 WASM_TARGET := wasm32-wasip2
-WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/release
+# Handler components: fat LTO, one codegen unit (Cargo.toml's wasm-release):
+# smaller components, so they fit a Kubernetes ConfigMap.
+WASM_PROFILE := wasm-release
+WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 # Shipped handler components, and test-only ones built beside them.
 HANDLERS      := points features
 TEST_HANDLERS := probe empty
@@ -30,14 +33,14 @@ publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
 # (a running `geofn dev` swaps them in). Test-only components, the probe in
 # two versions for the hot-swap tests, go to $(TARGET_DIR)/test-handlers.
 handlers: deps
-	$(CARGO) build --release --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS))
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS))
 	mkdir -p $(TARGET_DIR)/handlers $(TARGET_DIR)/test-handlers
 	$(foreach h,$(HANDLERS),$(call publish,$(WASM_OUT)/$(h).wasm,$(TARGET_DIR)/handlers/$(h).wasm) &&) true
 	$(call publish,handlers/geofn.toml,$(TARGET_DIR)/handlers/geofn.toml)
-	$(CARGO) build --release --target $(WASM_TARGET) -p empty
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p empty
 	cp $(WASM_OUT)/empty.wasm $(TARGET_DIR)/test-handlers/empty.wasm
 	for version in v1 v2; do \
-	  PROBE_VERSION=$$version $(CARGO) build --release --target $(WASM_TARGET) -p probe && \
+	  PROBE_VERSION=$$version $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$version.wasm || exit 1; \
 	done
 
