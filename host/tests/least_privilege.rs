@@ -210,20 +210,28 @@ async fn a_hostile_handler_stays_in_its_role_behind_the_shipped_initdb_script() 
         String::from_utf8_lossy(&output.stderr)
     );
     let dir = handlers_with_probe("");
+    let url = format!(
+        "postgresql://gisuser:gispassword@127.0.0.1:{}/gisdb",
+        db.cluster.port()
+    );
     let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
         .arg(dir.path())
-        .env(
-            "DATABASE_URL",
-            format!(
-                "postgresql://gisuser:gispassword@127.0.0.1:{}/gisdb",
-                db.cluster.port()
-            ),
-        )
+        .env("DATABASE_URL", url.clone())
         .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"));
     let host = Host::spawn(command).await;
     assert!(host.logs().contains("superuser=false"), "{}", host.logs());
+    // A second replica finds every role there already: it must set them
+    // up again (ALTER, not CREATE) with no more rights than the first.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    again
+        .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
+        .arg(dir.path())
+        .env("DATABASE_URL", url.clone())
+        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"));
+    let second = Host::spawn(again).await;
+    assert_eq!(get(&second.url("/points")).await.0, StatusCode::OK);
     let (status, _) = client()
         .post(host.url("/point"))
         .json(&serde_json::json!({"name": "Paris", "longitude": 2.35, "latitude": 48.85}))

@@ -315,41 +315,29 @@ pub async fn reset_login(client: &mut Object, role: &HandlerRole) -> Result<(), 
         .map_err(role.failed("committing its login"))
 }
 
-/// `CREATE` or `ALTER ROLE` with every attribute spelled out.
+/// `CREATE` or `ALTER ROLE`: a login with the derived password and no
+/// power. Only a superuser may even name SUPERUSER, REPLICATION or
+/// BYPASSRLS in an `ALTER ROLE`; a role that has one of them can only have
+/// been given it by a superuser, and [`check`] refuses it.
 async fn login_role(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
-    let existing = tx
-        .query_opt(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = $1",
+    let row = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), \
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
             &[&role.role],
         )
         .await
         .map_err(role.failed("looking up its role"))?;
-    let verb = match existing {
-        None => "CREATE",
-        Some(row) if row.get::<_, bool>(0) => {
-            let host_is_superuser: bool = tx
-                .query_one(
-                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-                    &[],
-                )
-                .await
-                .map_err(role.failed("reading the host's role"))?
-                .get(0);
-            if !host_is_superuser {
-                return Err(RoleError::Privileged {
-                    handler: role.handler.clone(),
-                    role: role.role.clone(),
-                    why: "is a superuser".into(),
-                });
-            }
-            "ALTER"
-        }
-        Some(_) => "ALTER",
+    let (exists, host_is_superuser): (bool, bool) = (row.get(0), row.get(1));
+    let attributes = if !exists || host_is_superuser {
+        "LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+    } else {
+        "LOGIN NOINHERIT NOCREATEDB NOCREATEROLE"
     };
+    let verb = if exists { "ALTER" } else { "CREATE" };
     let verifier = postgres_protocol::password::scram_sha_256(role.password.as_bytes());
     tx.batch_execute(&format!(
-        "{verb} ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
-         NOBYPASSRLS PASSWORD {}",
+        "{verb} ROLE {} {attributes} PASSWORD {}",
         ident(&role.role),
         literal(&verifier)
     ))
