@@ -17,7 +17,7 @@ TEST_HANDLERS := probe empty
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers deps test-deps lint audit chart verify-deploy
+.PHONY: run test build handlers deps test-deps lint audit chart verify-deploy verify-containers
 
 deps:
 	@scripts/install-deps.sh
@@ -70,6 +70,13 @@ chart: handlers
 # Charts, proxy configs and compose files, checked without Docker or a cluster.
 verify-deploy: test-deps handlers
 	python3 deploy/verify.py $(TARGET_DIR)/tools/helm $(TARGET_DIR)/handlers
+
+# The image built and both compose stacks run for real with podman, stand-in
+# base images where no registry is reachable (deploy/podman/). Not part of
+# `make test`: see the README for how long it takes.
+verify-containers: handlers
+	@deploy/podman/install.sh $(TARGET_DIR)/tools
+	python3 deploy/podman/verify.py $(TARGET_DIR)/tools
 
 test: test-deps handlers lint audit verify-deploy
 	$(CARGO) test --workspace

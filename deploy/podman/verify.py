@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""make verify-containers: the image and both compose stacks, for real.
+
+    deploy/podman/verify.py TOOLS_DIR
+
+Builds deploy/docker/Dockerfile with podman, checks the image, then brings
+each compose stack (nginx, HAProxy) up unchanged with podman-compose and
+checks it through the proxy's published port 80: the guide's two curl
+lines, a replica killed under readers (no failed GET), a component written
+into the shared handlers volume served by all three replicas, and `down -v`
+leaving nothing behind. Prints one line per check; exits 0 only if all hold.
+Traffic goes to 127.0.0.1 and to containers on the stacks' own networks.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+IMAGE = "localhost/geofn:latest"
+PROXY = "http://127.0.0.1:80"
+# Healthchecks are run by systemd timers, which these machines lack: the
+# check runs each container's healthcheck itself this often.
+HEALTH_EVERY = 2.0
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAILED: ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def run(*args, check_exit=True, capture=True, timeout=None, env=None):
+    result = subprocess.run(
+        args, capture_output=capture, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
+    if check_exit and result.returncode != 0:
+        sys.exit(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
+                 f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def http(method, url, body=None, timeout=5):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_for(predicate, seconds, every=1.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        time.sleep(every)
+    return False
+
+
+def build_image():
+    started = time.monotonic()
+    # Docker's image format: podman's default (OCI) has no HEALTHCHECK.
+    run("podman", "build", "--pull=never", "--format", "docker",
+        "--file", "deploy/docker/Dockerfile", "--tag", IMAGE, ".", capture=False)
+    minutes = (time.monotonic() - started) / 60
+    size = int(run("podman", "image", "inspect", IMAGE, "--format", "{{.Size}}").stdout)
+    print(f"image: {IMAGE}, {size / 1e6:.1f} MB, built in {minutes:.1f} min", flush=True)
+    user = run("podman", "image", "inspect", IMAGE, "--format", "{{.Config.User}}").stdout.strip()
+    check(user == "10001:10001", f"image runs as a non-root user ({user})")
+    uid = run("podman", "run", "--rm", "--entrypoint", "id", IMAGE, "-u").stdout.strip()
+    check(uid == "10001", f"a container of it runs as uid {uid}")
+    health = run("podman", "image", "inspect", IMAGE, "--format",
+                 "{{json .Config.Healthcheck}}").stdout
+    check("geofn" in health and "health" in health, "healthcheck is `geofn health`")
+    sbom = json.loads(run("podman", "run", "--rm", "--entrypoint", "cat", IMAGE,
+                          "/usr/share/doc/geofn/sbom.cdx.json").stdout)
+    purls = [c.get("purl", "") for c in sbom["components"]]
+    debs = [p for p in purls if p.startswith("pkg:deb/")]
+    crates = [p for p in purls if p.startswith("pkg:cargo/")]
+    check(sbom["bomFormat"] == "CycloneDX" and any("wasmtime@" in p for p in crates) and debs,
+          f"SBOM in the image: {len(crates)} crates, {len(debs)} Debian packages")
+    installed = run("podman", "run", "--rm", "--entrypoint", "dpkg-query", IMAGE,
+                    "-W", "-f", "${Package}\n").stdout.split()
+    check(not {"openssl", "ca-certificates", "curl"} & set(installed),
+          f"runtime packages: the base image's {len(installed)} only")
+
+
+class Health(threading.Thread):
+    """Runs the healthchecks of a project's containers, as systemd would."""
+
+    def __init__(self, project):
+        super().__init__(daemon=True)
+        self.project, self.stop = project, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            names = subprocess.run(
+                ["podman", "ps", "--filter", f"label=io.podman.compose.project={self.project}",
+                 "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
+            for name in names:
+                subprocess.run(["podman", "healthcheck", "run", name], capture_output=True)
+            self.stop.wait(HEALTH_EVERY)
+
+
+def readers(seconds, threads=4):
+    """GET /points through the proxy from several threads; (ok, failed)."""
+    counts = {"ok": 0, "failed": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def reader():
+        while time.monotonic() < deadline:
+            try:
+                status, _ = http("GET", f"{PROXY}/points?limit=10")
+                key = "ok" if status == 200 else "failed"
+            except Exception:
+                key = "failed"
+            with lock:
+                counts[key] += 1
+
+    workers = [threading.Thread(target=reader) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    return workers, counts
+
+
+def stack(kind, compose):
+    compose_file = ROOT / f"deploy/compose/{kind}/compose.yaml"
+    project = f"geofn-{kind}"
+    base = [compose, "-f", str(compose_file)]
+    container = lambda service: f"{project}_{service}_1"  # noqa: E731
+    health = Health(project)
+    health.start()
+    try:
+        started = time.monotonic()
+        run(*base, "up", "-d", capture=False, timeout=900)
+        print(f"{kind}: podman-compose up -d took {time.monotonic() - started:.1f} s", flush=True)
+        started = time.monotonic()
+        # podman-compose ignores `condition: service_healthy` with podman
+        # 4.3 (it says so): wait for what it would have waited for.
+        healthy = lambda name: run("podman", "healthcheck", "run", container(name),  # noqa: E731
+                                   check_exit=False).returncode == 0
+        ready = wait_for(lambda: all(healthy(n) for n in ("postgis", "geofn1", "geofn2", "geofn3")),
+                         240)
+        check(ready, f"{kind}: PostGIS and the three replicas healthy "
+                     f"({time.monotonic() - started:.1f} s after up returned)")
+        up = wait_for(lambda: http("GET", f"{PROXY}/status")[0] == 200, 60)
+        check(up, f"{kind}: the stack answers /status through port 80")
+        if not up:
+            print(run("podman", "ps", "-a", check_exit=False).stdout)
+            return
+        logs = "".join(run("podman", "logs", container(r), check_exit=False).stderr
+                       for r in ("geofn1", "geofn2", "geofn3"))
+        check(logs.count("superuser=false") >= 3,
+              f"{kind}: all three replicas log in as the init script's role, no superuser")
+
+        # The guide's two curl lines.
+        status, body = http("POST", f"{PROXY}/point",
+                            {"longitude": 2.3522, "latitude": 48.8566, "name": "Paris"})
+        check(status == 201, f"{kind}: POST /point -> {status} {body[:80]!r}")
+        status, body = http("GET", f"{PROXY}/points")
+        check(status == 200 and b"Paris" in body, f"{kind}: GET /points -> {status}, Paris in it")
+
+        # One replica killed under readers.
+        workers, counts = readers(12)
+        time.sleep(3)
+        run("podman", "kill", container("geofn2"))
+        for worker in workers:
+            worker.join()
+        check(counts["failed"] == 0 and counts["ok"] > 100,
+              f"{kind}: geofn2 killed under 4 readers: {counts['ok']} GETs ok, "
+              f"{counts['failed']} failed")
+        back = wait_for(lambda: run("podman", "healthcheck", "run", container("geofn2"),
+                                    check_exit=False).returncode == 0, 60)
+        how = "by its restart policy"
+        if not back:
+            run("podman", "start", container("geofn2"))
+            back = wait_for(lambda: run("podman", "healthcheck", "run", container("geofn2"),
+                                        check_exit=False).returncode == 0, 60)
+            how = "by podman start"
+        check(back, f"{kind}: geofn2 back and healthy ({how})")
+
+        # A new component in the shared handlers volume, served by all three.
+        manifest = run("podman", "exec", container("geofn1"), "cat",
+                       "/srv/geofn/handlers/geofn.toml").stdout
+        manifest += ('\n[handlers.probe]\ncomponent = "probe.wasm"\n'
+                     'routes = ["GET /probe/{action}"]\n')
+        staging = pathlib.Path(f"/tmp/{project}-swap")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        (staging / "geofn.toml").write_text(manifest)
+        shutil.copy(TEST_HANDLERS / "probe-v1.wasm", staging / "probe.wasm")
+        for name in ("probe.wasm", "geofn.toml"):  # component first, then the manifest naming it
+            run("podman", "cp", str(staging / name),
+                f"{container('geofn1')}:/srv/geofn/handlers/.{name}.new")
+            run("podman", "exec", "--user", "0", container("geofn1"), "sh", "-c",
+                f"chown 10001:10001 /srv/geofn/handlers/.{name}.new && "
+                f"mv /srv/geofn/handlers/.{name}.new /srv/geofn/handlers/{name}")
+        swapped = time.monotonic()
+        serving = lambda r: run("podman", "exec", container(r), "geofn", "health",  # noqa: E731
+                                "--path", "/probe/version", check_exit=False).returncode == 0
+        all_three = wait_for(lambda: all(serving(r) for r in ("geofn1", "geofn2", "geofn3")),
+                             30, every=0.2)
+        check(all_three, f"{kind}: the new component is served by all three replicas "
+                         f"({time.monotonic() - swapped:.1f} s after it was written)")
+        status, _ = http("GET", f"{PROXY}/probe/version")
+        check(status == 200, f"{kind}: ... and through the proxy ({status})")
+    finally:
+        health.stop.set()
+        run(*base, "down", "-v", check_exit=False, capture=False, timeout=300)
+        left = run("podman", "ps", "-a", "--filter", f"label=io.podman.compose.project={project}",
+                   "--format", "{{.Names}}").stdout.split()
+        volumes = run("podman", "volume", "ls", "--filter",
+                      f"label=io.podman.compose.project={project}", "--format",
+                      "{{.Name}}").stdout.split()
+        check(not left and not volumes,
+              f"{kind}: down -v leaves no container ({left}) and no volume ({volumes})")
+
+
+TEST_HANDLERS = pathlib.Path()
+
+
+def main():
+    global TEST_HANDLERS
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    tools = pathlib.Path(sys.argv[1]).resolve()
+    TEST_HANDLERS = tools.parent / "test-handlers"
+    os.environ.setdefault("CONTAINERS_CONF", str(HERE / "containers.conf"))
+    compose = str(tools / "podman-compose/bin/podman-compose")
+    run(str(HERE / "prepare-images.sh"), capture=False)
+    build_image()
+    # The compose files name the image geofn:latest and would build it
+    # themselves; the one just built is used as it is.
+    os.environ["GEOFN_IMAGE"] = IMAGE
+    for kind in ("nginx", "haproxy"):
+        stack(kind, compose)
+    print("verify-containers: " + ("all checks passed" if not failures
+                                   else f"{len(failures)} FAILED"), flush=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
