@@ -56,8 +56,8 @@ run: build
 
 lint: deps
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p geofn -p geofn-load --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
+	$(CARGO) clippy -p geofn -p geofn-load -p geofn-contract --all-targets -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-contract geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
 # Known advisories (offline RustSec snapshot), licences, bans, sources.
 audit:

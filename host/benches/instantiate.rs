@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use geofn::bindings::Request;
+use geofn::bindings::{Matched, Request};
 use geofn::db::handler_pools::HandlerDb;
 use geofn::runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
 use geofn::runtime::{Limits, Runtime, RuntimeSettings};
@@ -27,6 +27,13 @@ fn component() -> Vec<u8> {
 fn idle_pool() -> Arc<HandlerDb> {
     let config = tokio_postgres::Config::from_str("host=127.0.0.1 port=1 user=nobody").unwrap();
     HandlerDb::unmanaged("empty", config, 1)
+}
+
+fn route() -> Matched {
+    Matched {
+        template: "/empty".into(),
+        params: Vec::new(),
+    }
 }
 
 fn request() -> Request {
@@ -59,7 +66,14 @@ fn instantiate_and_call(c: &mut Criterion) {
     c.bench_function("instantiate + call, empty handler", |b| {
         b.to_async(&tokio).iter(|| async {
             let response = runtime
-                .call(name.clone(), &pre, &limits, pool.clone(), request())
+                .call(
+                    name.clone(),
+                    &pre,
+                    &limits,
+                    pool.clone(),
+                    route(),
+                    request(),
+                )
                 .await
                 .unwrap();
             assert_eq!(response.status, 200);

@@ -90,6 +90,25 @@ pub fn push(args: &PushArgs) -> Outcome {
             ),
         );
     }
+    // The name: as given, else the one the component carries.
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => match crate::registry::artifact::embedded(&bytes) {
+            Ok(Some(crate::registry::artifact::Embedded {
+                name: Some(name), ..
+            })) => name,
+            Ok(_) => {
+                return Outcome::Refused(
+                    0,
+                    format!(
+                        "{} does not name itself (no geofn-handler section with a name): give --name",
+                        args.component.display()
+                    ),
+                );
+            }
+            Err(err) => return Outcome::Refused(0, format!("{}: {err}", args.component.display())),
+        },
+    };
     let mut query = form_urlencoded::Serializer::new(String::new());
     for route in &args.routes {
         query.append_pair("route", route);
@@ -105,7 +124,7 @@ pub fn push(args: &PushArgs) -> Outcome {
     }
     let target = url(
         &args.admin,
-        &format!("/admin/handlers/{}?{}", args.name, query.finish()),
+        &format!("/admin/handlers/{name}?{}", query.finish()),
     );
     finish(
         agent()

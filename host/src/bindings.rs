@@ -11,7 +11,11 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async },
     exports: { default: async },
+    with: {
+        "geofn:handler/db.transaction": crate::runtime::guest::Transaction,
+    },
 });
 
 pub use self::geofn::handler::db::{DbError, PackedRows, QueryFailure, Rows, Value};
 pub use self::geofn::handler::log::Level;
+pub use self::geofn::handler::route::Matched;

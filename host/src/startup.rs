@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Database, ServerArgs, redacted};
-use crate::db::handler_pools::{HandlerDatabases, RoleMode};
+use crate::db::handler_databases::{HandlerDatabases, RoleMode};
 use crate::db::roles::{HostRole, RoleError, Secret};
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::Pool;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::db::handler_pools::HandlerDatabases;
+use crate::db::handler_databases::HandlerDatabases;
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
 use crate::registry::{Loader, Registry};

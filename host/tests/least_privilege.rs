@@ -76,12 +76,9 @@ async fn tally(requests: Vec<tokio::task::JoinHandle<(StatusCode, bool)>>) -> (u
 /// the host's tables (contents, not just counts), roles, databases,
 /// extensions, what `public` holds, and server settings.
 async fn server_state(db: &TestDb, dbname: &str) -> Vec<String> {
-    let (client, connection) = db
-        .cluster
-        .config_for(dbname)
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let mut config = db.cluster.config_for(dbname);
+    config.options("-c search_path=points,public");
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let mut state = Vec::new();
     for sql in [
@@ -93,6 +90,8 @@ async fn server_state(db: &TestDb, dbname: &str) -> Vec<String> {
         "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database",
         "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension",
         "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'",
+        "SELECT string_agg(handler || ':' || id || ':' || checksum, ',' ORDER BY handler, id) FROM geofn_handler_migrations",
+        "SELECT string_agg(role || ':' || handler, ',' ORDER BY role) FROM geofn_handler_roles",
         "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace",
         "SELECT count(*)::text FROM pg_largeobject_metadata",
         "SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_file_settings",

@@ -1,8 +1,7 @@
 //! The JSON documents of OGC API – Features that are not feature listings.
 
-use geofn_guest::Response;
 use geofn_guest::db::{self, Value};
-use geofn_guest::http::Problem;
+use geofn_guest::error::{Error, Result};
 use serde_json::{Value as Json, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -41,7 +40,7 @@ pub fn conformance() -> Json {
 }
 
 /// `/collections`
-pub fn collections(base: &Base) -> Result<Json, Response> {
+pub fn collections(base: &Base) -> Result<Json> {
     Ok(json!({
         "links": [link(base, "/collections", "self", "application/json", "the collections")],
         "collections": [collection(base)?],
@@ -49,7 +48,7 @@ pub fn collections(base: &Base) -> Result<Json, Response> {
 }
 
 /// `/collections/points`
-pub fn collection(base: &Base) -> Result<Json, Response> {
+pub fn collection(base: &Base) -> Result<Json> {
     let path = format!("/collections/{COLLECTION}");
     Ok(json!({
         "id": COLLECTION,
@@ -65,11 +64,12 @@ pub fn collection(base: &Base) -> Result<Json, Response> {
     }))
 }
 
-/// The table's bounding box from PostgreSQL's statistics (instant even on
+/// The table's bounding box (the points handler's schema and table) from
+/// PostgreSQL's statistics (instant even on
 /// millions of rows); the whole world until statistics exist.
-fn extent() -> Result<[f64; 4], Response> {
+fn extent() -> Result<[f64; 4]> {
     const SQL: &str = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) \
-                       FROM (SELECT ST_EstimatedExtent('points', 'geom')::box3d AS e) AS s";
+                       FROM (SELECT ST_EstimatedExtent('points', 'points', 'geom')::box3d AS e) AS s";
     let Ok(rows) = db::query(SQL, &[]) else {
         // Older PostGIS raise instead of returning NULL without statistics.
         return Ok(WHOLE_WORLD);
@@ -93,10 +93,10 @@ fn extent() -> Result<[f64; 4], Response> {
 }
 
 /// The current time in RFC 3339, for `timeStamp`.
-pub fn now_rfc3339() -> Result<String, Response> {
+pub fn now_rfc3339() -> Result<String> {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
-        .map_err(|e| Problem::new(500, "internal", "Internal error", e.to_string()).into_response())
+        .map_err(|e| Error::new(500, "internal", "Internal error", e.to_string()))
 }
 
 fn link(base: &Base, path: &str, rel: &str, media_type: &str, title: &str) -> Json {

@@ -2,7 +2,7 @@
 //! and other OGC clients read the points as a feature collection.
 //!
 //! Conformance classes: Core, GeoJSON, OpenAPI 3.0. Routes (see
-//! `handlers/geofn.toml`):
+//! `geofn-handler.toml`, embedded in the component):
 //! - `/` landing page, `/conformance`, `/api` (OpenAPI 3.0, the `service-desc`)
 //! - `/collections`, `/collections/points`
 //! - `/collections/points/items` (`bbox`, `datetime`, `limit`, keyset `next` links)
@@ -15,8 +15,8 @@ mod base;
 mod documents;
 mod openapi;
 
-use geofn_guest::http::{self, Problem};
-use geofn_guest::{Guest, Request, Response};
+use geofn_guest::http;
+use geofn_guest::prelude::*;
 use pointquery::filter::{self, Limits};
 use pointquery::geojson::{self, GEOJSON};
 use serde_json::json;
@@ -33,78 +33,75 @@ pub const LIMITS: Limits = Limits {
 /// Query parameters the item listing understands; others are a 400 (/req/core/query-param-unknown).
 const ITEMS_PARAMETERS: &[&str] = &["bbox", "datetime", "limit", "cursor", "f"];
 
-struct Features;
-
-impl Guest for Features {
-    fn handle(request: Request) -> Response {
-        answer(&request).unwrap_or_else(|response| response)
+/// The collection of the route: the one there is, else a 404.
+fn collection(ctx: &Ctx) -> Result<()> {
+    let name: String = ctx.param("collection")?;
+    if name == COLLECTION {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!(
+            "there is no collection {name:?}; the one collection is {COLLECTION:?}"
+        )))
     }
 }
 
-type Answer = Result<Response, Response>;
-
-fn answer(request: &Request) -> Answer {
-    let pairs = request.query_pairs();
-    check_format(&pairs)?;
-    let base = Base::of(request);
-    let segments = request.segments();
-    match segments.as_slice() {
-        [""] => Ok(http::json(200, &documents::landing(&base))),
-        ["conformance"] => Ok(http::json(200, &documents::conformance())),
-        ["api"] => Ok(http::with_content_type(
-            200,
-            openapi::MEDIA_TYPE,
-            &openapi::document(&base),
-        )),
-        ["collections"] => Ok(http::json(200, &documents::collections(&base)?)),
-        ["collections", COLLECTION] => Ok(http::json(200, &documents::collection(&base)?)),
-        ["collections", COLLECTION, "items"] => items(request, &base, &pairs),
-        ["collections", COLLECTION, "items", id] => item(&base, id),
-        ["collections", other, ..] => Err(Problem::not_found(format!(
-            "there is no collection {other:?}; the one collection is {COLLECTION:?}"
-        ))
-        .into_response()),
-        _ => Err(
-            Problem::not_found(format!("{} is not a resource of this API", request.path))
-                .into_response(),
-        ),
-    }
+/// The context's absolute base, after checking `f` (every route takes it).
+fn base(ctx: &Ctx) -> Result<Base> {
+    geojson::format(ctx.query_pairs())?;
+    Ok(Base::of(&ctx.request))
 }
 
-/// `f` selects the encoding; JSON (GeoJSON for features) is the only one.
-fn check_format(pairs: &[(String, String)]) -> Result<(), Response> {
-    match filter::single(pairs, "f").map_err(Problem::into_response)? {
-        None | Some("json" | "geojson") => Ok(()),
-        Some(other) => Err(Problem::bad_parameter(
-            "f",
-            format!("f={other} is not offered; this API speaks json (GeoJSON for features)"),
-        )
-        .into_response()),
-    }
+fn landing(ctx: &Ctx) -> Result<Response> {
+    Ok(http::json(200, &documents::landing(&base(ctx)?)))
 }
 
-fn items(request: &Request, base: &Base, pairs: &[(String, String)]) -> Answer {
+fn conformance(ctx: &Ctx) -> Result<Response> {
+    base(ctx)?;
+    Ok(http::json(200, &documents::conformance()))
+}
+
+fn api(ctx: &Ctx) -> Result<Response> {
+    Ok(http::with_content_type(
+        200,
+        openapi::MEDIA_TYPE,
+        &openapi::document(&base(ctx)?),
+    ))
+}
+
+fn collections(ctx: &Ctx) -> Result<Response> {
+    Ok(http::json(200, &documents::collections(&base(ctx)?)?))
+}
+
+fn the_collection(ctx: &Ctx) -> Result<Response> {
+    let base = base(ctx)?;
+    collection(ctx)?;
+    Ok(http::json(200, &documents::collection(&base)?))
+}
+
+fn items(ctx: &Ctx) -> Result<Response> {
+    let base = base(ctx)?;
+    collection(ctx)?;
+    let pairs = ctx.query_pairs();
     if let Some((unknown, _)) = pairs
         .iter()
         .find(|(k, _)| !ITEMS_PARAMETERS.contains(&k.as_str()))
     {
-        return Err(Problem::bad_parameter(
+        return Err(Error::bad_parameter(
             unknown,
             format!(
                 "unknown parameter {unknown:?}; items take {}",
                 ITEMS_PARAMETERS.join(", ")
             ),
-        )
-        .into_response());
+        ));
     }
-    let query = filter::parse(pairs, LIMITS).map_err(Problem::into_response)?;
+    let query = filter::parse(pairs, LIMITS)?;
     let page = pointquery::store::fetch(&query)?;
     let matched = pointquery::store::count(&query)?;
     let items_url = base.url(&format!("/collections/{COLLECTION}/items"));
-    let this_page = if request.query.is_empty() {
+    let this_page = if ctx.request.query.is_empty() {
         items_url.clone()
     } else {
-        format!("{items_url}?{}", request.query)
+        format!("{items_url}?{}", ctx.request.query)
     };
     let mut links = vec![
         geojson::link(&this_page, "self", GEOJSON, "this page"),
@@ -124,11 +121,11 @@ fn items(request: &Request, base: &Base, pairs: &[(String, String)]) -> Answer {
     Ok(http::with_content_type(200, GEOJSON, &body))
 }
 
-fn item(base: &Base, raw_id: &str) -> Answer {
-    let missing = || {
-        Problem::not_found(format!("there is no feature {raw_id:?} in {COLLECTION}"))
-            .into_response()
-    };
+fn item(ctx: &Ctx) -> Result<Response> {
+    let base = base(ctx)?;
+    collection(ctx)?;
+    let raw_id: String = ctx.param("feature")?;
+    let missing = || Error::not_found(format!("there is no feature {raw_id:?} in {COLLECTION}"));
     let id = raw_id.parse::<i64>().map_err(|_| missing())?;
     let point = pointquery::store::by_id(id)?.ok_or_else(missing)?;
     let mut feature = geojson::feature(&point);
@@ -149,4 +146,21 @@ fn item(base: &Base, raw_id: &str) -> Answer {
     Ok(http::with_content_type(200, GEOJSON, &feature))
 }
 
+struct Features;
+
+impl Guest for Features {
+    fn handle(request: Request) -> Response {
+        Router::new()
+            .get("/", landing)
+            .get("/conformance", conformance)
+            .get("/api", api)
+            .get("/collections", collections)
+            .get("/collections/{collection}", the_collection)
+            .get("/collections/{collection}/items", items)
+            .get("/collections/{collection}/items/{feature}", item)
+            .handle(request)
+    }
+}
+
 geofn_guest::export_handler!(Features);
+geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));

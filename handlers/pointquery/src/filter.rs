@@ -312,7 +312,7 @@ mod tests {
     }
 
     fn parameter(text: &str) -> Option<String> {
-        q(text).err().and_then(|p| p.parameter)
+        q(text).err().and_then(|p| p.0.parameter)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! GeoJSON (RFC 7946) renderings of points, as the points API's
 //! `application/geo+json` answers and OGC API – Features items.
 
+use geofn_guest::http::Problem;
 use serde_json::{Value, json};
 
 use crate::store::Point;
@@ -40,6 +41,18 @@ pub fn collection(points: &[Point], links: Vec<Value>, number_matched: Option<i6
         out["numberMatched"] = json!(matched);
     }
     out
+}
+
+/// The `f` parameter, which picks the encoding: `json` or `geojson`, at
+/// most once; anything else is a 400 naming it.
+pub fn format(pairs: &[(String, String)]) -> Result<Option<&str>, Problem> {
+    match crate::filter::single(pairs, "f")? {
+        f @ (None | Some("json" | "geojson")) => Ok(f),
+        Some(other) => Err(Problem::bad_parameter(
+            "f",
+            format!("f is json or geojson, got {other:?}"),
+        )),
+    }
 }
 
 /// Whether a request asks for GeoJSON: `f=geojson`, or an Accept header

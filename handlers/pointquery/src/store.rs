@@ -2,11 +2,10 @@
 //! GiST index); distances use `geom::geography` (the geography GiST index)
 //! with `ST_DWithin` to filter and `<->` to order nearest first.
 
-use geofn_guest::Response;
 use geofn_guest::db::{self, Value};
+use geofn_guest::error::{Error, Result};
 use geofn_guest::geometry::{WGS84, point_ewkb, point_xy};
 use geofn_guest::packed::{self, Cell};
-use geofn_guest::sql::failure_response;
 use serde::Serialize;
 
 use crate::cursor::Cursor;
@@ -152,9 +151,9 @@ pub fn count_sql(query: &Query) -> (String, Vec<Value>) {
 }
 
 /// Runs a listing.
-pub fn fetch(query: &Query) -> Result<Page, Response> {
+pub fn fetch(query: &Query) -> Result<Page> {
     let (sql, params) = listing_sql(query);
-    let rows = packed::query(&sql, &params).map_err(|e| failure_response("list points", e))?;
+    let rows = packed::query(&sql, &params)?;
     let mut points = points_of(&rows)?;
     let more = points.len() as i64 > query.limit;
     points.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
@@ -173,9 +172,9 @@ pub fn fetch(query: &Query) -> Result<Page, Response> {
 }
 
 /// How many points `query` matches in all.
-pub fn count(query: &Query) -> Result<i64, Response> {
+pub fn count(query: &Query) -> Result<i64> {
     let (sql, params) = count_sql(query);
-    let rows = db::query(&sql, &params).map_err(|e| failure_response("count points", e))?;
+    let rows = db::query(&sql, &params)?;
     match rows.rows.first().and_then(|r| r.first()) {
         Some(Value::Int(n)) => Ok(*n),
         _ => Err(internal("count returned no number")),
@@ -183,17 +182,16 @@ pub fn count(query: &Query) -> Result<i64, Response> {
 }
 
 /// One point by id.
-pub fn by_id(id: i64) -> Result<Option<Point>, Response> {
+pub fn by_id(id: i64) -> Result<Option<Point>> {
     let rows = packed::query(
         "SELECT id, name, geom FROM points WHERE id = $1",
         &[Value::Int(id)],
-    )
-    .map_err(|e| failure_response("fetch point", e))?;
+    )?;
     Ok(points_of(&rows)?.pop())
 }
 
 /// Every row of `rows` as a [`Point`], or a 500 answer if one is not a point row.
-pub fn points_of(rows: &packed::Rows) -> Result<Vec<Point>, Response> {
+pub fn points_of(rows: &packed::Rows) -> Result<Vec<Point>> {
     rows.map_rows(point_from_cells)
         .map_err(|_| internal("malformed point row"))
 }
@@ -220,8 +218,8 @@ pub fn point_from_cells(cells: &[Cell<'_>]) -> Option<Point> {
     })
 }
 
-fn internal(what: &str) -> Response {
-    geofn_guest::http::Problem::new(500, "internal", "Internal error", what).into_response()
+fn internal(what: &str) -> Error {
+    Error::new(500, "internal", "Internal error", what)
 }
 
 /// Numbered placeholders and their values, in step.

@@ -1,7 +1,8 @@
 //! Validation of everything a client sends, before any database call.
 
-use geofn_guest::http::Problem;
-use geofn_guest::{Request, Response};
+use geofn_guest::Request;
+use geofn_guest::error::{Error, Result};
+use geofn_guest::router::Ctx;
 use serde_json::Value;
 
 /// Longest name, in characters: the guide's `VARCHAR(100)`.
@@ -16,33 +17,30 @@ pub struct NewPoint {
 }
 
 /// Parses and checks a `POST /point` body.
-pub fn new_point(request: &Request) -> Result<NewPoint, Response> {
+pub fn new_point(request: &Request) -> Result<NewPoint> {
     if !request.body_may_be_json() {
-        return Err(Problem::new(
+        return Err(Error::new(
             415,
             "unsupported-media-type",
             "Unsupported media type",
             "the body must be JSON (Content-Type: application/json)",
-        )
-        .into_response());
+        ));
     }
     let body: Value = serde_json::from_slice(&request.body).map_err(|err| {
-        Problem::new(
+        Error::new(
             400,
             "malformed-json",
             "Malformed JSON",
             format!("the body is not valid JSON: {err}"),
         )
-        .into_response()
     })?;
     let Value::Object(fields) = body else {
-        return Err(Problem::new(
+        return Err(Error::new(
             400,
             "malformed-json",
             "Malformed JSON",
             "the body must be a JSON object with longitude, latitude and name",
-        )
-        .into_response());
+        ));
     };
     let longitude = coordinate(&fields, "longitude", 180.0)?;
     let latitude = coordinate(&fields, "latitude", 90.0)?;
@@ -54,11 +52,7 @@ pub fn new_point(request: &Request) -> Result<NewPoint, Response> {
     })
 }
 
-fn coordinate(
-    fields: &serde_json::Map<String, Value>,
-    field: &str,
-    bound: f64,
-) -> Result<f64, Response> {
+fn coordinate(fields: &serde_json::Map<String, Value>, field: &str, bound: f64) -> Result<f64> {
     let value = match fields.get(field) {
         None | Some(Value::Null) => return Err(bad(field, format!("{field} is required"))),
         Some(Value::Number(n)) => n.as_f64(),
@@ -76,7 +70,7 @@ fn coordinate(
     Ok(value)
 }
 
-fn name(fields: &serde_json::Map<String, Value>) -> Result<String, Response> {
+fn name(fields: &serde_json::Map<String, Value>) -> Result<String> {
     let name = match fields.get("name") {
         None | Some(Value::Null) => return Err(bad("name", "name is required")),
         Some(Value::String(s)) => s,
@@ -99,30 +93,41 @@ fn name(fields: &serde_json::Map<String, Value>) -> Result<String, Response> {
     Ok(name.clone())
 }
 
-/// The `{id}` path segment: a positive integer.
-pub fn point_id(raw: &str) -> Result<i64, Response> {
-    match raw.parse::<i64>() {
+/// The `{id}` of the route: a positive integer.
+pub fn point_id(ctx: &Ctx) -> Result<i64> {
+    match ctx.param::<i64>("id") {
         Ok(id) if id > 0 => Ok(id),
         _ => Err(bad(
             "id",
-            format!("a point id is a positive integer, got {raw:?}"),
+            format!(
+                "a point id is a positive integer, got {:?}",
+                ctx.request.path
+            ),
         )),
     }
 }
 
-fn bad(parameter: &str, detail: impl Into<String>) -> Response {
-    Problem::bad_parameter(parameter, detail).into_response()
+fn bad(parameter: &str, detail: impl Into<String>) -> Error {
+    Error::bad_parameter(parameter, detail)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn by_id(raw: &str) -> Ctx {
+        Ctx::new(
+            request(""),
+            "/points/{id}".into(),
+            vec![("id".into(), raw.into())],
+        )
+    }
+
     #[test]
     fn ids_are_positive_integers() {
-        assert_eq!(point_id("42").ok(), Some(42));
+        assert_eq!(point_id(&by_id("42")).ok(), Some(42));
         for bad in ["0", "-1", "x", "", "9223372036854775808"] {
-            assert!(point_id(bad).is_err(), "{bad}");
+            assert!(point_id(&by_id(bad)).is_err(), "{bad}");
         }
     }
 
@@ -163,7 +168,7 @@ mod tests {
             r#"{"longitude": 0, "latitude": 0, "name": ["P"]}"#,
             r#"{"longitude": 0, "latitude": 0}"#,
         ] {
-            let refused = new_point(&request(body)).err().map(|r| r.status);
+            let refused = new_point(&request(body)).err().map(|e| e.problem().status);
             assert_eq!(refused, Some(400), "{body}");
         }
     }

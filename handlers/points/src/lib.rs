@@ -1,7 +1,7 @@
 //! The points API of the original Flask guide, as a geofn handler component,
-//! grown into a spatial API.
+//! grown into a spatial API. Its routes, limits and table (migrations) are
+//! in `geofn-handler.toml`, embedded in the component.
 //!
-//! Routes (mapped to this component by `handlers/geofn.toml`):
 //! - `POST /point` stores a point and answers 201 with it and its `Location`.
 //! - `GET /points` lists points: newest first, or nearest first with
 //!   `near`+`radius`; `bbox` filters; `limit` (default 100, max 10000) and a
@@ -17,62 +17,33 @@
 mod input;
 mod store;
 
-use geofn_guest::http::{self, Problem};
-use geofn_guest::{Guest, Request, Response};
+use geofn_guest::http;
+use geofn_guest::prelude::*;
 use pointquery::filter::{self, Limits};
 use pointquery::geojson::{self, GEOJSON};
 
-/// `limit` bounds of `GET /points`, as DESIGN.md gives them.
+/// `limit` bounds of `GET /points`: 100 by default, at most 10,000.
 const LIMITS: Limits = Limits {
     default: 100,
     max: 10_000,
 };
 
-struct Points;
-
-impl Guest for Points {
-    fn handle(request: Request) -> Response {
-        let segments = request.segments();
-        let result = match (request.method.as_str(), segments.as_slice()) {
-            ("POST", ["point"]) => create(&request),
-            ("GET", ["points"]) => list(&request),
-            ("GET", ["points", id]) => input::point_id(id).and_then(|id| fetch(&request, id)),
-            ("DELETE", ["points", id]) => input::point_id(id).and_then(remove),
-            _ => Err(Problem::not_found(format!(
-                "{} {} is not a route of the points handler",
-                request.method, request.path
-            ))
-            .into_response()),
-        };
-        result.unwrap_or_else(|response| response)
-    }
-}
-
-/// Handler results: either the answer, or an error answer already rendered.
-type Answer = Result<Response, Response>;
-
-fn create(request: &Request) -> Answer {
-    let new_point = input::new_point(request)?;
-    let point = store::insert(&new_point)?;
+fn create(ctx: &Ctx) -> Result<Response> {
+    let point = store::insert(&input::new_point(&ctx.request)?)?;
     Ok(http::json(201, &point).with_header("location", format!("/points/{}", point.id)))
 }
 
-fn list(request: &Request) -> Answer {
-    let pairs = request.query_pairs();
-    let f = filter::single(&pairs, "f").map_err(Problem::into_response)?;
-    if let Some(f) = f.filter(|f| !matches!(*f, "json" | "geojson")) {
-        return Err(
-            Problem::bad_parameter("f", format!("f is json or geojson, got {f:?}")).into_response(),
-        );
-    }
-    let query = filter::parse(&pairs, LIMITS).map_err(Problem::into_response)?;
+fn list(ctx: &Ctx) -> Result<Response> {
+    let pairs = ctx.query_pairs();
+    let f = geojson::format(pairs)?;
+    let query = filter::parse(pairs, LIMITS)?;
     let page = pointquery::store::fetch(&query)?;
     let next = page
         .next
-        .map(|cursor| format!("/points?{}", pointquery::next_query(&pairs, &cursor)));
-    let response = if geojson::wants_geojson(request.header("accept"), f) {
+        .map(|cursor| format!("/points?{}", pointquery::next_query(pairs, &cursor)));
+    let response = if geojson::wants_geojson(ctx.header("accept"), f) {
         let mut links = vec![geojson::link(
-            &format!("/points?{}", request.query),
+            &format!("/points?{}", ctx.request.query),
             "self",
             GEOJSON,
             "this page",
@@ -80,11 +51,8 @@ fn list(request: &Request) -> Answer {
         if let Some(next) = &next {
             links.push(geojson::link(next, "next", GEOJSON, "next page"));
         }
-        http::with_content_type(
-            200,
-            GEOJSON,
-            &geojson::collection(&page.points, links, None),
-        )
+        let collection = geojson::collection(&page.points, links, None);
+        http::with_content_type(200, GEOJSON, &collection)
     } else {
         http::encoded(200, http::JSON, pointquery::wire::points_json(&page.points))
     };
@@ -94,17 +62,11 @@ fn list(request: &Request) -> Answer {
     })
 }
 
-fn fetch(request: &Request, id: i64) -> Answer {
-    let Some(point) = pointquery::store::by_id(id)? else {
-        return Err(no_such_point(id));
-    };
-    let f = request
-        .query_pairs()
-        .into_iter()
-        .find(|(k, _)| k == "f")
-        .map(|(_, v)| v);
+fn fetch(ctx: &Ctx) -> Result<Response> {
+    let id = input::point_id(ctx)?;
+    let point = pointquery::store::by_id(id)?.ok_or_else(|| no_such_point(id))?;
     Ok(
-        if geojson::wants_geojson(request.header("accept"), f.as_deref()) {
+        if geojson::wants_geojson(ctx.header("accept"), geojson::format(ctx.query_pairs())?) {
             http::with_content_type(200, GEOJSON, &geojson::feature(&point))
         } else {
             http::json(200, &point)
@@ -112,7 +74,8 @@ fn fetch(request: &Request, id: i64) -> Answer {
     )
 }
 
-fn remove(id: i64) -> Answer {
+fn remove(ctx: &Ctx) -> Result<Response> {
+    let id = input::point_id(ctx)?;
     if store::delete(id)? {
         Ok(http::empty(204))
     } else {
@@ -120,8 +83,22 @@ fn remove(id: i64) -> Answer {
     }
 }
 
-fn no_such_point(id: i64) -> Response {
-    Problem::not_found(format!("there is no point with id {id}")).into_response()
+fn no_such_point(id: i64) -> Error {
+    Error::not_found(format!("there is no point with id {id}"))
+}
+
+struct Points;
+
+impl Guest for Points {
+    fn handle(request: Request) -> Response {
+        Router::new()
+            .post("/point", create)
+            .get("/points", list)
+            .get("/points/{id}", fetch)
+            .delete("/points/{id}", remove)
+            .handle(request)
+    }
 }
 
 geofn_guest::export_handler!(Points);
+geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));

@@ -332,8 +332,16 @@ const ESCAPES: &[(&str, &str)] = &[
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{host}'",
     ),
     ("read-password-hashes", "SELECT rolpassword FROM pg_authid"),
-    ("read-undeclared-table", "SELECT count(*) FROM points"),
-    ("write-undeclared-table", "DELETE FROM points"),
+    // The points handler's table, in its schema.
+    (
+        "read-undeclared-table",
+        "SELECT count(*) FROM points.points",
+    ),
+    ("write-undeclared-table", "DELETE FROM points.points"),
+    (
+        "create-in-another-schema",
+        "CREATE TABLE points.evil (x int)",
+    ),
 ];
 
 /// Runs every attempt of [`ESCAPES`]; each should come back refused. Then

@@ -5,41 +5,43 @@ use serde::Serialize;
 use crate::{Request, Response};
 
 /// Media type of RFC 9457 problem documents, the shape of every error answer.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub const PROBLEM_JSON: &str = geofn_contract::problem::CONTENT_TYPE;
 /// Media type of ordinary JSON answers.
 pub const JSON: &str = "application/json";
 
-/// An RFC 9457 problem document. `type` is a URI naming the kind of problem so
+/// An RFC 9457 problem document (`geofn_contract::problem`, the same type
+/// the host answers with). `type` is a URI naming the kind of problem so
 /// clients can branch on it without parsing `detail`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// The offending request parameter or body field, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameter: Option<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem(pub geofn_contract::problem::Problem);
+
+impl std::ops::Deref for Problem {
+    type Target = geofn_contract::problem::Problem;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Problem {
     /// A problem of kind `urn:geofn:problem:{slug}`.
     pub fn new(status: u16, slug: &str, title: &str, detail: impl Into<String>) -> Self {
-        Self {
-            kind: format!("urn:geofn:problem:{slug}"),
-            title: title.to_owned(),
-            status,
-            detail: detail.into(),
-            parameter: None,
-        }
+        Self(geofn_contract::problem::Problem::new(
+            status, slug, title, detail,
+        ))
     }
 
     /// A 400 naming the parameter or field that was wrong.
     pub fn bad_parameter(parameter: &str, detail: impl Into<String>) -> Self {
-        let mut problem = Self::new(400, "invalid-parameter", "Invalid parameter", detail);
-        problem.parameter = Some(parameter.to_owned());
-        problem
+        Self(
+            geofn_contract::problem::Problem::new(
+                400,
+                "invalid-parameter",
+                "Invalid parameter",
+                detail,
+            )
+            .with_parameter(parameter),
+        )
     }
 
     /// A 404 for a resource that does not exist.
@@ -49,11 +51,10 @@ impl Problem {
 
     /// Renders the problem as an HTTP response.
     pub fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self).unwrap_or_default();
         Response {
-            status: self.status,
+            status: self.0.status,
             headers: vec![("content-type".into(), PROBLEM_JSON.into())],
-            body,
+            body: self.0.to_json(),
         }
     }
 }

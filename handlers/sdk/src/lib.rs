@@ -3,26 +3,55 @@
 //! Layout:
 //! - [`bindings`]: the `geofn:handler` world from `wit/`, generated once here so
 //!   every handler shares one set of types.
-//! - [`http`]: building responses (JSON, problem documents) and reading requests
-//!   (query parameters, headers, path segments).
+//! - [`router`]: handler functions by route template, and [`router::Ctx`]:
+//!   typed path and query parameters, JSON bodies.
+//! - [`error`]: `Result<impl IntoResponse, Error>`, failures as problem documents.
+//! - [`sql`], [`rows`]: `db` calls with `?`, results read by column name.
+//! - [`tx`]: work that commits together or not at all.
+//! - [`http`]: building responses (JSON, problem documents) and reading requests.
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
-//! - [`sql`]: turning `db` failures into the HTTP answers clients should get.
+//! - [`manifest`]: the handler's own manifest, embedded in its component.
 //!
-//! A handler crate implements [`bindings::Guest`] and calls [`export_handler!`]:
+//! A handler crate routes its requests and exports itself:
 //!
 //! ```ignore
-//! struct Points;
-//! impl geofn_guest::Guest for Points {
-//!     fn handle(request: Request) -> Response { ... }
+//! use geofn_guest::prelude::*;
+//!
+//! fn hello(ctx: &Ctx) -> Result<impl IntoResponse> {
+//!     let name: String = ctx.param("name")?;
+//!     Ok(Json(serde_json::json!({ "hello": name })))
 //! }
-//! geofn_guest::export_handler!(Points);
+//!
+//! struct Hello;
+//! impl Guest for Hello {
+//!     fn handle(request: Request) -> Response {
+//!         Router::new().get("/hello/{name}", hello).handle(request)
+//!     }
+//! }
+//! geofn_guest::export_handler!(Hello);
+//! geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
 //! ```
 
+pub mod error;
 pub mod geometry;
 pub mod http;
+pub mod manifest;
 pub mod packed;
+pub mod router;
+pub mod rows;
 pub mod sql;
+pub mod tx;
+
+/// What most handlers use.
+pub mod prelude {
+    pub use crate::db::Value;
+    pub use crate::error::{Error, IntoResponse, Json, Result};
+    pub use crate::http::Problem;
+    pub use crate::router::{Ctx, Router};
+    pub use crate::rows::{Point, Row, Rows};
+    pub use crate::{Guest, Request, Response};
+}
 
 #[allow(missing_docs, unsafe_code, clippy::all)]
 pub mod bindings {
@@ -38,5 +67,6 @@ pub mod bindings {
 
 pub use bindings::geofn::handler::db;
 pub use bindings::geofn::handler::log;
+pub use bindings::geofn::handler::route;
 pub use bindings::geofn::handler::types::{Request, Response};
 pub use bindings::{Guest, export_handler};

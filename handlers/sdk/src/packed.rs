@@ -11,21 +11,8 @@
 
 use crate::db::{self, DbError, Value};
 
-/// One cell of a packed row: the `db::value` cases, borrowing their bytes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
-    Null,
-    Boolean(bool),
-    Int(i64),
-    Float(f64),
-    Text(&'a str),
-    Bytes(&'a [u8]),
-    Json(&'a str),
-    /// EWKB, as PostGIS sends it.
-    Geometry(&'a [u8]),
-    /// RFC 3339.
-    Timestamp(&'a str),
-}
+use geofn_contract::packed::Cells;
+pub use geofn_contract::packed::{Cell, Malformed};
 
 /// A `query` value seen as a cell, so code can read both results alike.
 impl<'a> From<&'a Value> for Cell<'a> {
@@ -43,11 +30,6 @@ impl<'a> From<&'a Value> for Cell<'a> {
         }
     }
 }
-
-/// The buffer does not follow the `packed-rows` layout, or a row did not
-/// have the shape the caller expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Malformed(pub String);
 
 /// The rows of one statement.
 #[derive(Debug)]
@@ -81,71 +63,23 @@ impl Rows {
         mut f: impl FnMut(&[Cell<'a>]) -> Option<T>,
     ) -> Result<Vec<T>, Malformed> {
         let width = self.0.columns.len();
-        let mut reader = Reader {
-            bytes: &self.0.cells,
-        };
+        let mut reader = Cells::new(&self.0.cells);
         let mut cells = Vec::with_capacity(width);
         let mut out = Vec::with_capacity(self.len());
         for row in 0..self.len() {
             cells.clear();
             for _ in 0..width {
-                cells.push(reader.cell()?);
+                let cell = reader
+                    .next_cell()
+                    .ok_or_else(|| Malformed("cells end inside a row".to_owned()))??;
+                cells.push(cell);
             }
             out.push(f(&cells).ok_or_else(|| Malformed(format!("row {row} has another shape")))?);
         }
-        if !reader.bytes.is_empty() {
-            return Err(Malformed(format!(
-                "{} bytes after the last row",
-                reader.bytes.len()
-            )));
+        if !reader.is_empty() {
+            return Err(Malformed("bytes after the last row".to_owned()));
         }
         Ok(out)
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn cell(&mut self) -> Result<Cell<'a>, Malformed> {
-        let tag = self.take(1)?[0];
-        Ok(match tag {
-            0 => Cell::Null,
-            1 => Cell::Boolean(self.take(1)?[0] != 0),
-            2 => Cell::Int(i64::from_le_bytes(self.array()?)),
-            3 => Cell::Float(f64::from_le_bytes(self.array()?)),
-            4 => Cell::Text(self.text()?),
-            5 => Cell::Bytes(self.sized()?),
-            6 => Cell::Json(self.text()?),
-            7 => Cell::Geometry(self.sized()?),
-            8 => Cell::Timestamp(self.text()?),
-            other => return Err(Malformed(format!("unknown cell tag {other}"))),
-        })
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
-        if self.bytes.len() < n {
-            return Err(Malformed("cells end inside a cell".to_owned()));
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn sized(&mut self) -> Result<&'a [u8], Malformed> {
-        let len = u32::from_le_bytes(self.array()?) as usize;
-        self.take(len)
-    }
-
-    fn text(&mut self) -> Result<&'a str, Malformed> {
-        std::str::from_utf8(self.sized()?).map_err(|e| Malformed(format!("cell is not UTF-8: {e}")))
     }
 }
 

@@ -1,41 +1,27 @@
-//! Turning `db` failures into the answers HTTP clients should get.
+//! `db` calls whose failures are [`Error`]s, so `?` works in handler
+//! functions, and results read by column name ([`Rows`]).
 
 use crate::Response;
-use crate::db::DbError;
-use crate::http::Problem;
-use crate::log;
+use crate::db::{self, Value};
+use crate::error::{Error, IntoResponse};
+use crate::rows::Rows;
 
-/// Seconds a client should wait before retrying when the database is unavailable.
-pub const RETRY_AFTER_SECS: u32 = 1;
+pub use crate::error::RETRY_AFTER_SECS;
 
-/// The response for a failed database call: 503 with `Retry-After` when the
-/// database is unreachable (a retry may well succeed), 500 otherwise. Details
-/// go to the log, not to the client.
-pub fn failure_response(context: &str, err: DbError) -> Response {
-    match err {
-        DbError::Unavailable(why) => {
-            log::log(
-                log::Level::Warn,
-                &format!("{context}: database unavailable: {why}"),
-            );
-            Problem::new(
-                503,
-                "database-unavailable",
-                "Database unavailable",
-                "The database did not answer in time; retry shortly.",
-            )
-            .into_response()
-            .with_header("retry-after", RETRY_AFTER_SECS.to_string())
-        }
-        other => {
-            log::log(log::Level::Error, &format!("{context}: {other:?}"));
-            Problem::new(
-                500,
-                "database-error",
-                "Database error",
-                format!("The database could not complete the request ({context})."),
-            )
-            .into_response()
-        }
-    }
+/// A row-returning statement.
+pub fn query(sql: &str, params: &[Value]) -> Result<Rows, Error> {
+    Ok(db::query(sql, params)?.into())
+}
+
+/// A statement for its effect; rows affected.
+pub fn execute(sql: &str, params: &[Value]) -> Result<u64, Error> {
+    Ok(db::execute(sql, params)?)
+}
+
+/// The response for a failed database call (see [`Error`]'s conversion):
+/// 503 with `Retry-After` when the database is unreachable, 500 otherwise;
+/// `context` goes to the log.
+pub fn failure_response(context: &str, err: db::DbError) -> Response {
+    crate::log::log(crate::log::Level::Info, &format!("{context}: {err:?}"));
+    Error::from(err).into_response()
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::PoolSettings;
-use crate::db::handler_pools::{HandlerDbSettings, RoleMode};
+use crate::db::handler_databases::{HandlerDbSettings, RoleMode};
 use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
 use crate::http::admission::DEFAULT_MAX_IN_FLIGHT;
 use crate::reload::DEFAULT_POLL;
@@ -89,12 +89,13 @@ pub struct AdminArgs {
 /// `geofn push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The component (.wasm) to push.
+    /// The component (.wasm) to push: its own manifest gives its name,
+    /// routes, limits, database access and migrations.
     pub component: PathBuf,
-    /// Handler name; its current routes are kept unless --route is given.
+    /// Handler name, if not the one the component carries.
     #[arg(long)]
-    pub name: String,
-    /// A route, "METHOD /path" (repeat for several).
+    pub name: Option<String>,
+    /// A route, "METHOD /path" (repeat for several), instead of the component's.
     #[arg(long = "route")]
     pub routes: Vec<String>,
     /// Limits, as in the manifest: deadline_ms=5000, memory_mib=32, ...

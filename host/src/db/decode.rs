@@ -12,86 +12,59 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
+use geofn_contract::packed::Cell;
+
 use super::geometry::is_geometry_type;
 use crate::bindings::{DbError, Value};
 
-/// One cell, borrowed from the row where it can be: what both encodings
-/// are made from, so they cannot disagree about a type.
+/// One cell: borrowed from the row where it can be, or a timestamp
+/// formatted here. Both encodings (owned values and packed rows) are made
+/// from it, so they cannot disagree about a type.
 #[derive(Debug, PartialEq)]
-enum Cell<'a> {
-    Null,
-    Boolean(bool),
-    Int(i64),
-    Float(f64),
-    Text(&'a str),
-    Bytes(&'a [u8]),
-    Json(&'a str),
-    /// PostGIS sends geometry and geography as EWKB: passed on as is.
-    Geometry(&'a [u8]),
+enum Decoded<'a> {
+    Cell(Cell<'a>),
     Timestamp(String),
 }
 
 /// Every cell of `row`, in column order, as owned WIT values.
 pub fn row_values(row: &Row) -> Result<Vec<Value>, DbError> {
     (0..row.len())
-        .map(|idx| cell(row, idx).map(Cell::into_value))
+        .map(|idx| cell(row, idx).map(Decoded::into_value))
         .collect()
 }
 
-/// Appends every cell of `row` to `out` in the `packed-rows` layout of the
-/// WIT `db` interface.
+/// Appends every cell of `row` to `out` in the `packed-rows` layout
+/// (`geofn_contract::packed`).
 pub fn pack_row(row: &Row, out: &mut Vec<u8>) -> Result<(), DbError> {
     for idx in 0..row.len() {
-        cell(row, idx)?.pack(out);
+        match cell(row, idx)? {
+            Decoded::Cell(cell) => cell.write(out),
+            Decoded::Timestamp(t) => Cell::Timestamp(&t).write(out),
+        }
     }
     Ok(())
 }
 
-impl Cell<'_> {
+impl Decoded<'_> {
     fn into_value(self) -> Value {
         match self {
-            Cell::Null => Value::Null,
-            Cell::Boolean(b) => Value::Boolean(b),
-            Cell::Int(i) => Value::Int(i),
-            Cell::Float(f) => Value::Float(f),
-            Cell::Text(s) => Value::Text(s.to_owned()),
-            Cell::Bytes(b) => Value::Bytes(b.to_vec()),
-            Cell::Json(s) => Value::Json(s.to_owned()),
-            Cell::Geometry(g) => Value::Geometry(g.to_vec()),
-            Cell::Timestamp(t) => Value::Timestamp(t),
-        }
-    }
-
-    /// Tag byte (the `value` case's index) and payload.
-    fn pack(&self, out: &mut Vec<u8>) {
-        let mut bytes = |tag: u8, payload: &[u8]| {
-            out.push(tag);
-            // Cells come from one PostgreSQL field, which is below 1 GiB.
-            let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(payload);
-        };
-        match self {
-            Cell::Null => out.push(0),
-            Cell::Boolean(b) => out.extend_from_slice(&[1, u8::from(*b)]),
-            Cell::Int(i) => {
-                out.push(2);
-                out.extend_from_slice(&i.to_le_bytes());
-            }
-            Cell::Float(f) => {
-                out.push(3);
-                out.extend_from_slice(&f.to_le_bytes());
-            }
-            Cell::Text(s) => bytes(4, s.as_bytes()),
-            Cell::Bytes(b) => bytes(5, b),
-            Cell::Json(s) => bytes(6, s.as_bytes()),
-            Cell::Geometry(g) => bytes(7, g),
-            Cell::Timestamp(t) => bytes(8, t.as_bytes()),
+            Decoded::Cell(cell) => match cell {
+                Cell::Null => Value::Null,
+                Cell::Boolean(b) => Value::Boolean(b),
+                Cell::Int(i) => Value::Int(i),
+                Cell::Float(f) => Value::Float(f),
+                Cell::Text(s) => Value::Text(s.to_owned()),
+                Cell::Bytes(b) => Value::Bytes(b.to_vec()),
+                Cell::Json(s) => Value::Json(s.to_owned()),
+                Cell::Geometry(g) => Value::Geometry(g.to_vec()),
+                Cell::Timestamp(t) => Value::Timestamp(t.to_owned()),
+            },
+            Decoded::Timestamp(t) => Value::Timestamp(t),
         }
     }
 }
 
-fn cell(row: &Row, idx: usize) -> Result<Cell<'_>, DbError> {
+fn cell(row: &Row, idx: usize) -> Result<Decoded<'_>, DbError> {
     let column = &row.columns()[idx];
     let ty = column.type_();
     let decoded = match *ty {
@@ -107,9 +80,15 @@ fn cell(row: &Row, idx: usize) -> Result<Cell<'_>, DbError> {
         }
         Type::BYTEA => get(row, idx, Cell::Bytes),
         Type::JSON | Type::JSONB => get(row, idx, |v: RawJson| Cell::Json(v.0)),
-        Type::TIMESTAMPTZ => get(row, idx, |v: OffsetDateTime| {
-            Cell::Timestamp(v.format(&Rfc3339).unwrap_or_default())
-        }),
+        Type::TIMESTAMPTZ => {
+            return row
+                .try_get::<_, Option<OffsetDateTime>>(idx)
+                .map(|v| match v {
+                    Some(v) => Decoded::Timestamp(v.format(&Rfc3339).unwrap_or_default()),
+                    None => Decoded::Cell(Cell::Null),
+                })
+                .map_err(|err| undecodable(column, &err));
+        }
         _ if is_geometry_type(ty) => get(row, idx, |g: Ewkb| Cell::Geometry(g.0)),
         _ => {
             return Err(DbError::UnsupportedType(format!(
@@ -122,13 +101,17 @@ fn cell(row: &Row, idx: usize) -> Result<Cell<'_>, DbError> {
             )));
         }
     };
-    decoded.map_err(|err| {
-        DbError::UnsupportedType(format!(
-            "column {:?} ({}) could not be decoded: {err}",
-            column.name(),
-            ty.name()
-        ))
-    })
+    decoded
+        .map(Decoded::Cell)
+        .map_err(|err| undecodable(column, &err))
+}
+
+fn undecodable(column: &tokio_postgres::Column, err: &tokio_postgres::Error) -> DbError {
+    DbError::UnsupportedType(format!(
+        "column {:?} ({}) could not be decoded: {err}",
+        column.name(),
+        column.type_().name()
+    ))
 }
 
 /// Reads a nullable cell of Rust type `T` and wraps it.
@@ -177,28 +160,16 @@ impl<'a> FromSql<'a> for Ewkb<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::Cell;
-
-    fn packed(cell: Cell<'_>) -> Vec<u8> {
-        let mut out = Vec::new();
-        cell.pack(&mut out);
-        out
-    }
+    use super::{Cell, Decoded};
 
     #[test]
-    fn packed_cells_follow_the_wit_layout() {
-        assert_eq!(packed(Cell::Null), [0]);
-        assert_eq!(packed(Cell::Boolean(true)), [1, 1]);
-        assert_eq!(
-            packed(Cell::Int(-2)),
-            [2, 254, 255, 255, 255, 255, 255, 255, 255]
-        );
-        assert_eq!(packed(Cell::Float(1.0)), [3, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
-        assert_eq!(packed(Cell::Text("hé")), [4, 3, 0, 0, 0, b'h', 0xc3, 0xa9]);
-        assert_eq!(packed(Cell::Geometry(&[1, 2])), [7, 2, 0, 0, 0, 1, 2]);
-        assert_eq!(
-            packed(Cell::Timestamp("t".to_owned())),
-            [8, 1, 0, 0, 0, b't']
-        );
+    fn timestamps_and_borrowed_cells_become_the_same_values() {
+        let owned = Decoded::Timestamp("t".into()).into_value();
+        let borrowed = Decoded::Cell(Cell::Timestamp("t")).into_value();
+        assert_eq!(format!("{owned:?}"), format!("{borrowed:?}"));
+        assert!(matches!(
+            Decoded::Cell(Cell::Text("hé")).into_value(),
+            crate::bindings::Value::Text(s) if s == "hé"
+        ));
     }
 }

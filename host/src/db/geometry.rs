@@ -12,12 +12,7 @@ use bytes::BytesMut;
 use postgis::ewkb::{self, AsEwkbGeometry, EwkbRead, EwkbWrite};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-/// EWKB type-word flag: the geometry has Z ordinates.
-const EWKB_Z: u32 = 0x8000_0000;
-/// EWKB type-word flag: the geometry has M ordinates.
-const EWKB_M: u32 = 0x4000_0000;
-/// EWKB type-word flag: an SRID follows the type word.
-const EWKB_SRID: u32 = 0x2000_0000;
+use geofn_contract::ewkb::{Header, M_FLAG as EWKB_M, Z_FLAG as EWKB_Z};
 /// Collections nested deeper than this are refused before decoding: the
 /// decoder recurses per level, and a guest could otherwise send enough
 /// levels to overflow the host's stack. PostGIS itself never nests deep.
@@ -127,26 +122,13 @@ struct Dims {
 }
 
 fn header(bytes: &[u8], at: &mut usize, expected: Option<(bool, bool)>) -> Result<Dims, String> {
-    let order = *bytes.get(*at).ok_or("EWKB ends inside a header")?;
-    let little_endian = match order {
-        0 => false,
-        1 => true,
-        other => {
-            return Err(format!(
-                "EWKB byte-order marker must be 0 or 1, got {other}"
-            ));
-        }
-    };
-    let word = read_u32(bytes, *at + 1, little_endian)?;
-    *at += 5;
-    if word & EWKB_SRID != 0 {
-        *at += 4;
-    }
+    let header = Header::read(bytes.get(*at..).unwrap_or_default())?;
+    *at += header.len;
     let dims = Dims {
-        z: word & EWKB_Z != 0,
-        m: word & EWKB_M != 0,
-        code: word & 0x0fff_ffff,
-        little_endian,
+        z: header.z,
+        m: header.m,
+        code: header.code,
+        little_endian: header.little_endian,
     };
     if let Some((z, m)) = expected
         && (z, m) != (dims.z, dims.m)
@@ -157,15 +139,8 @@ fn header(bytes: &[u8], at: &mut usize, expected: Option<(bool, bool)>) -> Resul
 }
 
 fn read_u32(bytes: &[u8], at: usize, little_endian: bool) -> Result<u32, String> {
-    let word: [u8; 4] = bytes
-        .get(at..at + 4)
-        .and_then(|w| w.try_into().ok())
-        .ok_or("EWKB ends inside a header or count")?;
-    Ok(if little_endian {
-        u32::from_le_bytes(word)
-    } else {
-        u32::from_be_bytes(word)
-    })
+    geofn_contract::ewkb::read_u32(bytes, at, little_endian)
+        .ok_or_else(|| "EWKB ends inside a header or count".to_owned())
 }
 
 struct Walker<'a> {

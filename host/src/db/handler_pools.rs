@@ -1,4 +1,4 @@
-//! One connection pool per handler, logged in as that handler's role.
+//! One handler's connection pool, logged in as that handler's role.
 //!
 //! A handler's pool is its share of the database: it holds at most
 //! `db_connections` connections, so a handler flooded with requests or
@@ -8,261 +8,18 @@
 //! the handler's deadline as `statement_timeout`, so no statement outlives
 //! its call by more than the time the server takes to notice.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::pool::CONNECT_TIMEOUT;
-use super::roles::{self, HandlerRole, HostRole, RoleError, Secret};
-use crate::registry::manifest::DatabaseAccess;
+use super::roles::{self, HandlerRole};
 use crate::telemetry::metrics as m;
-
-/// Idle handler connections older than this are closed, so the connections
-/// a burst opened do not sit on the server's `max_connections` forever.
-const IDLE_CLOSE_AFTER: Duration = Duration::from_secs(60);
-/// How often idle connections are looked for.
-const IDLE_SWEEP_EVERY: Duration = Duration::from_secs(15);
-/// First PostgreSQL with `client_connection_check_interval` (14).
-const CONNECTION_CHECK_SINCE: i32 = 140_000;
-/// How often the server checks, during a long statement, that the host is
-/// still connected: a statement of a host that died stops within this.
-const CONNECTION_CHECK_MS: u64 = 1000;
-
-/// Whose role handlers' SQL runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleMode {
-    /// Each handler its own role (the default).
-    PerHandler,
-    /// Every handler as the host's own role: only with
-    /// `--unsafe-handler-sql-as-host-role`.
-    HostRole,
-}
-
-/// What building handler pools needs, shared by every handler.
-pub struct HandlerDatabases {
-    host_pool: Pool,
-    base: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
-    host: HostRole,
-    secret: Secret,
-    mode: RoleMode,
-    total: Arc<Semaphore>,
-    total_size: usize,
-    wait: Duration,
-    pools: tokio::sync::Mutex<HashMap<String, Arc<HandlerDb>>>,
-    provisioned: tokio::sync::Mutex<HashMap<String, DatabaseAccess>>,
-}
-
-/// How the handlers' connections are configured.
-#[derive(Debug, Clone)]
-pub struct HandlerDbSettings {
-    /// Connections of all handlers together.
-    pub total: usize,
-    /// Wait at most this long for a connection.
-    pub wait: Duration,
-    /// Whose role handlers' SQL runs as.
-    pub mode: RoleMode,
-}
-
-impl HandlerDatabases {
-    /// Handler pools next to the host's own `host_pool`, connecting like
-    /// `base` (host, port, database, TLS) but as each handler's role, with
-    /// passwords derived from `secret`.
-    pub fn new(
-        host_pool: Pool,
-        base: tokio_postgres::Config,
-        tls: MakeRustlsConnect,
-        host: HostRole,
-        secret: Secret,
-        settings: &HandlerDbSettings,
-    ) -> Arc<Self> {
-        let databases = Arc::new(Self {
-            host_pool,
-            base,
-            tls,
-            host,
-            secret,
-            mode: settings.mode,
-            total: Arc::new(Semaphore::new(settings.total)),
-            total_size: settings.total,
-            wait: settings.wait,
-            pools: tokio::sync::Mutex::default(),
-            provisioned: tokio::sync::Mutex::default(),
-        });
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let weak = Arc::downgrade(&databases);
-            runtime.spawn(async move {
-                loop {
-                    tokio::time::sleep(IDLE_SWEEP_EVERY).await;
-                    let Some(databases) = weak.upgrade() else {
-                        return;
-                    };
-                    for db in databases.pools.lock().await.values() {
-                        db.pool
-                            .retain(|_, metrics| metrics.last_used() < IDLE_CLOSE_AFTER);
-                    }
-                }
-            });
-        }
-        databases
-    }
-
-    /// Connections of all handlers together.
-    pub fn total_size(&self) -> usize {
-        self.total_size
-    }
-
-    /// The host's own role.
-    pub fn host(&self) -> &HostRole {
-        &self.host
-    }
-
-    /// Whose role handlers' SQL runs as.
-    pub fn mode(&self) -> RoleMode {
-        self.mode
-    }
-
-    /// The secret handler passwords and fleet notifications are derived from.
-    pub fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// Every handler pool in use, by handler name.
-    pub async fn pools(&self) -> Vec<Arc<HandlerDb>> {
-        self.pools.lock().await.values().cloned().collect()
-    }
-
-    /// The database side of `handler`: its role set up for `access`, and
-    /// a pool of `share` connections whose statements time out after
-    /// `deadline`. Reuses the pool it gave before when nothing changed.
-    pub async fn for_handler(
-        &self,
-        handler: &str,
-        access: &DatabaseAccess,
-        share: usize,
-        deadline: Duration,
-    ) -> Result<Arc<HandlerDb>, RoleError> {
-        let key = PoolKey {
-            access: access.clone(),
-            share,
-            deadline,
-        };
-        let mut pools = self.pools.lock().await;
-        if let Some(existing) = pools.get(handler)
-            && existing.key == key
-        {
-            return Ok(existing.clone());
-        }
-        let role = match self.mode {
-            RoleMode::PerHandler => {
-                let role = HandlerRole::new(handler, &self.host.database, &self.secret);
-                self.provision(&role, access).await?;
-                Some(role)
-            }
-            RoleMode::HostRole => None,
-        };
-        let db = Arc::new(HandlerDb {
-            handler: Arc::from(handler),
-            role: role
-                .as_ref()
-                .map_or_else(|| self.host.name.clone(), |r| r.role.clone()),
-            pool: self.handler_pool(handler, role.as_ref(), share, deadline),
-            total: self.total.clone(),
-            wait: self.wait,
-            tls: self.tls.clone(),
-            repair: role.map(|role| (self.host_pool.clone(), role)),
-            key,
-        });
-        pools.insert(handler.to_owned(), db.clone());
-        Ok(db)
-    }
-
-    async fn provision(
-        &self,
-        role: &HandlerRole,
-        access: &DatabaseAccess,
-    ) -> Result<(), RoleError> {
-        let mut provisioned = self.provisioned.lock().await;
-        if provisioned.get(&role.handler) == Some(access) {
-            return Ok(());
-        }
-        if !self.host.can_create_roles() {
-            return Err(RoleError::CannotCreateRoles {
-                host: self.host.name.clone(),
-            });
-        }
-        let mut client = self
-            .host_pool
-            .get()
-            .await
-            .map_err(|e| RoleError::Unavailable(e.to_string()))?;
-        roles::provision(&mut client, role, access).await?;
-        tracing::info!(
-            handler.name = %role.handler,
-            db.role = %role.role,
-            db.schema = %role.schema,
-            db.read = ?access.read,
-            db.write = ?access.write,
-            "handler role ready"
-        );
-        provisioned.insert(role.handler.clone(), access.clone());
-        Ok(())
-    }
-
-    fn handler_pool(
-        &self,
-        handler: &str,
-        role: Option<&HandlerRole>,
-        share: usize,
-        deadline: Duration,
-    ) -> Pool {
-        let mut config = self.base.clone();
-        if let Some(role) = role {
-            config.user(&role.role).password(role.password.as_bytes());
-        }
-        config.application_name(format!("geofn:{handler}"));
-        let mut options = config.get_options().unwrap_or_default().to_owned();
-        options.push_str(&format!(" -c statement_timeout={}", deadline.as_millis()));
-        if self.host.server_version >= CONNECTION_CHECK_SINCE {
-            options.push_str(&format!(
-                " -c client_connection_check_interval={CONNECTION_CHECK_MS}"
-            ));
-        }
-        config.options(options.trim_start());
-        let manager = Manager::from_config(
-            config,
-            self.tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        Pool::builder(manager)
-            .max_size(share)
-            .timeouts(Timeouts {
-                wait: Some(self.wait),
-                create: Some(CONNECT_TIMEOUT),
-                recycle: Some(CONNECT_TIMEOUT),
-            })
-            .runtime(Runtime::Tokio1)
-            .build()
-            .expect("a pool with a runtime and positive size builds")
-    }
-}
-
-/// What a handler pool was built for: a change means a new pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PoolKey {
-    access: DatabaseAccess,
-    share: usize,
-    deadline: Duration,
-}
 
 /// One handler's share of the database.
 pub struct HandlerDb {
@@ -322,7 +79,61 @@ pub enum CheckoutError {
     Connect(String),
 }
 
+/// What every handler pool shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// Bounds the connections of all handlers together.
+    pub total: Arc<Semaphore>,
+    /// How long a request waits for a connection.
+    pub wait: Duration,
+    /// TLS for cancel requests.
+    pub tls: MakeRustlsConnect,
+}
+
+/// What a handler pool was built for: a change means a new pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolKey {
+    /// Connections it may hold.
+    pub share: usize,
+    /// Its statements' timeout.
+    pub deadline: Duration,
+    /// The search path its connections start with (in the host-role mode).
+    pub search_path: Option<String>,
+}
+
 impl HandlerDb {
+    /// A handler's pool: `pool` logs in as `role` (the host's own, in the
+    /// host-role mode); `repair` can set the role's password again.
+    pub fn new(
+        handler: &str,
+        role: String,
+        pool: Pool,
+        shared: Shared,
+        repair: Option<(Pool, HandlerRole)>,
+        key: PoolKey,
+    ) -> Self {
+        Self {
+            handler: Arc::from(handler),
+            role,
+            pool,
+            total: shared.total,
+            wait: shared.wait,
+            tls: shared.tls,
+            repair,
+            key,
+        }
+    }
+
+    /// What this pool was built for.
+    pub fn key(&self) -> &PoolKey {
+        &self.key
+    }
+
+    /// Closes idle connections unused for `idle`.
+    pub fn close_idle(&self, idle: Duration) {
+        self.pool.retain(|_, metrics| metrics.last_used() < idle);
+    }
+
     /// A pool for `handler` that connects as `config` says, with no role
     /// management: for benchmarks and tests that never reach PostgreSQL.
     pub fn unmanaged(handler: &str, config: tokio_postgres::Config, share: usize) -> Arc<Self> {
@@ -349,9 +160,9 @@ impl HandlerDb {
             tls,
             repair: None,
             key: PoolKey {
-                access: DatabaseAccess::default(),
                 share,
                 deadline: Duration::ZERO,
+                search_path: None,
             },
         })
     }
@@ -446,14 +257,14 @@ impl HandlerDb {
         }
     }
 
-    /// Takes back a connection whose call ended early: asks the server to
-    /// cancel what it is running (if `busy`), waits until it says it is
-    /// idle, clears session state (if `dirty`), and only then lets it go
-    /// back to the pool; a connection that does not come back in time is
-    /// closed instead.
-    pub async fn recover(&self, connection: Connection, busy: bool, dirty: bool) {
+    /// Takes back a connection that carries something: asks the server to
+    /// cancel what it is running (if busy), rolls back an open transaction,
+    /// clears session state, waits until the server says it is idle, and
+    /// only then lets it go back to the pool; a connection that does not
+    /// come back in time is closed instead.
+    pub async fn recover(&self, connection: Connection, leftover: Leftover) {
         let Connection { client, _total } = connection;
-        if busy {
+        if leftover.busy {
             metrics::counter!(m::DB_CANCELLATIONS, "handler" => self.handler.to_string())
                 .increment(1);
             if let Err(err) = client.cancel_token().cancel_query(self.tls.clone()).await {
@@ -462,13 +273,18 @@ impl HandlerDb {
                 return;
             }
         }
-        let mut settle = String::from("SELECT 1");
-        if dirty {
-            settle = RESET_SESSION.to_owned();
+        let mut settle = Vec::new();
+        if leftover.in_transaction {
+            settle.push("ROLLBACK");
         }
-        match tokio::time::timeout(RECOVER_WITHIN, client.batch_execute(&settle)).await {
+        settle.push(if leftover.dirty {
+            RESET_SESSION
+        } else {
+            "SELECT 1"
+        });
+        match tokio::time::timeout(RECOVER_WITHIN, client.batch_execute(&settle.join("; "))).await {
             Ok(Ok(())) => {
-                tracing::debug!(handler.name = %self.handler, busy, dirty, "connection recovered");
+                tracing::debug!(handler.name = %self.handler, ?leftover, "connection recovered");
             }
             Ok(Err(err)) => {
                 tracing::warn!(handler.name = %self.handler, error = %err, "a connection did not recover; closing it");
@@ -479,6 +295,24 @@ impl HandlerDb {
                 drop(Object::take(client));
             }
         }
+    }
+}
+
+/// What a connection handed back still carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leftover {
+    /// A statement is still running on it.
+    pub busy: bool,
+    /// It has session state (settings, locks, temporary tables, cursors).
+    pub dirty: bool,
+    /// A transaction is open on it.
+    pub in_transaction: bool,
+}
+
+impl Leftover {
+    /// Whether it needs anything before it can be reused.
+    pub fn any(&self) -> bool {
+        self.busy || self.dirty || self.in_transaction
     }
 }
 

@@ -1,4 +1,5 @@
-//! The schema, created and upgraded by the host at start: no manual `psql`.
+//! The host's own tables, created and upgraded at start: no manual `psql`.
+//! Handlers' tables are theirs ([`super::handler_migrations`]).
 //!
 //! Migrations are numbered and applied once each, in one transaction under an
 //! advisory lock, so replicas starting together do not race.
@@ -11,8 +12,7 @@ use super::StartError;
 /// across replicas ("geofn" in ASCII).
 const MIGRATION_LOCK: i64 = 0x67_656f_666e;
 
-/// One schema step. Statements must be safe on a database that already has
-/// the guide's hand-made `points` table.
+/// One schema step of the host's own tables.
 struct Migration {
     version: i32,
     name: &'static str,
@@ -20,27 +20,19 @@ struct Migration {
 }
 
 const MIGRATIONS: &[Migration] = &[
+    // Versions 1 and 2 created and indexed the points table in earlier
+    // releases. The points handler owns that table now and creates it with
+    // its own migrations; a database that has it from then gets it moved
+    // into the handler's schema by version 6.
     Migration {
         version: 1,
-        name: "points",
-        sql: "
-        CREATE TABLE IF NOT EXISTS points (
-            id bigserial PRIMARY KEY,
-            name varchar(100) NOT NULL,
-            geom geometry(Point, 4326) NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now()
-        );
-        -- The guide's table (id SERIAL, no created_at) is adopted as is.
-        ALTER TABLE points ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now();
-        CREATE INDEX IF NOT EXISTS points_geom_gist ON points USING gist (geom);
-    ",
+        name: "points (now the points handler's)",
+        sql: "SELECT 1",
     },
     Migration {
         version: 2,
-        name: "points geography index",
-        // Distances on the sphere (near=, radius=) filter with ST_DWithin and
-        // order with <-> on geom::geography; this index serves both.
-        sql: "CREATE INDEX IF NOT EXISTS points_geog_gist ON points USING gist ((geom::geography));",
+        name: "points geography index (now the points handler's)",
+        sql: "SELECT 1",
     },
     Migration {
         version: 3,
@@ -77,6 +69,76 @@ const MIGRATIONS: &[Migration] = &[
             ADD COLUMN IF NOT EXISTS access jsonb NOT NULL DEFAULT '{}';
     ",
     },
+    Migration {
+        version: 5,
+        name: "handler migrations",
+        // Handlers' own schema migrations (crate::db::handler_migrations):
+        // which role is which handler, what each applied, and the one way a
+        // handler's role may write that record: claiming a migration of its
+        // own, in the transaction that runs it. The host's role (the
+        // function's owner) may claim for any handler, which the
+        // host-role mode needs.
+        sql: "
+        CREATE TABLE IF NOT EXISTS geofn_handler_roles (
+            role text PRIMARY KEY,
+            handler text NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS geofn_handler_migrations (
+            handler text NOT NULL,
+            id text NOT NULL,
+            checksum text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (handler, id)
+        );
+        CREATE OR REPLACE FUNCTION geofn_claim_migration(for_handler text, migration text, sum text)
+        RETURNS text
+        LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp
+        AS $fn$
+        DECLARE
+            own text;
+            existing text;
+        BEGIN
+            SELECT r.handler INTO own FROM public.geofn_handler_roles r WHERE r.role = session_user;
+            IF own IS NULL AND session_user <> current_user THEN
+                RAISE EXCEPTION 'geofn_claim_migration: % is not a handler role', session_user;
+            END IF;
+            IF own IS NOT NULL AND own <> for_handler THEN
+                RAISE EXCEPTION 'geofn_claim_migration: % may claim only its own migrations', session_user;
+            END IF;
+            INSERT INTO public.geofn_handler_migrations (handler, id, checksum)
+                VALUES (for_handler, migration, sum)
+                ON CONFLICT (handler, id) DO NOTHING;
+            IF FOUND THEN
+                RETURN NULL;
+            END IF;
+            SELECT m.checksum INTO existing FROM public.geofn_handler_migrations m
+                WHERE m.handler = for_handler AND m.id = migration;
+            RETURN existing;
+        END
+        $fn$;
+        REVOKE ALL ON FUNCTION geofn_claim_migration(text, text, text) FROM PUBLIC;
+    ",
+    },
+    Migration {
+        version: 6,
+        name: "points moves to the points handler",
+        // Earlier releases created the points table themselves, in public.
+        // It is the points handler's now, in its own schema: moved there
+        // with its rows, sequence and indexes; the handler's role becomes
+        // its owner when it is set up (crate::db::roles), and the handler's
+        // own migrations find it there (CREATE ... IF NOT EXISTS).
+        sql: "
+        DO $$
+        BEGIN
+            IF to_regclass('public.points') IS NOT NULL THEN
+                CREATE SCHEMA IF NOT EXISTS points;
+                ALTER TABLE public.points SET SCHEMA points;
+            END IF;
+        END
+        $$;
+    ",
+    },
 ];
 
 /// Run at every start, whatever the migrations: the host's tables are no
@@ -86,7 +148,8 @@ const MIGRATIONS: &[Migration] = &[
 /// allowed to change is changed; [`crate::db::roles`] checks the rest for
 /// every handler role.
 const HARDEN: &str = "
-    REVOKE ALL ON geofn_migrations, geofn_handler_versions, geofn_secrets FROM PUBLIC;
+    REVOKE ALL ON geofn_migrations, geofn_handler_versions, geofn_secrets,
+        geofn_handler_roles, geofn_handler_migrations FROM PUBLIC;
     DO $$
     BEGIN
         IF has_schema_privilege('public', 'public', 'CREATE')

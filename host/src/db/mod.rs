@@ -6,19 +6,27 @@
 //! - [`bind`]: WIT values → statement parameters, checked against inferred types.
 //! - [`decode`]: result columns → WIT values.
 //! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
-//! - [`roles`]: every handler's own database role, and what it may reach.
+//! - [`roles`]: every handler's own database role and schema.
+//! - [`grants`]: what a handler's role may reach of other handlers'.
+//! - [`handler_migrations`]: a handler's own schema steps, applied once.
+//! - [`handler_databases`]: all of that for a handler set, and its pools.
 //! - [`handler_pools`]: one pool per handler, its share of the connections.
 //! - [`session`]: what one request's guest does with the database.
+//! - [`statement_policy`]: what SQL a handler may send, judged by its text.
 //! - [`tls`]: rustls with libpq's `sslmode` meanings.
 
 pub mod bind;
 pub mod decode;
 pub mod geometry;
+pub mod grants;
+pub mod handler_databases;
+pub mod handler_migrations;
 pub mod handler_pools;
 pub mod migrate;
 pub mod pool;
 pub mod roles;
 pub mod session;
+pub mod statement_policy;
 pub mod tls;
 
 pub use deadpool_postgres::Pool;

@@ -24,7 +24,6 @@ use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::registry::load::hex;
-use crate::registry::manifest::DatabaseAccess;
 
 /// Arbitrary constant key of the advisory lock that serialises role changes
 /// across replicas ("geofnrol" in ASCII): concurrent `GRANT`s on one object
@@ -58,12 +57,13 @@ pub enum RoleError {
         /// What is wrong.
         why: String,
     },
-    /// The manifest grants access to a table that does not exist.
-    #[error("handler {handler:?} is granted table {table:?}, which does not exist")]
+    /// The manifest grants access to a table, or another handler's
+    /// schema, that does not exist here.
+    #[error("handler {handler:?} is granted {table:?}, which does not exist in this database")]
     NoSuchTable {
         /// Handler name.
         handler: String,
-        /// The table as written.
+        /// The table or handler as written.
         table: String,
     },
     /// No connection of the host's own could be had.
@@ -214,7 +214,10 @@ impl std::fmt::Debug for HandlerRole {
 impl HandlerRole {
     /// Turns a failed statement into a [`RoleError`] saying what the host
     /// was doing for this handler.
-    fn failed(&self, context: &'static str) -> impl Fn(tokio_postgres::Error) -> RoleError + '_ {
+    pub(super) fn failed(
+        &self,
+        context: &'static str,
+    ) -> impl Fn(tokio_postgres::Error) -> RoleError + '_ {
         move |source| RoleError::Query {
             handler: self.handler.clone(),
             context,
@@ -251,27 +254,18 @@ pub fn ident(name: &str) -> String {
 }
 
 /// `text` as a quoted SQL string literal.
-fn literal(text: &str) -> String {
+pub(super) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// A table name of the manifest as `(schema, table)`; bare names are in `public`.
-fn qualified(table: &str) -> (&str, &str) {
-    table.split_once('.').unwrap_or(("public", table))
-}
-
 /// Creates or repairs `role` so that it has exactly the powers this module
-/// describes plus `access`, and checks the result. Idempotent; one
-/// transaction under an advisory lock, so replicas may race.
-pub async fn provision(
-    client: &mut Object,
-    role: &HandlerRole,
-    access: &DatabaseAccess,
-) -> Result<(), RoleError> {
+/// describes and its own schema (what it may reach beyond it is
+/// [`super::grants`]'s), and checks the result. Idempotent; one transaction
+/// under an advisory lock, so replicas may race.
+pub async fn provision(client: &mut Object, role: &HandlerRole) -> Result<(), RoleError> {
     let tx = super::locked_transaction(client, ROLE_LOCK)
         .await
         .map_err(role.failed("starting to set up its role"))?;
-
     login_role(&tx, role).await?;
     let member_of: Vec<String> = tx
         .query(
@@ -294,8 +288,32 @@ pub async fn provision(
         .await
         .map_err(role.failed("revoking a membership"))?;
     }
+    // The host acts for the role (never the other way round): it grants
+    // others access to the role's tables and hands it tables it adopts.
+    tx.batch_execute(&format!(
+        "DO $$ BEGIN \
+           IF NOT pg_has_role(current_user, {role}, 'MEMBER') THEN \
+             EXECUTE format('GRANT %I TO %I', {role}, current_user); \
+           END IF; \
+         END $$",
+        role = literal(&role.role)
+    ))
+    .await
+    .map_err(role.failed("making the host a member of its role"))?;
     own_schema(&tx, role).await?;
-    grants(&tx, role, access).await?;
+    tx.execute(
+        "INSERT INTO geofn_handler_roles (role, handler) VALUES ($1, $2) \
+         ON CONFLICT (role) DO UPDATE SET handler = excluded.handler",
+        &[&role.role, &role.handler],
+    )
+    .await
+    .map_err(role.failed("recording its role"))?;
+    tx.batch_execute(&format!(
+        "GRANT EXECUTE ON FUNCTION geofn_claim_migration(text, text, text) TO {}",
+        ident(&role.role)
+    ))
+    .await
+    .map_err(role.failed("letting it record its migrations"))?;
     check(&tx, role).await?;
     tx.commit()
         .await
@@ -347,129 +365,42 @@ async fn login_role(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), Role
 
 /// The handler's schema: the host owns it (so the handler cannot drop or
 /// give it away), the handler may use it and create objects in it, nobody
-/// else may. Its role looks there first, then in `public`.
+/// else may unless granted. Tables the host left in it (an earlier release's
+/// own tables, moved there by a host migration) become the handler's.
 async fn own_schema(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
     let schema = ident(&role.schema);
     let name = ident(&role.role);
     tx.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema}; \
          REVOKE ALL ON SCHEMA {schema} FROM PUBLIC; \
-         GRANT USAGE, CREATE ON SCHEMA {schema} TO {name}; \
-         ALTER ROLE {name} SET search_path = {schema}, public"
+         GRANT USAGE, CREATE ON SCHEMA {schema} TO {name}"
     ))
     .await
-    .map_err(role.failed("creating its schema (the host's role needs CREATE on the database)"))
-}
-
-/// Revokes whatever the role holds outside its own schema, then grants what
-/// `access` lists.
-async fn grants(
-    tx: &Transaction<'_>,
-    role: &HandlerRole,
-    access: &DatabaseAccess,
-) -> Result<(), RoleError> {
-    let name = ident(&role.role);
-    let held = tx
+    .map_err(role.failed("creating its schema (the host's role needs CREATE on the database)"))?;
+    let adopted = tx
         .query(
-            "SELECT n.nspname::text, c.relname::text, c.relkind = 'S' \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             CROSS JOIN LATERAL aclexplode(c.relacl) a \
-             WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) \
-               AND n.nspname <> $2 \
-             GROUP BY 1, 2, 3",
-            &[&role.role, &role.schema],
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm') \
+               AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            &[&role.schema],
         )
         .await
-        .map_err(role.failed("reading its grants"))?;
-    for row in held {
-        let kind = if row.get::<_, bool>(2) {
-            "SEQUENCE"
-        } else {
-            "TABLE"
-        };
+        .map_err(role.failed("looking for tables to hand over"))?;
+    for row in adopted {
+        let table: String = row.get(0);
         tx.batch_execute(&format!(
-            "REVOKE ALL ON {kind} {}.{} FROM {name}",
-            ident(row.get(0)),
-            ident(row.get(1))
+            "ALTER TABLE {schema}.{} OWNER TO {name}",
+            ident(&table)
         ))
         .await
-        .map_err(role.failed("revoking a grant"))?;
-    }
-    let schemas = tx
-        .query(
-            "SELECT n.nspname::text FROM pg_namespace n \
-             CROSS JOIN LATERAL aclexplode(n.nspacl) a \
-             WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) \
-               AND n.nspname <> $2 GROUP BY 1",
-            &[&role.role, &role.schema],
-        )
-        .await
-        .map_err(role.failed("reading its schema grants"))?;
-    for row in schemas {
-        tx.batch_execute(&format!(
-            "REVOKE ALL ON SCHEMA {} FROM {name}",
-            ident(row.get(0))
-        ))
-        .await
-        .map_err(role.failed("revoking a schema grant"))?;
-    }
-
-    let tables = access.read.iter().map(|t| (t, "SELECT")).chain(
-        access
-            .write
-            .iter()
-            .map(|t| (t, "SELECT, INSERT, UPDATE, DELETE")),
-    );
-    for (table, privileges) in tables {
-        let (schema, relation) = qualified(table);
-        let target = format!("{}.{}", ident(schema), ident(relation));
-        let exists = tx
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&target])
-            .await
-            .map_err(role.failed("looking up a granted table"))?
-            .get::<_, bool>(0);
-        if !exists {
-            return Err(RoleError::NoSuchTable {
-                handler: role.handler.clone(),
-                table: table.clone(),
-            });
-        }
-        let mut sql = format!("GRANT {privileges} ON TABLE {target} TO {name};");
-        if schema != "public" {
-            sql.push_str(&format!(
-                " GRANT USAGE ON SCHEMA {} TO {name};",
-                ident(schema)
-            ));
-        }
-        if privileges != "SELECT" {
-            // Inserting draws ids from the sequences its columns own.
-            let sequences = tx
-                .query(
-                    "SELECT n.nspname::text, s.relname::text FROM pg_depend d \
-                     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
-                     JOIN pg_namespace n ON n.oid = s.relnamespace \
-                     WHERE d.refobjid = $1::text::regclass AND d.deptype IN ('a', 'i')",
-                    &[&target],
-                )
-                .await
-                .map_err(role.failed("finding the table's sequences"))?;
-            for row in sequences {
-                sql.push_str(&format!(
-                    " GRANT USAGE, SELECT ON SEQUENCE {}.{} TO {name};",
-                    ident(row.get(0)),
-                    ident(row.get(1))
-                ));
-            }
-        }
-        tx.batch_execute(&sql)
-            .await
-            .map_err(role.failed("granting a declared table"))?;
+        .map_err(role.failed("handing it a table of its schema"))?;
+        tracing::info!(handler.name = %role.handler, table = %table, "handed the table over to its handler's role");
     }
     Ok(())
 }
 
 /// Fails unless the role ended up with no power beyond what it should have.
-async fn check(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
+pub(super) async fn check(tx: &Transaction<'_>, role: &HandlerRole) -> Result<(), RoleError> {
     let row = tx
         .query_one(
             "SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls, \
@@ -530,8 +461,6 @@ mod tests {
         assert_eq!(ident("few-instances"), "\"few-instances\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
-        assert_eq!(qualified("points"), ("public", "points"));
-        assert_eq!(qualified("geo.places"), ("geo", "places"));
     }
 
     #[test]

@@ -81,7 +81,8 @@ impl Fleet {
                     component: key,
                     routes: handler.routes,
                     limits: handler.limits,
-                    database: handler.database,
+                    // Stored empty: the component's own says.
+                    database: (!handler.database.is_empty()).then_some(handler.database),
                 },
             );
         }

@@ -10,6 +10,7 @@ use http::{Method, StatusCode};
 use super::RouteLabel;
 use super::convert;
 use super::problem::Problem;
+use crate::bindings::Matched;
 use crate::registry::{LoadedHandler, RouteMatch};
 use crate::runtime::CallError;
 use crate::state::AppState;
@@ -35,8 +36,8 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
     };
     let set = state.registry.current();
     let method = request.method().clone();
-    let (handler, route) = match set.route(&method, request.uri().path()) {
-        RouteMatch::Found(handler, route) => (handler, route),
+    let (handler, route, params) = match set.route(&method, request.uri().path()) {
+        RouteMatch::Found(handler, route, params) => (handler, route, params),
         RouteMatch::NotFound => {
             return Problem::new(
                 StatusCode::NOT_FOUND,
@@ -63,17 +64,26 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         }
     };
 
+    let matched = Matched {
+        template: route.to_string(),
+        params,
+    };
     let label = RouteLabel {
         route,
         handler: handler.name.clone(),
     };
-    let mut response = run_handler(&state, &handler, request).await;
+    let mut response = run_handler(&state, &handler, matched, request).await;
     response.extensions_mut().insert(label);
     response
 }
 
 /// The body limit, then the call, then the guest's answer as HTTP.
-async fn run_handler(state: &AppState, handler: &LoadedHandler, request: Request) -> Response {
+async fn run_handler(
+    state: &AppState,
+    handler: &LoadedHandler,
+    route: Matched,
+    request: Request,
+) -> Response {
     let method = request.method().clone();
     let limit = handler.limits.body_bytes;
     let (parts, body) = request.into_parts();
@@ -113,6 +123,7 @@ async fn run_handler(state: &AppState, handler: &LoadedHandler, request: Request
             &handler.pre,
             &handler.limits,
             handler.db.clone(),
+            route,
             guest_request,
         )
         .await;

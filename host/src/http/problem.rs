@@ -2,23 +2,17 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use serde::Serialize;
 
 /// Media type of problem documents.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub const PROBLEM_JSON: &str = geofn_contract::problem::CONTENT_TYPE;
 
-/// An error answer. `kind` is a stable URN clients can branch on; `detail`
-/// is for humans and never carries internals (those go to the log).
-#[derive(Debug, Clone, Serialize)]
+/// An error answer: the problem document (`geofn_contract::problem`, the
+/// same type handlers answer with) and the headers some answers need.
+/// `detail` is for humans and never carries internals (those go to the log).
+#[derive(Debug, Clone)]
 pub struct Problem {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    #[serde(skip)]
+    document: geofn_contract::problem::Problem,
     retry_after_secs: Option<u32>,
-    #[serde(skip)]
     allow: Option<String>,
 }
 
@@ -31,10 +25,7 @@ impl Problem {
         detail: impl Into<String>,
     ) -> Self {
         Self {
-            kind: format!("urn:geofn:problem:{slug}"),
-            title,
-            status: status.as_u16(),
-            detail: detail.into(),
+            document: geofn_contract::problem::Problem::new(status.as_u16(), slug, title, detail),
             retry_after_secs: None,
             allow: None,
         }
@@ -55,8 +46,9 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let status =
+            StatusCode::from_u16(self.document.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = self.document.to_json();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -22,43 +22,39 @@ use crate::registry::manifest::{HandlerSpec, parse_route, valid_name};
 use crate::registry::{build, read_snapshot};
 use crate::state::AppState;
 
-fn bad(detail: impl Into<String>) -> Response {
+fn bad(detail: impl Into<String>) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
         "invalid-push",
         "Invalid push",
         detail,
     )
-    .into_response()
 }
 
-fn refused(reason: &str, detail: impl Into<String>) -> Response {
+fn refused(reason: &str, detail: impl Into<String>) -> Problem {
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         &format!("component-{reason}"),
         "Component refused",
         detail,
     )
-    .into_response()
 }
 
-fn store_failure(err: StoreError) -> Response {
+fn store_failure(err: StoreError) -> Problem {
     match err {
         StoreError::NoSuchVersion(detail) => Problem::new(
             StatusCode::NOT_FOUND,
             "no-such-version",
             "No such version",
             detail,
-        )
-        .into_response(),
+        ),
         StoreError::Unavailable(detail) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database-unavailable",
             "Database unavailable",
             detail,
         )
-        .retry_after(1)
-        .into_response(),
+        .retry_after(1),
         other => {
             tracing::error!(error = %other, "fleet store failed");
             Problem::new(
@@ -67,7 +63,6 @@ fn store_failure(err: StoreError) -> Response {
                 "Store failed",
                 "the version could not be stored",
             )
-            .into_response()
         }
     }
 }
@@ -114,20 +109,69 @@ pub async fn push(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
+    push_version(&state, name, query.as_deref().unwrap_or_default(), request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn push_version(
+    state: &AppState,
+    name: String,
+    query: &str,
+    request: Request,
+) -> Result<Response, Problem> {
     if !valid_name(&name) {
-        return bad(format!(
-            "handler name {name:?} must be 1-64 characters of a-z, 0-9, - and _"
-        ));
+        return Err(bad(format!(
+            "handler name {name:?} must be 1-63 characters of a-z, 0-9, - and _"
+        )));
     }
-    let (mut spec, access_given) = match parse_query(query.as_deref().unwrap_or_default()) {
-        Ok(parsed) => parsed,
-        Err(why) => return bad(why),
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let (mut spec, access_given) = parse_query(query).map_err(bad)?;
+    let bytes = read_component(request).await?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    compiles(state, &bytes).await?;
+
+    // Routes and access: as given, else the component's own, else what
+    // the running version has (for a component that says nothing of them).
+    let embedded = crate::registry::artifact::embedded(&bytes)
+        .map_err(|err| refused("artifact-invalid", err.to_string()))?
+        .unwrap_or_default();
+    let current = state.registry.current();
+    let running = current.handlers().iter().find(|h| *h.name == *name);
+    if spec.routes.is_empty() && embedded.routes.is_empty() {
+        let Some(handler) = running else {
+            return Err(bad(format!(
+                "{name} is new and its component names no routes: give them (route=GET /path)"
+            )));
+        };
+        spec.routes = handler.routes.clone();
+    }
+    if !access_given
+        && embedded.database.is_empty()
+        && let Some(handler) = running
+    {
+        spec.database = handler.database.clone();
+    }
+
+    would_load(state, &name, &bytes, &sha256, &spec).await?;
+    let notification = state.fleet.notification(&name);
+    let version = store::push(&state.pool, &name, &bytes, &sha256, &spec, &notification)
+        .await
+        .map_err(store_failure)?;
+    tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, "handler pushed");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/admin/handlers/{name}"))],
+        Json(json!({
+            "name": name, "version": version, "sha256": sha256,
+            "routes": spec.routes, "database": spec.database,
+            "migrations": embedded.migrations.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
+}
+
+/// The request body, the component, within [`MAX_COMPONENT_BYTES`].
+async fn read_component(request: Request) -> Result<Arc<[u8]>, Problem> {
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,103 +179,91 @@ pub async fn push(
             "Component too large",
             format!("components are at most {MAX_COMPONENT_BYTES} bytes"),
         )
-        .into_response()
     };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > MAX_COMPONENT_BYTES) {
-        return too_large();
+        return Err(too_large());
     }
-    let Ok(bytes) = to_bytes(request.into_body(), MAX_COMPONENT_BYTES).await else {
-        return too_large();
-    };
+    let bytes = to_bytes(request.into_body(), MAX_COMPONENT_BYTES)
+        .await
+        .map_err(|_| too_large())?;
     if bytes.is_empty() {
-        return bad("the body must be the component (application/wasm)");
+        return Err(bad("the body must be the component (application/wasm)"));
     }
-    let current = state.registry.current();
-    let running = current.handlers().iter().find(|h| *h.name == *name);
-    if spec.routes.is_empty() {
-        match running {
-            Some(handler) => spec.routes = handler.routes.clone(),
-            None => return bad(format!("{name} is new: give its routes (route=GET /path)")),
-        }
-    }
-    if !access_given && let Some(handler) = running {
-        spec.database = handler.database.clone();
-    }
+    Ok(Arc::from(&bytes[..]))
+}
 
-    // Would it load? Compile it, check the world, and build the whole set
-    // it would make (route conflicts), exactly as every replica will.
-    let bytes: Arc<[u8]> = Arc::from(&bytes[..]);
-    let sha256 = hex(&Sha256::digest(&bytes));
-    let compiled = {
-        let (runtime, bytes) = (state.runtime().clone(), bytes.clone());
-        tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop)).await
-    };
-    match compiled {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => return refused(err.reason(), err.to_string()),
+/// Compiles it and checks it implements the handler world.
+async fn compiles(state: &AppState, bytes: &Arc<[u8]>) -> Result<(), Problem> {
+    let (runtime, bytes) = (state.runtime().clone(), bytes.clone());
+    match tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(refused(err.reason(), err.to_string())),
         Err(panicked) => {
             tracing::error!(error = %panicked, "compiling a pushed component panicked");
-            return refused("compiler-failed", "the compiler failed on this component");
+            Err(refused(
+                "compiler-failed",
+                "the compiler failed on this component",
+            ))
         }
     }
-    let mut snapshot = match read_snapshot(&state.handlers_dir).await {
-        Ok(snapshot) => snapshot,
-        Err(err) => {
-            return refused(
-                "manifest",
-                format!("the handlers directory does not load: {err}"),
-            );
-        }
-    };
-    if let Err(err) = state.fleet.overlay(&mut snapshot).await {
-        return store_failure(err);
-    }
-    let key = component_key(&name, 0);
+}
+
+/// Builds the whole set the push would make, exactly as every replica
+/// will: limits the host cannot meet, routes that conflict, a role that
+/// cannot be set up, a migration that fails or changed are refused here,
+/// before anything is stored. (Its migrations are applied by this: they
+/// are forward-only and each is applied once, so the replicas find them
+/// done.)
+async fn would_load(
+    state: &AppState,
+    name: &str,
+    bytes: &Arc<[u8]>,
+    sha256: &str,
+    spec: &PushSpec,
+) -> Result<(), Problem> {
+    let mut snapshot = read_snapshot(&state.handlers_dir).await.map_err(|err| {
+        refused(
+            "manifest",
+            format!("the handlers directory does not load: {err}"),
+        )
+    })?;
+    state
+        .fleet
+        .overlay(&mut snapshot)
+        .await
+        .map_err(store_failure)?;
+    let key = component_key(name, 0);
     snapshot.components.insert(
         key.clone(),
         ComponentFile {
             bytes: bytes.clone(),
-            sha256: sha256.clone(),
+            sha256: sha256.to_owned(),
         },
     );
     snapshot.manifest.handlers.insert(
-        name.clone(),
+        name.to_owned(),
         HandlerSpec {
             component: key,
             routes: spec.routes.clone(),
             limits: spec.limits,
-            database: spec.database.clone(),
+            database: (!spec.database.is_empty()).then(|| spec.database.clone()),
         },
     );
-    // Limits the host cannot meet, routes that conflict, a role that cannot
-    // be set up: refused here, before anything is stored.
-    if let Err(err) = build(
+    let current = state.registry.current();
+    build(
         &state.loader,
         &state.handlers_dir,
         &snapshot,
         Some(&current),
     )
     .await
-    {
-        return refused(err.reason(), err.to_string());
-    }
-
-    let notification = state.fleet.notification(&name);
-    match store::push(&state.pool, &name, &bytes, &sha256, &spec, &notification).await {
-        Ok(version) => {
-            tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, "handler pushed");
-            (
-                StatusCode::CREATED,
-                [(header::LOCATION, format!("/admin/handlers/{name}"))],
-                Json(json!({
-                    "name": name, "version": version, "sha256": sha256,
-                    "routes": spec.routes, "database": spec.database,
-                })),
-            )
-                .into_response()
-        }
-        Err(err) => store_failure(err),
-    }
+    .map(drop)
+    .map_err(|err| refused(err.reason(), err.to_string()))
 }
 
 /// `POST /admin/handlers/{name}/rollback[?version=N]`.
@@ -247,7 +279,8 @@ pub async fn rollback(
             _ => {
                 return bad(format!(
                     "unexpected parameter {key}={value}; only version=N"
-                ));
+                ))
+                .into_response();
             }
         }
     }
@@ -257,6 +290,6 @@ pub async fn rollback(
             tracing::info!(handler.name = %name, handler.version = version, "handler rolled back");
             Json(json!({ "name": name, "version": version })).into_response()
         }
-        Err(err) => store_failure(err),
+        Err(err) => store_failure(err).into_response(),
     }
 }

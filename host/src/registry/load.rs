@@ -1,23 +1,25 @@
-//! Reading a handlers directory and building a [`HandlerSet`] from it.
+//! Reading a handlers directory into a [`Snapshot`], and why a snapshot may
+//! not load.
 //!
 //! Two steps, so the reload loop can skip work: [`read_snapshot`] reads the
 //! manifest and every component it names and fingerprints them;
-//! [`build`] compiles only what the running set does not already have.
+//! [`super::build`] builds a set, compiling only what the running set does
+//! not already have.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{HandlerSpec, MANIFEST_FILE, Manifest, ManifestError};
-use super::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
-use crate::bindings::HandlerPre;
-use crate::db::handler_pools::{HandlerDatabases, HandlerDb};
+use super::HandlerSet;
+use super::artifact::ArtifactError;
+use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+use crate::db::handler_databases::{HandlerDatabases, PrepareError};
+use crate::db::handler_migrations::MigrationError;
 use crate::db::roles::RoleError;
 use crate::runtime::budget::MemoryBudget;
-use crate::runtime::{CompileError, GuestState, Limits, Runtime};
+use crate::runtime::{CompileError, Limits, Runtime};
 
 /// Everything turning a snapshot into servable handlers needs: the engine
 /// to compile with, the database to give each handler its role and pool,
@@ -103,9 +105,17 @@ pub enum LoadError {
         /// What the compiler task reported.
         reason: String,
     },
-    /// The handler's database role could not be set up.
+    /// The component's own manifest is unreadable or invalid.
+    #[error("handler {handler:?}: {source}")]
+    Artifact {
+        /// Handler name.
+        handler: String,
+        /// Why.
+        source: ArtifactError,
+    },
+    /// The database could not be made ready: a role, a grant, a migration.
     #[error(transparent)]
-    Role(#[from] RoleError),
+    Database(#[from] PrepareError),
     /// A handler asks for more memory than the host's ceiling.
     #[error(
         "handler {handler:?} asks for {asked} bytes of memory; this host allows at most {max} \
@@ -138,8 +148,11 @@ impl LoadError {
         "memory-above-budget",
         "db-share-invalid",
         "compiler-failed",
+        "artifact-invalid",
         "database-table-missing",
         "database-role",
+        "migration-changed",
+        "migration-failed",
     ];
 
     /// A short, stable label for metrics and logs.
@@ -160,8 +173,15 @@ impl LoadError {
             LoadError::MemoryAboveBudget { .. } => "memory-above-budget",
             LoadError::DbShare { .. } => "db-share-invalid",
             LoadError::CompilerFailed { .. } => "compiler-failed",
-            LoadError::Role(RoleError::NoSuchTable { .. }) => "database-table-missing",
-            LoadError::Role(_) => "database-role",
+            LoadError::Artifact { .. } => "artifact-invalid",
+            LoadError::Database(PrepareError::Role(RoleError::NoSuchTable { .. })) => {
+                "database-table-missing"
+            }
+            LoadError::Database(PrepareError::Role(_)) => "database-role",
+            LoadError::Database(PrepareError::Migration(MigrationError::Changed { .. })) => {
+                "migration-changed"
+            }
+            LoadError::Database(PrepareError::Migration(_)) => "migration-failed",
         }
     }
 }
@@ -224,180 +244,7 @@ pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
 /// Loads every handler of `dir`; used at start.
 pub async fn load_dir(loader: &Loader, dir: &Path) -> Result<HandlerSet, LoadError> {
     let snapshot = read_snapshot(dir).await?;
-    build(loader, dir, &snapshot, None).await
-}
-
-/// Builds a handler set from `snapshot`, reusing what `previous` already has
-/// compiled (same bytes); compiles the rest on blocking threads. Nothing of
-/// the new set is used unless all of it loads.
-pub async fn build(
-    loader: &Loader,
-    dir: &Path,
-    snapshot: &Snapshot,
-    previous: Option<&HandlerSet>,
-) -> Result<HandlerSet, LoadError> {
-    let mut set = HandlerSet {
-        fingerprint: snapshot.fingerprint.clone(),
-        ..HandlerSet::default()
-    };
-    let mut by_path: Vec<(String, MethodTable)> = Vec::new();
-    for (name, spec) in &snapshot.manifest.handlers {
-        let limits = loader.defaults.with(spec.limits);
-        check_limits(loader, name, &limits)?;
-        let file = &snapshot.components[&spec.component];
-        // "points.wasm" for a file, "db:points@3" for a pushed version.
-        let origin: Arc<str> = Arc::from(spec.component.display().to_string());
-        let reusable = previous.and_then(|p| p.by_sha256(&file.sha256));
-        let handler = match reusable {
-            Some(old)
-                if *old.name == **name
-                    && old.limits == limits
-                    && old.routes == spec.routes
-                    && old.database == spec.database
-                    && old.origin == origin =>
-            {
-                old.clone()
-            }
-            Some(old) => Arc::new(LoadedHandler {
-                name: Arc::from(name.as_str()),
-                limits,
-                routes: spec.routes.clone(),
-                loaded_at: SystemTime::now(),
-                origin,
-                database: spec.database.clone(),
-                db: handler_db(loader, name, spec, &limits).await?,
-                memory: Arc::new(loader.budget.for_handler(name)),
-                ..LoadedHandler::clone(old)
-            }),
-            None => {
-                let path = dir.join(&spec.component);
-                let (pre, compile_time) = compile(&loader.runtime, name, &path, file).await?;
-                Arc::new(LoadedHandler {
-                    name: Arc::from(name.as_str()),
-                    sha256: file.sha256.clone(),
-                    size: file.bytes.len() as u64,
-                    loaded_at: SystemTime::now(),
-                    compile_time,
-                    limits,
-                    routes: spec.routes.clone(),
-                    origin,
-                    database: spec.database.clone(),
-                    pre,
-                    db: handler_db(loader, name, spec, &limits).await?,
-                    memory: Arc::new(loader.budget.for_handler(name)),
-                })
-            }
-        };
-        for route in spec.parsed_routes(name)? {
-            let index = match by_path.iter().position(|(p, _)| *p == route.path) {
-                Some(index) => index,
-                None => {
-                    by_path.push((route.path.clone(), Vec::new()));
-                    by_path.len() - 1
-                }
-            };
-            let entry = &mut by_path[index];
-            if entry.1.iter().any(|(m, _)| *m == route.method) {
-                return Err(LoadError::RouteConflict {
-                    handler: name.clone(),
-                    route: route.to_string(),
-                    reason: "the same method and path is routed twice".into(),
-                });
-            }
-            entry.1.push((route.method.clone(), handler.clone()));
-        }
-        set.handlers.push(handler);
-    }
-    for (path, table) in by_path {
-        let route = format!("{} {path}", table[0].0);
-        let handler = table[0].1.name.to_string();
-        let routes = PathRoutes {
-            template: Arc::from(path.as_str()),
-            methods: table,
-        };
-        set.router
-            .insert(path, routes)
-            .map_err(|err| LoadError::RouteConflict {
-                handler,
-                route,
-                reason: err.to_string(),
-            })?;
-    }
-    Ok(set)
-}
-
-/// Limits that could never be met on this host.
-fn check_limits(loader: &Loader, name: &str, limits: &Limits) -> Result<(), LoadError> {
-    if limits.memory_bytes > loader.runtime.max_memory_bytes() {
-        return Err(LoadError::MemoryAboveCeiling {
-            handler: name.to_owned(),
-            asked: limits.memory_bytes,
-            max: loader.runtime.max_memory_bytes(),
-        });
-    }
-    if limits.memory_bytes as u64 > loader.budget.share_bytes() {
-        return Err(LoadError::MemoryAboveBudget {
-            handler: name.to_owned(),
-            asked: limits.memory_bytes,
-            share: loader.budget.share_bytes(),
-        });
-    }
-    let pool = loader.databases.total_size();
-    if !(1..=pool).contains(&limits.db_connections) {
-        return Err(LoadError::DbShare {
-            handler: name.to_owned(),
-            asked: limits.db_connections,
-            pool,
-        });
-    }
-    Ok(())
-}
-
-/// The handler's role, set up for what its manifest grants, and its pool.
-async fn handler_db(
-    loader: &Loader,
-    name: &str,
-    spec: &HandlerSpec,
-    limits: &Limits,
-) -> Result<Arc<HandlerDb>, LoadError> {
-    Ok(loader
-        .databases
-        .for_handler(name, &spec.database, limits.db_connections, limits.deadline)
-        .await?)
-}
-
-/// Compiles and pre-links a component off the async workers; returns it
-/// with the time it took.
-async fn compile(
-    runtime: &Arc<Runtime>,
-    name: &str,
-    path: &Path,
-    file: &ComponentFile,
-) -> Result<(HandlerPre<GuestState>, Duration), LoadError> {
-    let started = Instant::now();
-    let compiled = {
-        let runtime = runtime.clone();
-        let bytes = file.bytes.clone();
-        tokio::task::spawn_blocking(move || runtime.prepare(&bytes))
-            .await
-            .map_err(|panicked| LoadError::CompilerFailed {
-                handler: name.to_owned(),
-                reason: panicked.to_string(),
-            })?
-    };
-    let pre = compiled.map_err(|source| LoadError::Component {
-        handler: name.to_owned(),
-        path: path.to_owned(),
-        source,
-    })?;
-    let compile_time = started.elapsed();
-    tracing::info!(
-        handler.name = name,
-        handler.sha256 = %file.sha256,
-        handler.compile_ms = compile_time.as_secs_f64() * 1e3,
-        "handler compiled"
-    );
-    Ok((pre, compile_time))
+    super::build::build(loader, dir, &snapshot, None).await
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
@@ -466,11 +313,26 @@ mod tests {
                 handler: "h".into(),
                 reason: "panic".into(),
             },
-            LoadError::Role(RoleError::NoSuchTable {
+            LoadError::Artifact {
+                handler: "h".into(),
+                source: ArtifactError::Invalid("x".into()),
+            },
+            LoadError::Database(PrepareError::Role(RoleError::NoSuchTable {
                 handler: "h".into(),
                 table: "t".into(),
-            }),
-            LoadError::Role(RoleError::Unavailable("down".into())),
+            })),
+            LoadError::Database(PrepareError::Role(RoleError::Unavailable("down".into()))),
+            LoadError::Database(PrepareError::Migration(MigrationError::Changed {
+                handler: "h".into(),
+                id: "1".into(),
+                applied: "a".into(),
+                now: "b".into(),
+            })),
+            LoadError::Database(PrepareError::Migration(MigrationError::Failed {
+                handler: "h".into(),
+                id: "1".into(),
+                message: "no".into(),
+            })),
         ];
         let reasons: std::collections::BTreeSet<_> = errors.iter().map(LoadError::reason).collect();
         let listed: std::collections::BTreeSet<_> = LoadError::REASONS.iter().copied().collect();

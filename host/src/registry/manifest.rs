@@ -3,16 +3,18 @@
 //! ```toml
 //! [handlers.points]
 //! component = "points.wasm"
+//! # The rest is optional: the component's own manifest (its routes,
+//! # limits, database access and migrations, see [`super::artifact`])
+//! # applies, and what is written here overrides it.
 //! routes = ["POST /point", "GET /points", "GET /points/{id}", "DELETE /points/{id}"]
 //!
-//! [handlers.points.limits]   # optional
+//! [handlers.points.limits]
 //! deadline_ms = 10000
 //! memory_mib = 64
-//! body_kib = 1024
 //! db_connections = 8
 //!
-//! [handlers.points.database] # optional: tables beyond its own schema
-//! write = ["points"]
+//! [handlers.points.database]   # other handlers' schemas, or schema.table
+//! read = ["places"]
 //! ```
 //!
 //! Each handler's SQL runs as its own database role, which owns a schema
@@ -45,27 +47,31 @@ pub struct Manifest {
 pub struct HandlerSpec {
     /// Component file, relative to the handlers directory.
     pub component: PathBuf,
-    /// Routes as "METHOD /path", path segments like `{id}` match one segment.
+    /// Routes as "METHOD /path", path segments like `{id}` match one
+    /// segment; when empty, the component's own.
+    #[serde(default)]
     pub routes: Vec<String>,
-    /// Limits overriding the host's defaults.
+    /// Limits overriding the component's and the host's defaults.
     #[serde(default)]
     pub limits: LimitOverrides,
-    /// Tables outside its own schema that its role may use.
+    /// What its role may use beyond its own schema; when absent, what the
+    /// component's own manifest says.
     #[serde(default)]
-    pub database: DatabaseAccess,
+    pub database: Option<DatabaseAccess>,
 }
 
-/// Tables outside a handler's own schema that its database role may use.
-/// Names are `table` (in `public`) or `schema.table`. Anything not listed
-/// is out of reach: PostgreSQL refuses it, whatever SQL the handler sends.
+/// What a handler's database role may use beyond its own schema: another
+/// handler's schema (its name: every table in it, now and later) or one
+/// table (`schema.table`). Anything not listed is out of reach: PostgreSQL
+/// refuses it, whatever SQL the handler sends.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseAccess {
-    /// Tables it may `SELECT` from.
+    /// Schemas or tables it may `SELECT` from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read: Vec<String>,
-    /// Tables it may read, `INSERT` into, `UPDATE` and `DELETE` from (with
-    /// the sequences their columns draw from).
+    /// Schemas or tables it may read, `INSERT` into, `UPDATE` and `DELETE`
+    /// from (with the sequences they draw from).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write: Vec<String>,
 }
@@ -76,8 +82,8 @@ impl DatabaseAccess {
         self.read.is_empty() && self.write.is_empty()
     }
 
-    /// The first table name that is not `table` or `schema.table` of
-    /// lower-case letters, digits and underscores.
+    /// The first entry that is neither a handler name nor `schema.table`
+    /// of lower-case letters, digits and underscores.
     pub fn invalid_table(&self) -> Option<&str> {
         self.read
             .iter()
@@ -87,8 +93,8 @@ impl DatabaseAccess {
     }
 }
 
-/// Whether `name` is `table` or `schema.table`, each part a plain lower-case
-/// SQL identifier (no quoting needed, nothing to escape).
+/// Whether `name` is a handler name or `schema.table`, each part of the
+/// latter a plain lower-case SQL identifier (nothing to escape).
 pub fn valid_table(name: &str) -> bool {
     let plain = |part: &str| {
         (1..=63).contains(&part.len())
@@ -99,7 +105,7 @@ pub fn valid_table(name: &str) -> bool {
     };
     match name.split_once('.') {
         Some((schema, table)) => plain(schema) && plain(table),
-        None => plain(name),
+        None => valid_name(name),
     }
 }
 
@@ -132,8 +138,9 @@ pub enum ManifestError {
         /// The route as written.
         route: String,
     },
-    /// A handler with no routes can never run; almost surely a mistake.
-    #[error("handler {0:?} has no routes")]
+    /// A handler with no routes, in its manifest entry or its component,
+    /// can never run; almost surely a mistake.
+    #[error("handler {0:?} has no routes, neither in geofn.toml nor in its component")]
     NoRoutes(String),
     /// A handler name that could not be a file or metric label.
     #[error(
@@ -159,11 +166,12 @@ impl Manifest {
             if !valid_name(name) {
                 return Err(ManifestError::BadName(name.clone()));
             }
-            if spec.routes.is_empty() {
-                return Err(ManifestError::NoRoutes(name.clone()));
-            }
             spec.parsed_routes(name)?;
-            if let Some(table) = spec.database.invalid_table() {
+            if let Some(table) = spec
+                .database
+                .as_ref()
+                .and_then(DatabaseAccess::invalid_table)
+            {
                 return Err(ManifestError::BadTable {
                     handler: name.clone(),
                     table: table.to_owned(),
@@ -258,11 +266,6 @@ mod tests {
             Manifest::parse(unknown),
             Err(ManifestError::Syntax(_))
         ));
-        let no_routes = "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = []";
-        assert!(matches!(
-            Manifest::parse(no_routes),
-            Err(ManifestError::NoRoutes(_))
-        ));
         let schema_name = "[handlers.pg_x]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]";
         assert!(matches!(
             Manifest::parse(schema_name),
@@ -274,11 +277,14 @@ mod tests {
     fn database_access_names_plain_tables() {
         let manifest = Manifest::parse(
             "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]\n\
-             [handlers.a.database]\nread = [\"points\", \"other.places\"]",
+             [handlers.a.database]\nread = [\"points\", \"other.places\", \"few-instances\"]",
         )
         .unwrap();
-        assert_eq!(manifest.handlers["a"].database.read.len(), 2);
-        for bad in ["Points", "a.b.c", "x; drop", "\"q\"", ""] {
+        assert_eq!(
+            manifest.handlers["a"].database.as_ref().unwrap().read.len(),
+            3
+        );
+        for bad in ["Points", "a.b.c", "x; drop", "\"q\"", "", "public", "a.B"] {
             let text = format!(
                 "[handlers.a]\ncomponent = \"a.wasm\"\nroutes = [\"GET /\"]\n\
                  [handlers.a.database]\nwrite = [{bad:?}]"

@@ -2,8 +2,12 @@
 //! whole so that a request sees one consistent version from start to end.
 //!
 //! - [`manifest`]: the `geofn.toml` format.
-//! - [`load`]: reading a handlers directory into a [`HandlerSet`].
+//! - [`artifact`]: the manifest a component carries inside itself.
+//! - [`load`]: reading a handlers directory into a [`Snapshot`].
+//! - [`build`]: a [`HandlerSet`] from a snapshot.
 
+pub mod artifact;
+pub mod build;
 pub mod load;
 pub mod manifest;
 
@@ -19,7 +23,8 @@ use crate::runtime::budget::HandlerBudget;
 use crate::runtime::{GuestState, Limits};
 use manifest::DatabaseAccess;
 
-pub use load::{LoadError, Loader, Snapshot, build, load_dir, read_snapshot};
+pub use build::build;
+pub use load::{LoadError, Loader, Snapshot, load_dir, read_snapshot};
 
 /// A compiled, pre-linked handler ready to instantiate.
 #[derive(Clone)]
@@ -43,6 +48,8 @@ pub struct LoadedHandler {
     pub origin: Arc<str>,
     /// Tables beyond its own schema that its role may use.
     pub database: DatabaseAccess,
+    /// What the component says about itself (migrations included).
+    pub embedded: Arc<artifact::Embedded>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
     /// Its database role's pool: its share of the connections.
@@ -72,8 +79,9 @@ pub(crate) struct PathRoutes {
 
 /// What the route table says about a request.
 pub enum RouteMatch {
-    /// This handler answers it, under this route template (a bounded metric label).
-    Found(Arc<LoadedHandler>, Arc<str>),
+    /// This handler answers it, under this route template (a bounded
+    /// metric label), with these path parameters (percent-decoded).
+    Found(Arc<LoadedHandler>, Arc<str>, Vec<(String, String)>),
     /// The path exists but not for this method; these methods would do.
     MethodNotAllowed(Vec<Method>),
     /// No route has this path.
@@ -118,7 +126,15 @@ impl HandlerSet {
         });
         match found {
             Some((_, handler)) => {
-                RouteMatch::Found(handler.clone(), matched.value.template.clone())
+                let params = matched
+                    .params
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+                        (name.to_owned(), value.into_owned())
+                    })
+                    .collect();
+                RouteMatch::Found(handler.clone(), matched.value.template.clone(), params)
             }
             None => RouteMatch::MethodNotAllowed(table.iter().map(|(m, _)| m.clone()).collect()),
         }

@@ -12,7 +12,7 @@ use crate::telemetry::metrics::INSTANTIATE;
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
 /// runs: a runaway gets a twentieth of a core until its deadline ends it.
 pub const THROTTLE_PAUSE_TICKS: u32 = 19;
-use crate::bindings::{HandlerPre, Request, Response};
+use crate::bindings::{HandlerPre, Matched, Request, Response};
 
 /// How a call failed; each maps to its own HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,14 @@ impl Runtime {
         pre: &HandlerPre<GuestState>,
         limits: &Limits,
         db: Arc<HandlerDb>,
+        route: Matched,
         request: Request,
     ) -> Result<Response, CallError> {
         let deadline = Instant::now() + limits.deadline;
-        let mut store = Store::new(self.engine(), GuestState::new(handler.clone(), limits, db));
+        let mut store = Store::new(
+            self.engine(),
+            GuestState::new(handler.clone(), limits, db, route),
+        );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         let grace_ticks = limits.cpu_grace.as_micros() / EPOCH_TICK.as_micros().max(1);

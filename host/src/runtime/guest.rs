@@ -3,15 +3,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::geofn::handler::{db, log, types};
-use crate::bindings::{DbError, Level, PackedRows, Rows, Value};
+use crate::bindings::geofn::handler::{db, log, route, types};
+use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
 use crate::db::handler_pools::HandlerDb;
-use crate::db::session::DbSession;
+use crate::db::session::{DbSession, Lane};
 use crate::telemetry::metrics::DB_QUERY;
 
 use super::Limits;
@@ -21,6 +21,10 @@ pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
 /// Longest guest log message passed on; longer ones are cut.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
 
+/// The host side of a guest's `db.transaction`: the transaction itself
+/// lives in the request's [`DbSession`], one at a time.
+pub struct Transaction;
+
 /// The data of one request's store.
 pub struct GuestState {
     wasi: WasiCtx,
@@ -28,13 +32,14 @@ pub struct GuestState {
     pub(crate) limits: StoreLimits,
     db: DbSession,
     handler: Arc<str>,
+    route: Matched,
     stderr: MemoryOutputPipe,
 }
 
 impl GuestState {
     /// State for one call of `handler`: WASI with no files, sockets,
     /// environment or arguments; stderr captured for the log.
-    pub fn new(handler: Arc<str>, limits: &Limits, db: Arc<HandlerDb>) -> Self {
+    pub fn new(handler: Arc<str>, limits: &Limits, db: Arc<HandlerDb>, route: Matched) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         Self {
@@ -48,6 +53,7 @@ impl GuestState {
                 .build(),
             db: DbSession::new(db),
             handler,
+            route,
             stderr,
         }
     }
@@ -72,7 +78,7 @@ impl types::Host for GuestState {}
 impl db::Host for GuestState {
     async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
         let started = Instant::now();
-        let result = self.db.query(&sql, params).await;
+        let result = self.db.query(Lane::Autocommit, &sql, params).await;
         observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
         result
     }
@@ -83,14 +89,14 @@ impl db::Host for GuestState {
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
         let started = Instant::now();
-        let result = self.db.query_packed(&sql, params).await;
+        let result = self.db.query_packed(Lane::Autocommit, &sql, params).await;
         observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
         result
     }
 
     async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
         let started = Instant::now();
-        let result = self.db.execute(&sql, params).await;
+        let result = self.db.execute(Lane::Autocommit, &sql, params).await;
         observe_db(
             &self.handler,
             "execute",
@@ -99,6 +105,94 @@ impl db::Host for GuestState {
             result.as_ref().err(),
         );
         result
+    }
+
+    async fn begin(&mut self) -> Result<Resource<Transaction>, DbError> {
+        let started = Instant::now();
+        let result = self.db.begin().await;
+        observe_db(
+            &self.handler,
+            "begin",
+            started,
+            "BEGIN",
+            result.as_ref().err(),
+        );
+        result?;
+        self.table.push(Transaction).map_err(|e| {
+            DbError::Unavailable(format!("no room for another resource in this request: {e}"))
+        })
+    }
+}
+
+impl db::HostTransaction for GuestState {
+    async fn query(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Rows, DbError> {
+        let started = Instant::now();
+        let result = self.db.query(Lane::Transaction, &sql, params).await;
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_packed(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<PackedRows, DbError> {
+        let started = Instant::now();
+        let result = self.db.query_packed(Lane::Transaction, &sql, params).await;
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn execute(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<u64, DbError> {
+        let started = Instant::now();
+        let result = self.db.execute(Lane::Transaction, &sql, params).await;
+        observe_db(
+            &self.handler,
+            "execute",
+            started,
+            &sql,
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    async fn commit(&mut self, tx: Resource<Transaction>) -> Result<(), DbError> {
+        let _ = self.table.delete(tx);
+        let started = Instant::now();
+        let result = self.db.commit().await;
+        observe_db(
+            &self.handler,
+            "commit",
+            started,
+            "COMMIT",
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    async fn drop(&mut self, tx: Resource<Transaction>) -> wasmtime::Result<()> {
+        // A transaction dropped without commit: roll it back now (a commit
+        // already ended it, and this is then a no-op).
+        self.table.delete(tx)?;
+        self.db.rollback().await;
+        Ok(())
+    }
+}
+
+impl route::Host for GuestState {
+    async fn current(&mut self) -> Matched {
+        self.route.clone()
     }
 }
 

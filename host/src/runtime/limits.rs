@@ -104,6 +104,23 @@ pub struct LimitOverrides {
     pub db_connections: Option<usize>,
 }
 
+impl LimitOverrides {
+    /// These overrides, and `fallback`'s where these are silent: the
+    /// manifest entry's over the component's own.
+    pub fn or(self, fallback: LimitOverrides) -> Self {
+        Self {
+            deadline_ms: self.deadline_ms.or(fallback.deadline_ms),
+            memory_mib: self.memory_mib.or(fallback.memory_mib),
+            body_kib: self.body_kib.or(fallback.body_kib),
+            instances: self.instances.or(fallback.instances),
+            tables: self.tables.or(fallback.tables),
+            table_elements: self.table_elements.or(fallback.table_elements),
+            cpu_grace_ms: self.cpu_grace_ms.or(fallback.cpu_grace_ms),
+            db_connections: self.db_connections.or(fallback.db_connections),
+        }
+    }
+}
+
 impl Limits {
     /// These limits with a handler's overrides applied.
     pub fn with(self, overrides: LimitOverrides) -> Self {

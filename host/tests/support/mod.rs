@@ -143,11 +143,12 @@ impl TestDb {
         self.cluster.restart(&self.options).unwrap();
     }
 
-    /// A direct connection, to check what the host stored.
+    /// A direct connection as the cluster's superuser, to check what the
+    /// host stored; the points handler's schema is first on its search path.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, connection) = self
-            .cluster
-            .config()
+        let mut config = self.cluster.config();
+        config.options("-c search_path=points,public");
+        let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
             .expect("connecting to the test cluster");

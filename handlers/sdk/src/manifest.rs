@@ -1,0 +1,34 @@
+//! The handler's own manifest, embedded in its component: name, routes,
+//! limits, database access and schema migrations travel with the code as
+//! one artifact (the host reads the `geofn-handler` custom section).
+//!
+//! ```ignore
+//! geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+//! ```
+
+/// `text` as a byte array of its own length, at compile time.
+pub const fn bytes<const N: usize>(text: &str) -> [u8; N] {
+    let source = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = source[i];
+        i += 1;
+    }
+    out
+}
+
+/// Embeds a manifest (TOML text, usually `include_str!` of the crate's
+/// `geofn-handler.toml`) in the component, where the host finds it.
+#[macro_export]
+macro_rules! handler_manifest {
+    ($text:expr) => {
+        const _: () = {
+            const TEXT: &str = $text;
+            #[allow(unsafe_code)]
+            #[unsafe(link_section = "geofn-handler")]
+            #[used]
+            static MANIFEST: [u8; TEXT.len()] = $crate::manifest::bytes(TEXT);
+        };
+    };
+}
