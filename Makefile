@@ -12,7 +12,7 @@ WASM_TARGET := wasm32-wasip2
 WASM_PROFILE := wasm-release
 WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 # Shipped handler components, and test-only ones built beside them.
-HANDLERS      := points features
+HANDLERS      := points features regions
 TEST_HANDLERS := probe empty
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
@@ -31,7 +31,8 @@ publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
 
 # Components for wasm32-wasip2, plus the manifest, in $(TARGET_DIR)/handlers
 # (a running `geofn dev` swaps them in). Test-only components, the probe in
-# two versions for the hot-swap tests, go to $(TARGET_DIR)/test-handlers.
+# two versions for the hot-swap tests and three more whose migrations
+# differ, go to $(TARGET_DIR)/test-handlers.
 handlers: deps
 	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS))
 	mkdir -p $(TARGET_DIR)/handlers $(TARGET_DIR)/test-handlers
@@ -42,6 +43,10 @@ handlers: deps
 	for version in v1 v2; do \
 	  PROBE_VERSION=$$version $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$version.wasm || exit 1; \
+	done
+	for migrations in edited more broken; do \
+	  PROBE_MIGRATIONS=$$migrations $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
+	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$migrations.wasm || exit 1; \
 	done
 
 build: handlers

@@ -84,12 +84,19 @@ def helm(helm_bin, handlers):
     check("secretKeyRef" in env["DB_PASSWORD"]["valueFrom"], "DB password from a Secret")
     check(env["DB_HOST"]["value"] == "postgis", "DB_HOST is the postgis chart's Service")
     volumes = {v["name"]: v for v in pod["volumes"]}
-    check("configMap" in volumes["handlers"], "handlers from a ConfigMap volume")
-    configmap = by_kind(docs, "ConfigMap")
-    check("geofn.toml" in configmap["data"], "the manifest is in the ConfigMap")
-    check({"points.wasm", "features.wasm"} <= set(configmap["binaryData"]), "components in binaryData")
-    size = sum(len(v) for v in configmap["binaryData"].values()) + len(configmap["data"]["geofn.toml"])
-    check(size < 1_000_000, f"ConfigMap under 1 MB ({size} bytes)")
+    sources = [src["configMap"]["name"] for src in volumes["handlers"]["projected"]["sources"]]
+    configmaps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    check(set(sources) == set(configmaps), f"handlers projected from every ConfigMap ({len(sources)})")
+    files = {}
+    for name, configmap in configmaps.items():
+        size = sum(len(v) for v in configmap.get("binaryData", {}).values()) \
+            + sum(len(v) for v in configmap.get("data", {}).values())
+        check(size < 1_000_000, f"ConfigMap {name} under 1 MB ({size} bytes)")
+        files.update(configmap.get("data", {}))
+        files.update(configmap.get("binaryData", {}))
+    check("geofn.toml" in files, "the manifest is in a ConfigMap")
+    shipped = {p.name for p in pathlib.Path(handlers).glob("*.wasm")}
+    check(shipped <= set(files), f"every component in a ConfigMap ({sorted(shipped)})")
     check("replicas" not in deployment["spec"], "replicas left to the HPA")
     check(by_kind(docs, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3, "HPA from 3 replicas")
     check(by_kind(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1, "PDB maxUnavailable 1")

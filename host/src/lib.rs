@@ -20,6 +20,7 @@
 //! - [`shutdown`]: the one shutdown signal.
 //! - [`healthcheck`]: `geofn health`, the container health check.
 //! - [`admin_client`]: `geofn push`, `rollback`, `handlers`.
+//! - [`scaffold`]: `geofn new`, a handler crate of its own.
 //! - [`telemetry`]: Prometheus metrics and request ids.
 
 #![deny(missing_docs)]
@@ -35,6 +36,7 @@ pub mod http;
 pub mod registry;
 pub mod reload;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

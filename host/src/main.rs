@@ -3,7 +3,8 @@
 //! Run with: `geofn dev` (a private PostGIS in `.geofn/`) or
 //! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`;
 //! `geofn health` checks a running one; `geofn push`, `rollback` and
-//! `handlers` deploy to every replica through the admin API.
+//! `handlers` deploy to every replica through the admin API; `geofn new`
+//! writes a new handler crate.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -38,6 +39,19 @@ fn main() -> anyhow::Result<ExitCode> {
         });
     }
     match &cli.command {
+        Command::New(args) => {
+            let dir = args.dir.clone().unwrap_or_else(|| args.name.clone().into());
+            let written = geofn::scaffold::new_handler(&args.name, &dir)?;
+            println!(
+                "wrote {} files into {}\n\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  \
+                 geofn push target/wasm32-wasip2/release/{}.wasm --url http://127.0.0.1:5000",
+                written.len(),
+                dir.display(),
+                dir.display(),
+                args.name.replace('-', "_")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Push(args) => return Ok(geofn::admin_client::push(args).report()),
         Command::Rollback(args) => return Ok(geofn::admin_client::rollback(args).report()),
         Command::Handlers(args) => return Ok(geofn::admin_client::handlers(args).report()),
@@ -90,7 +104,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 result
             }
         },
-        Command::Health(_) | Command::Push(_) | Command::Rollback(_) | Command::Handlers(_) => {
+        Command::Health(_)
+        | Command::Push(_)
+        | Command::Rollback(_)
+        | Command::Handlers(_)
+        | Command::New(_) => {
             unreachable!("answered before the runtime starts")
         }
     }

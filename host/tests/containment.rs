@@ -8,48 +8,34 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{
-    Host, TestDb, client, handlers_dir, shipped, shipped_handlers, status_for_announced_body,
-    test_handler,
-};
+use support::{Host, TestDb, client, shipped_plus, status_for_announced_body, test_handler};
 
 /// The probe three times over, with different limits, plus the points API.
 fn limited_handlers() -> tempfile::TempDir {
-    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
-    let manifest = format!(
-        r#"{shipped_manifest}
-[handlers.probe]
+    let manifest = r#"[handlers.probe]
 component = "probe.wasm"
-routes = ["GET /probe/{{action}}"]
+routes = ["GET /probe/{action}"]
 [handlers.probe.limits]
 deadline_ms = 300
 memory_mib = 16
 
 [handlers.few-instances]
 component = "probe.wasm"
-routes = ["GET /few-instances/{{action}}"]
+routes = ["GET /few-instances/{action}"]
 [handlers.few-instances.limits]
 instances = 1
 
 [handlers.small-tables]
 component = "probe.wasm"
-routes = ["GET /small-tables/{{action}}"]
+routes = ["GET /small-tables/{action}"]
 [handlers.small-tables.limits]
 table_elements = 4
 
 [handlers.slow]
 component = "probe.wasm"
-routes = ["GET /slow/{{action}}"]
-"#
-    );
-    handlers_dir(
-        &manifest,
-        &[
-            ("points.wasm", shipped("points")),
-            ("features.wasm", shipped("features")),
-            ("probe.wasm", test_handler("probe-v1")),
-        ],
-    )
+routes = ["GET /slow/{action}"]
+"#;
+    shipped_plus(manifest, &[("probe.wasm", test_handler("probe-v1"))])
 }
 
 async fn get(host: &Host, path: &str) -> (StatusCode, Value) {

@@ -9,23 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{
-    Host, PROBE_ENTRY, TestDb, client, handlers_dir, shipped, shipped_handlers, test_handler,
-};
+use support::{Host, PROBE_ENTRY, TestDb, client, shipped_plus, test_handler};
 
 /// The points API, and the probe with a short deadline.
 fn handlers() -> tempfile::TempDir {
-    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
-    let manifest =
-        format!("{shipped_manifest}\n{PROBE_ENTRY}[handlers.probe.limits]\ndeadline_ms = 3000\n");
-    handlers_dir(
-        &manifest,
-        &[
-            ("points.wasm", shipped("points")),
-            ("features.wasm", shipped("features")),
-            ("probe.wasm", test_handler("probe-v1")),
-        ],
-    )
+    let manifest = format!("{PROBE_ENTRY}[handlers.probe.limits]\ndeadline_ms = 3000\n");
+    shipped_plus(&manifest, &[("probe.wasm", test_handler("probe-v1"))])
 }
 
 fn p99(mut samples: Vec<Duration>) -> Duration {

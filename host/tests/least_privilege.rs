@@ -12,22 +12,14 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::metrics::{scrape, value};
-use support::{Host, TestDb, client, handlers_dir, shipped, shipped_handlers, test_handler};
+use support::{Host, PROBE_ENTRY, TestDb, client, shipped_handlers, shipped_plus, test_handler};
 use tokio::process::Command;
 
 /// The shipped handlers plus the probe under `/probe/...`, `extra` appended.
 fn handlers_with_probe(extra: &str) -> tempfile::TempDir {
-    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
-    handlers_dir(
-        &format!(
-            "{shipped_manifest}\n[handlers.probe]\ncomponent = \"probe.wasm\"\n\
-             routes = [\"GET /probe/{{action}}\"]\n{extra}"
-        ),
-        &[
-            ("points.wasm", shipped("points")),
-            ("features.wasm", shipped("features")),
-            ("probe.wasm", test_handler("probe-v1")),
-        ],
+    shipped_plus(
+        &format!("{PROBE_ENTRY}{extra}"),
+        &[("probe.wasm", test_handler("probe-v1"))],
     )
 }
 

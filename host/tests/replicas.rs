@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::topology::{Kind, Proxy, Replicas};
-use support::{PROBE_ENTRY, TestDb, client, shipped, shipped_handlers, test_handler};
+use support::{PROBE_ENTRY, TestDb, client, shipped_handlers, test_handler, write_shipped_plus};
 
 /// What the load saw.
 #[derive(Debug, Default)]
@@ -205,21 +205,13 @@ async fn haproxy_a_rolling_restart_fails_no_request() {
 /// Writes one version of the handlers the way the kubelet updates a
 /// ConfigMap volume: a new timestamped folder, then an atomic `..data` swap.
 fn configmap_version(dir: &Path, stamp: &str, probe: &str) {
-    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
     let versioned = dir.join(stamp);
     std::fs::create_dir(&versioned).unwrap();
-    std::fs::write(
-        versioned.join("geofn.toml"),
-        format!("{shipped_manifest}\n{PROBE_ENTRY}"),
-    )
-    .unwrap();
-    for (name, source) in [
-        ("points.wasm", shipped("points")),
-        ("features.wasm", shipped("features")),
-        ("probe.wasm", test_handler(probe)),
-    ] {
-        std::fs::copy(source, versioned.join(name)).unwrap();
-    }
+    write_shipped_plus(
+        &versioned,
+        PROBE_ENTRY,
+        &[("probe.wasm", test_handler(probe))],
+    );
     let tmp = dir.join("..data_tmp");
     std::os::unix::fs::symlink(stamp, &tmp).unwrap();
     std::fs::rename(&tmp, dir.join("..data")).unwrap();
@@ -229,8 +221,11 @@ async fn fleet_swap(kind: Kind) {
     let db = TestDb::start();
     let dir = tempfile::tempdir().unwrap();
     configmap_version(dir.path(), "..v1", "probe-v1");
-    for file in ["geofn.toml", "points.wasm", "features.wasm", "probe.wasm"] {
-        std::os::unix::fs::symlink(format!("..data/{file}"), dir.path().join(file)).unwrap();
+    let files = std::fs::read_dir(dir.path().join("..data")).unwrap();
+    for file in files {
+        let file = file.unwrap().file_name();
+        let file = file.to_string_lossy();
+        std::os::unix::fs::symlink(format!("..data/{file}"), dir.path().join(&*file)).unwrap();
     }
     let replicas = Replicas::start(&db, dir.path(), &["--pool-size", "4"]).await;
     let proxy = Proxy::start(kind, &replicas).await;

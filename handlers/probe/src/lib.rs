@@ -25,6 +25,11 @@
 //!   `marker`.
 //! - `.../exec?sql=S`: runs S through `db.execute`; 200 with the rows
 //!   affected, or 500 with the error (a hostile handler's whole power).
+//! - `.../route`: the route the host matched, as `route.current` gives it.
+//! - `.../tx?do=commit|fail|trap|commit-after-error&note=N`: transactions
+//!   over its own `notes` table (see `migrations/`): committed, failed by
+//!   a statement, ended by a trap, or committed after a failed statement;
+//!   `.../notes` lists what is stored.
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //!
@@ -68,6 +73,15 @@ impl Guest for Probe {
             "session" => session(),
             "sleep" => sleep(&request),
             "escape" => escape(&request),
+            "route" => {
+                let matched = geofn_guest::route::current();
+                http::json(
+                    200,
+                    &json!({ "template": matched.template, "params": matched.params }),
+                )
+            }
+            "tx" => transaction(&request),
+            "notes" => notes(),
             "exec" => exec(&request),
             "touch" => touch(&request),
             "log" => {
@@ -177,6 +191,70 @@ fn sleep(request: &Request) -> Response {
         Ok(_) => http::json(200, &json!({ "slept_ms": ms })),
         Err(geofn_guest::db::DbError::Unavailable(why)) => {
             geofn_guest::sql::failure_response("sleep", geofn_guest::db::DbError::Unavailable(why))
+        }
+        Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
+/// The transaction cases of the tests.
+fn transaction(request: &Request) -> Response {
+    let note = param(request, "note").unwrap_or_else(|| "note".into());
+    let insert = "INSERT INTO notes (note) VALUES ($1) RETURNING id";
+    match param(request, "do").as_deref() {
+        Some("commit") => {
+            let stored = geofn_guest::tx::transaction(|tx| {
+                tx.execute(insert, &[Value::Text(note.clone())])?;
+                tx.execute(insert, &[Value::Text(format!("{note}-2"))])?;
+                Ok(())
+            });
+            geofn_guest::error::IntoResponse::into_response(
+                stored.map(|()| http::json(200, &json!({ "committed": true }))),
+            )
+        }
+        Some("fail") => {
+            let stored = geofn_guest::tx::transaction(|tx| {
+                tx.execute(insert, &[Value::Text(note.clone())])?;
+                tx.execute("SELECT 1 / 0", &[])?;
+                Ok(())
+            });
+            geofn_guest::error::IntoResponse::into_response(
+                stored.map(|()| http::json(200, &json!({ "committed": true }))),
+            )
+        }
+        Some("trap") => {
+            let tx = db::begin().expect("begin");
+            tx.execute(insert, &[Value::Text(note)]).expect("insert");
+            panic!("probe: trapping inside a transaction");
+        }
+        Some("commit-after-error") => {
+            let tx = match db::begin() {
+                Ok(tx) => tx,
+                Err(err) => return http::json(500, &json!({ "error": format!("{err:?}") })),
+            };
+            let _ = tx.execute(insert, &[Value::Text(note)]);
+            let _ = tx.execute("SELECT 1 / 0", &[]);
+            match db::Transaction::commit(tx) {
+                Ok(()) => http::json(200, &json!({ "committed": true })),
+                Err(err) => http::json(409, &json!({ "error": format!("{err:?}") })),
+            }
+        }
+        _ => Problem::new(
+            400,
+            "bad-parameter",
+            "Bad parameter",
+            "do=commit|fail|trap|commit-after-error",
+        )
+        .into_response(),
+    }
+}
+
+/// Every note, in order.
+fn notes() -> Response {
+    match db::query("SELECT note FROM notes ORDER BY id", &[]) {
+        Ok(rows) => {
+            let notes: Vec<serde_json::Value> =
+                rows.rows.iter().map(|row| describe(&row[0])).collect();
+            http::json(200, &json!({ "notes": notes }))
         }
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
     }
@@ -435,3 +513,7 @@ fn describe(value: &Value) -> serde_json::Value {
 }
 
 geofn_guest::export_handler!(Probe);
+geofn_guest::handler_manifest!(include_str!(concat!(
+    env!("OUT_DIR"),
+    "/geofn-handler.toml"
+)));

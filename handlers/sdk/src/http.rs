@@ -8,6 +8,8 @@ use crate::{Request, Response};
 pub const PROBLEM_JSON: &str = geofn_contract::problem::CONTENT_TYPE;
 /// Media type of ordinary JSON answers.
 pub const JSON: &str = "application/json";
+/// Media type of GeoJSON (RFC 7946).
+pub const GEOJSON: &str = "application/geo+json";
 
 /// An RFC 9457 problem document (`geofn_contract::problem`, the same type
 /// the host answers with). `type` is a URI naming the kind of problem so

@@ -77,8 +77,13 @@ impl Ctx {
         })
     }
 
-    /// A query parameter given at most once, parsed; `None` when absent.
-    pub fn query<T: FromStr>(&self, name: &str) -> Result<Option<T>> {
+    /// A query parameter given at most once, parsed; `None` when absent. A
+    /// value that does not parse is a 400 naming the parameter, with the
+    /// parser's reason when it gives one.
+    pub fn query<T: FromStr>(&self, name: &str) -> Result<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
         let mut values = self.query.iter().filter(|(k, _)| k == name);
         let Some((_, raw)) = values.next() else {
             return Ok(None);
@@ -89,12 +94,9 @@ impl Ctx {
                 format!("{name} must be given at most once"),
             ));
         }
-        raw.parse().map(Some).map_err(|_| {
-            Error::bad_parameter(
-                name,
-                format!("{name} must be {}, got {raw:?}", std::any::type_name::<T>()),
-            )
-        })
+        raw.parse()
+            .map(Some)
+            .map_err(|err: T::Err| Error::bad_parameter(name, format!("{name}: {err}")))
     }
 
     /// Every query parameter, decoded, in order.

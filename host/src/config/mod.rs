@@ -73,6 +73,19 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List what a replica serves and every stored version.
     Handlers(AdminArgs),
+    /// Write a new handler crate (its own table, routes and migration) that
+    /// builds and deploys as is, outside this repository.
+    New(NewArgs),
+}
+
+/// `geofn new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The handler's name: its routes are /NAME..., its table NAME.
+    pub name: String,
+    /// Where to write it [default: ./NAME].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where the admin API is.

@@ -103,7 +103,7 @@ pub async fn apply(
                 handler.name = handler,
                 migration.id = %migration.id,
                 migration.checksum = %checksum,
-                "applied migration"
+                "applied handler migration"
             );
             applied.now.push(migration.id.clone());
         } else {

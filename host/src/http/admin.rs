@@ -70,6 +70,8 @@ struct HandlerView {
     db_role: String,
     /// Tables beyond its own schema it may use.
     database: crate::registry::manifest::DatabaseAccess,
+    /// Its schema migrations, by id, in order (applied before it served).
+    migrations: Vec<String>,
     origin: String,
 }
 
@@ -110,6 +112,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             db_connections: h.limits.db_connections,
             db_role: h.db.role().to_owned(),
             database: h.database.clone(),
+            migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
             origin: h.origin.to_string(),
         })
         .collect();

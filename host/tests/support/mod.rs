@@ -87,17 +87,55 @@ pub fn publish(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
 
+/// Every shipped component, as (file name, path), in `target/handlers`.
+pub fn shipped_components() -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(shipped_handlers())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                path,
+            )
+        })
+        .collect();
+    found.sort();
+    assert!(
+        !found.is_empty(),
+        "no shipped components: run `make handlers`"
+    );
+    found
+}
+
+/// Writes the shipped manifest with `extra_manifest` appended, and copies
+/// every shipped component plus `extra` files, into `dir`.
+pub fn write_shipped_plus(dir: &Path, extra_manifest: &str, extra: &[(&str, PathBuf)]) {
+    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
+    std::fs::write(
+        dir.join("geofn.toml"),
+        format!("{shipped_manifest}\n{extra_manifest}"),
+    )
+    .unwrap();
+    for (name, source) in shipped_components() {
+        std::fs::copy(source, dir.join(name)).unwrap();
+    }
+    for (name, source) in extra {
+        std::fs::copy(source, dir.join(name)).unwrap();
+    }
+}
+
+/// A handlers directory: everything shipped, plus `extra_manifest` and
+/// `extra` files (test components).
+pub fn shipped_plus(extra_manifest: &str, extra: &[(&str, PathBuf)]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_shipped_plus(dir.path(), extra_manifest, extra);
+    dir
+}
+
 /// The shipped handlers plus the probe (v1).
 pub fn points_and_probe() -> TempDir {
-    let shipped_manifest = std::fs::read_to_string(shipped_handlers().join("geofn.toml")).unwrap();
-    handlers_dir(
-        &format!("{shipped_manifest}\n{PROBE_ENTRY}"),
-        &[
-            ("points.wasm", shipped("points")),
-            ("features.wasm", shipped("features")),
-            ("probe.wasm", test_handler("probe-v1")),
-        ],
-    )
+    shipped_plus(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))])
 }
 
 /// A private PostgreSQL cluster for one test.
@@ -423,4 +461,33 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(url: impl reqwest::IntoUrl
         .json()
         .await
         .unwrap()
+}
+
+/// What a POST answered: the status, the `Location` of what it created,
+/// and the JSON body (`Null` when there is none).
+pub struct Posted {
+    pub status: reqwest::StatusCode,
+    pub location: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// `POST url` with a JSON `body` given as text (so tests can send broken JSON).
+pub async fn post_json_text(url: impl reqwest::IntoUrl, body: String) -> Posted {
+    let response = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    Posted {
+        status,
+        location,
+        body: response.json().await.unwrap_or_default(),
+    }
 }

@@ -1,0 +1,250 @@
+//! `geofn new NAME`: a handler crate of its own, anywhere, that builds with
+//! nothing but the crate registry (`cargo build --release --target
+//! wasm32-wasip2`) and deploys as is (`geofn push`). It carries what it
+//! builds against: the guest SDK and the WIT world of this very host,
+//! vendored, so it needs nothing from the geofn repository.
+//!
+//! The generated handler is a working example over a table of its own
+//! (GeoJSON point features: POST, GET by id, GET by bbox), with its
+//! migration and routes in `geofn-handler.toml`, embedded in the component.
+
+use std::path::{Path, PathBuf};
+
+/// Files of the generated crate, by path, with `{{...}}` placeholders.
+const TEMPLATE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../templates/new-handler/Cargo.toml"),
+    ),
+    (
+        "geofn-handler.toml",
+        include_str!("../templates/new-handler/geofn-handler.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../templates/new-handler/src/lib.rs"),
+    ),
+    (
+        ".cargo/config.toml",
+        include_str!("../templates/new-handler/.cargo/config.toml"),
+    ),
+    (
+        "rust-toolchain.toml",
+        include_str!("../templates/new-handler/rust-toolchain.toml"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../templates/new-handler/gitignore"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/new-handler/README.md"),
+    ),
+    (
+        "vendor/geofn-guest/Cargo.toml",
+        include_str!("../templates/new-handler/vendor-geofn-guest.Cargo.toml"),
+    ),
+    (
+        "vendor/geofn-contract/Cargo.toml",
+        include_str!("../templates/new-handler/vendor-geofn-contract.Cargo.toml"),
+    ),
+];
+
+/// The guest SDK, the shared contract and the WIT world, copied as they
+/// are in this host's source (a test keeps the list complete).
+pub const VENDORED: &[(&str, &str)] = &[
+    ("wit/handler.wit", include_str!("../../wit/handler.wit")),
+    (
+        "vendor/geofn-guest/src/lib.rs",
+        include_str!("../../handlers/sdk/src/lib.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/error.rs",
+        include_str!("../../handlers/sdk/src/error.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/geometry.rs",
+        include_str!("../../handlers/sdk/src/geometry.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/http.rs",
+        include_str!("../../handlers/sdk/src/http.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/manifest.rs",
+        include_str!("../../handlers/sdk/src/manifest.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/packed.rs",
+        include_str!("../../handlers/sdk/src/packed.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/router.rs",
+        include_str!("../../handlers/sdk/src/router.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/rows.rs",
+        include_str!("../../handlers/sdk/src/rows.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/sql.rs",
+        include_str!("../../handlers/sdk/src/sql.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/tx.rs",
+        include_str!("../../handlers/sdk/src/tx.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/lib.rs",
+        include_str!("../../handlers/contract/src/lib.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/ewkb.rs",
+        include_str!("../../handlers/contract/src/ewkb.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/packed.rs",
+        include_str!("../../handlers/contract/src/packed.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/problem.rs",
+        include_str!("../../handlers/contract/src/problem.rs"),
+    ),
+];
+
+/// Versions of the crates the generated ones depend on: this workspace's.
+pub const DEPENDENCIES: &[(&str, &str)] = &[
+    ("serde", "1"),
+    ("serde_json", "1"),
+    ("form_urlencoded", "1"),
+    ("wit-bindgen", "0.63"),
+];
+
+/// Why a handler crate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// The name cannot be a handler's, or a table's.
+    #[error(
+        "{0:?} cannot name a handler: 1-40 characters of a-z, 0-9 and -, starting with a letter"
+    )]
+    BadName(String),
+    /// The folder is there and not empty.
+    #[error("{0} exists and is not empty")]
+    NotEmpty(PathBuf),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Writes the handler crate `name` into `dir`; returns the files written.
+pub fn new_handler(name: &str, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let valid = (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && crate::registry::manifest::valid_name(name);
+    if !valid {
+        return Err(ScaffoldError::BadName(name.to_owned()));
+    }
+    if dir
+        .read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some())
+    {
+        return Err(ScaffoldError::NotEmpty(dir.to_owned()));
+    }
+    let table = name.replace('-', "_");
+    let mut written = Vec::new();
+    for (path, text) in TEMPLATE {
+        let mut text = text
+            .replace("{{name}}", name)
+            .replace("{{table}}", &table)
+            .replace("{{crate}}", &table)
+            .replace("{{version}}", env!("CARGO_PKG_VERSION"));
+        for (krate, version) in DEPENDENCIES {
+            text = text.replace(&format!("{{{{{krate}}}}}"), version);
+        }
+        written.push(write(dir, path, &text)?);
+    }
+    for (path, text) in VENDORED {
+        written.push(write(dir, path, text)?);
+    }
+    Ok(written)
+}
+
+fn write(dir: &Path, path: &str, text: &str) -> Result<PathBuf, ScaffoldError> {
+    let path = dir.join(path);
+    let io = |source| ScaffoldError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(&path, text).map_err(io)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sdk_and_contract_file_is_vendored() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (crate_dir, vendored) in [
+            ("handlers/sdk/src", "vendor/geofn-guest/src"),
+            ("handlers/contract/src", "vendor/geofn-contract/src"),
+        ] {
+            for entry in std::fs::read_dir(root.join(crate_dir)).unwrap() {
+                let file = entry.unwrap().file_name().into_string().unwrap();
+                let path = format!("{vendored}/{file}");
+                assert!(
+                    VENDORED.iter().any(|(p, _)| *p == path),
+                    "{crate_dir}/{file} is not vendored by geofn new"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dependency_versions_are_the_workspaces() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let manifest: toml::Value =
+            toml::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+        let workspace = &manifest["workspace"]["dependencies"];
+        for (krate, version) in DEPENDENCIES {
+            let declared = match &workspace[*krate] {
+                toml::Value::String(v) => v.clone(),
+                table => table["version"].as_str().unwrap().to_owned(),
+            };
+            assert_eq!(&declared, version, "{krate}");
+        }
+    }
+
+    #[test]
+    fn names_and_folders_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "Demo", "9lives", "a_b", "public", &"x".repeat(41)] {
+            assert!(new_handler(bad, dir.path()).is_err(), "{bad:?}");
+        }
+        let written = new_handler("my-places", dir.path()).unwrap();
+        assert!(written.iter().any(|p| p.ends_with("src/lib.rs")));
+        let lib = std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap();
+        assert!(
+            lib.contains("INSERT INTO my_places") && !lib.contains("{{"),
+            "{lib}"
+        );
+        let cargo = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+        assert!(cargo.contains("name = \"my-places\"") && !cargo.contains("{{"));
+        assert!(matches!(
+            new_handler("again", dir.path()),
+            Err(ScaffoldError::NotEmpty(_))
+        ));
+    }
+}
