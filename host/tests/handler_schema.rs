@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::metrics::{scrape, value};
 use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, publish, test_handler};
 
 async fn get(url: &str) -> (StatusCode, Value) {
@@ -119,6 +120,18 @@ async fn an_edited_or_failing_migration_is_refused_and_the_running_version_stays
         .get(0);
     assert_eq!(half, 0, "a failed migration left part of itself behind");
     // The reason is on /metrics and in the log for whoever wonders.
+    let samples = scrape(&host).await;
+    for reason in ["migration-changed", "migration-failed"] {
+        assert_eq!(
+            value(
+                &samples,
+                "geofn_handler_swaps_rejected_total",
+                &[("reason", reason)]
+            ),
+            1.0,
+            "{reason}"
+        );
+    }
     assert!(host.logs().contains("was applied with other SQL"));
     assert!(host.logs().contains("no_such_function"));
 }
