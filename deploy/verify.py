@@ -2,10 +2,14 @@
 """Checks the deploy files with what runs without Docker or Kubernetes.
 
 - Helm: `helm lint` both charts; `helm template` with default and
-  non-default values; every rendered object validated against the
-  Kubernetes 1.30 schemas (kubernetes-validate, strict); and the objects
-  hold what DESIGN.md promises (probes, drain, non-root, ConfigMap
-  handlers, Secret password, HPA, PDB, PVC on microk8s-hostpath).
+  non-default values, in each database mode (bundled, cloudnativepg,
+  external); every rendered Kubernetes object validated against the
+  Kubernetes 1.30 schemas (kubernetes-validate, strict), every
+  CloudNativePG object against the operator's v1 schemas
+  (deploy/schemas/cloudnative-pg: unknown fields refused, types checked);
+  and the objects hold what DESIGN.md promises (probes, drain, non-root,
+  ConfigMap handlers, Secret password, HPA, PDB, PVC on microk8s-hostpath,
+  reads on the -ro Service).
 - nginx -t and haproxy -c on the shipped configurations (addresses
   swapped for resolvable ones, as the replica tests do).
 - Both compose files: the services, healthchecks, dependencies and
@@ -50,11 +54,51 @@ def by_kind(docs, kind):
     return found[0]
 
 
+CNPG_KINDS = {"Cluster", "ScheduledBackup"}
+
+
 def validate(rendered, work, name):
+    docs = objects(rendered)
+    kubernetes = [d for d in docs if d["kind"] not in CNPG_KINDS]
     path = work / f"{name}.yaml"
-    path.write_text(rendered)
+    path.write_text(yaml.safe_dump_all(kubernetes))
     run("kubernetes-validate", "--strict", "-k", K8S_VERSION, str(path))
     print(f"ok: {name} validates against Kubernetes {K8S_VERSION}")
+    for doc in docs:
+        if doc["kind"] in CNPG_KINDS:
+            validate_cnpg(doc, name)
+
+
+def unknown_fields(value, schema, path="$"):
+    """Fields of `value` its structural schema does not declare."""
+    if schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema:
+        return []
+    found = []
+    if isinstance(value, dict) and "properties" in schema:
+        for key, item in value.items():
+            if key not in schema["properties"]:
+                found.append(f"{path}.{key}")
+            else:
+                found += unknown_fields(item, schema["properties"][key], f"{path}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{path}[{i}]")
+    return found
+
+
+def validate_cnpg(doc, name):
+    import json
+
+    import jsonschema
+
+    check(doc["apiVersion"] == "postgresql.cnpg.io/v1", f"{name}: {doc['kind']} is postgresql.cnpg.io/v1")
+    schema = json.loads((ROOT / f"schemas/cloudnative-pg/{doc['kind']}-v1.json").read_text())
+    body = doc
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft7Validator(schema).iter_errors(body)]
+    check(not errors, f"{name}: {doc['kind']} matches the CloudNativePG v1 schema {errors}")
+    unknown = unknown_fields(body, schema)
+    check(not unknown, f"{name}: {doc['kind']} uses only fields CloudNativePG v1 knows {unknown}")
 
 
 def helm(helm_bin, handlers):
@@ -69,6 +113,7 @@ def helm(helm_bin, handlers):
 
     docs = objects(run(helm_bin, "template", "geofn", str(geofn)))
     validate(yaml.safe_dump_all(docs), work, "geofn-default")
+    check(not any(d["kind"] in CNPG_KINDS for d in docs), "bundled mode renders no CloudNativePG object")
     deployment = by_kind(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -119,6 +164,8 @@ def helm(helm_bin, handlers):
     check("GEOFN_ADMIN_TOKEN" in env and env["GEOFN_POOL_SIZE"]["value"] == "8", "extra env and admin token")
     check(deployment["metadata"]["name"] == "maps-geofn", "names follow the release")
 
+    database_modes(helm_bin, geofn, work)
+
     docs = objects(run(helm_bin, "template", "postgis", str(postgis)))
     validate(yaml.safe_dump_all(docs), work, "postgis-default")
     statefulset = by_kind(docs, "StatefulSet")
@@ -145,6 +192,77 @@ def helm(helm_bin, handlers):
     check("storageClassName" not in claim and claim["resources"]["requests"]["storage"] == "50Gi",
           "default storage class and size override")
     shutil.rmtree(work)
+
+
+def env_of(docs):
+    container = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e for e in container["env"]}
+
+
+def database_modes(helm_bin, geofn, work):
+    """The chart in its CloudNativePG and external database modes."""
+    docs = objects(run(helm_bin, "template", "geo", str(geofn),
+                       "--set", "database.mode=cloudnativepg"))
+    validate(yaml.safe_dump_all(docs), work, "geofn-cloudnativepg")
+    cluster = by_kind(docs, "Cluster")["spec"]
+    check(cluster["instances"] == 3, "cloudnativepg: three instances (a primary, two replicas)")
+    check("postgis" in cluster["imageName"], "cloudnativepg: a PostGIS image")
+    initdb = cluster["bootstrap"]["initdb"]
+    check(any("CREATE EXTENSION IF NOT EXISTS postgis" in q for q in initdb["postInitApplicationSQL"]),
+          "cloudnativepg: PostGIS created at bootstrap")
+    check(any("CREATEROLE" in q and "NOSUPERUSER" in q for q in initdb["postInitSQL"]),
+          "cloudnativepg: geofn's role may create handler roles and is no superuser")
+    check(cluster["storage"]["storageClass"] == "microk8s-hostpath", "cloudnativepg: storage class")
+    check("monitoring" in cluster, "cloudnativepg: monitoring configured")
+    check(not any(d["kind"] == "ScheduledBackup" for d in docs), "cloudnativepg: no backup unless asked")
+    env = env_of(docs)
+    check(env["DB_HOST"]["value"] == "geo-geofn-db-rw", "cloudnativepg: writes to the -rw Service")
+    check(env["DB_READ_HOST"]["value"] == "geo-geofn-db-ro", "cloudnativepg: reads from the -ro Service")
+    for name, key in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        check(ref == {"name": "geo-geofn-db-app", "key": key},
+              f"cloudnativepg: {name} from the operator's app Secret")
+
+    docs = objects(run(helm_bin, "template", "geo", str(geofn),
+                       "--set", "database.mode=cloudnativepg,database.cloudnativepg.instances=2",
+                       "--set", "database.cloudnativepg.backup.enabled=true",
+                       "--set", "database.cloudnativepg.backup.destinationPath=s3://backups/geofn",
+                       "--set", "database.cloudnativepg.backup.endpointURL=http://minio:9000",
+                       "--set", "database.cloudnativepg.backup.s3Credentials.secret=minio",
+                       "--set", "database.cloudnativepg.storage.storageClass=",
+                       "--set", "database.cloudnativepg.podMonitor=true"))
+    validate(yaml.safe_dump_all(docs), work, "geofn-cloudnativepg-backups")
+    cluster = by_kind(docs, "Cluster")["spec"]
+    store = cluster["backup"]["barmanObjectStore"]
+    check(store["destinationPath"] == "s3://backups/geofn" and store["endpointURL"] == "http://minio:9000",
+          "cloudnativepg: backups to object storage")
+    check("storageClass" not in cluster["storage"], "cloudnativepg: default storage class when empty")
+    scheduled = by_kind(docs, "ScheduledBackup")["spec"]
+    check(scheduled["cluster"]["name"] == "geo-geofn-db", "cloudnativepg: a scheduled backup of the Cluster")
+
+    docs = objects(run(helm_bin, "template", "geo", str(geofn),
+                       "--set", "database.mode=external,database.external.urlSecret.name=pg",
+                       "--set", "database.external.readUrlSecret.name=pg"))
+    validate(yaml.safe_dump_all(docs), work, "geofn-external")
+    env = env_of(docs)
+    check(env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "url"},
+          "external: DATABASE_URL from a Secret")
+    check(env["DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "read-url"},
+          "external: DATABASE_READ_URL from a Secret")
+    check("DB_HOST" not in env and not any(d["kind"] in CNPG_KINDS for d in docs),
+          "external: nothing of the other modes")
+    docs = objects(run(helm_bin, "template", "geo", str(geofn),
+                       "--set", "database.mode=external,database.external.urlSecret.name=pg"))
+    check("DATABASE_READ_URL" not in env_of(docs), "external: no read URL unless given")
+
+    for values, why in ((["database.mode=sqlite"], "an unknown database mode"),
+                        (["database.mode=external"], "external mode without a URL Secret"),
+                        (["database.mode=cloudnativepg,database.cloudnativepg.backup.enabled=true"],
+                         "backups without a destination")):
+        args = [a for v in values for a in ("--set", v)]
+        result = subprocess.run([helm_bin, "template", "geo", str(geofn), *args],
+                                capture_output=True, text=True)
+        check(result.returncode != 0 and "database" in result.stderr, f"helm template refuses {why}")
 
 
 def proxies():

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use geofn::bindings::{Matched, Request};
-use geofn::db::handler_pools::HandlerDb;
+use geofn::db::handler_pools::{HandlerConnections, HandlerDb};
 use geofn::runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
-use geofn::runtime::{Limits, Runtime, RuntimeSettings};
+use geofn::runtime::{CallInputs, Limits, Runtime, RuntimeSettings};
 
 fn component() -> Vec<u8> {
     let path =
@@ -60,23 +60,26 @@ fn instantiate_and_call(c: &mut Criterion) {
         .unwrap(),
     );
     let pre = runtime.prepare(&component()).unwrap();
-    let pool = tokio.block_on(async { idle_pool() });
+    let pool = HandlerConnections::primary_only(tokio.block_on(async { idle_pool() }));
     let limits = Limits::default();
     let name: Arc<str> = Arc::from("empty");
     c.bench_function("instantiate + call, empty handler", |b| {
         b.to_async(&tokio).iter(|| async {
-            let response = runtime
+            let answer = runtime
                 .call(
                     name.clone(),
                     &pre,
-                    &limits,
-                    pool.clone(),
-                    route(),
+                    CallInputs {
+                        limits: &limits,
+                        db: &pool,
+                        reads: Default::default(),
+                        route: route(),
+                    },
                     request(),
                 )
                 .await
                 .unwrap();
-            assert_eq!(response.status, 200);
+            assert_eq!(answer.response.status, 200);
         });
     });
 }

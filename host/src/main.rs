@@ -91,13 +91,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     "private PostGIS cluster running"
                 );
                 // Loopback to our own cluster: nothing to encrypt against.
-                let database = Database {
-                    config: cluster.config(),
-                    tls: TlsSettings {
+                let database = Database::primary(
+                    cluster.config(),
+                    TlsSettings {
                         mode: SslMode::Disable,
                         root_cert: None,
                     },
-                };
+                );
                 let result = serve(&args.server, database).await;
                 // Stopping waits for PostgreSQL to exit: keep it off the workers.
                 tokio::task::spawn_blocking(move || drop(cluster)).await?;

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Database, ServerArgs, redacted};
 use crate::db::handler_databases::{HandlerDatabases, RoleMode};
+use crate::db::replica::ReadRouter;
 use crate::db::roles::{HostRole, RoleError, Secret};
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
@@ -59,9 +60,14 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         (host, secret)
     };
     let mode = role_mode(server, &host)?;
+    let reads = match &database.read {
+        Some(read) => Some(read_replica(server, &database, read, &pool)?),
+        None => None,
+    };
     let databases = HandlerDatabases::new(
         pool.clone(),
         database.config.clone(),
+        database.read.clone(),
         crate::db::tls::connector(&database.tls)?,
         host,
         secret.clone(),
@@ -114,7 +120,44 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         metrics,
         fleet,
         handlers_dir: server.handlers.as_path().into(),
+        reads,
     })
+}
+
+/// The read router, its monitor polling the replica as the host's role.
+/// The replica need not be up: reads go to the primary until it answers.
+fn read_replica(
+    server: &ServerArgs,
+    database: &Database,
+    read: &tokio_postgres::Config,
+    primary: &crate::db::Pool,
+) -> anyhow::Result<Arc<ReadRouter>> {
+    let mut config = read.clone();
+    config.application_name("geofn:replica-monitor");
+    config.ssl_mode(database.tls.mode.wire_mode());
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(crate::db::pool::CONNECT_TIMEOUT);
+    }
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        crate::db::tls::connector(&database.tls)?,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let monitor_pool = crate::db::Pool::builder(manager)
+        .max_size(1)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .context("building the read replica's monitor connection")?;
+    let router = ReadRouter::new(server.read_max_lag());
+    router.spawn_monitor(primary.clone(), monitor_pool);
+    tracing::info!(
+        db.read_target = %redacted(read),
+        read.max_lag_ms = server.read_max_lag().as_millis() as u64,
+        "GET and HEAD reads go to the read replica while it keeps up"
+    );
+    Ok(router)
 }
 
 /// Whose role handlers' SQL runs as: their own, unless the operator said

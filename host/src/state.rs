@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::db::handler_databases::HandlerDatabases;
+use crate::db::replica::ReadRouter;
 use crate::fleet::overlay::Fleet;
 use crate::http::admission::Admission;
 use crate::registry::{Loader, Registry};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub fleet: Arc<Fleet>,
     /// The handlers directory (pushes are checked against its manifest).
     pub handlers_dir: Arc<Path>,
+    /// Where reads go, when there is a read replica.
+    pub reads: Option<Arc<ReadRouter>>,
 }
 
 impl AppState {

@@ -147,14 +147,7 @@ async fn a_fresh_dev_host_lists_every_counter_at_zero_with_help() {
         .env_remove("DATABASE_URL")
         .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"));
     let host = Host::spawn(command).await;
-    let text = client()
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = support::metrics::text(&host).await;
     let status = host.terminate().await;
     assert!(status.success(), "{status}");
 

@@ -4,122 +4,13 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
+use support::load::{Load, assert_no_acknowledged_write_lost};
 use support::topology::{Kind, Proxy, Replicas};
-use support::{PROBE_ENTRY, TestDb, client, shipped_handlers, test_handler, write_shipped_plus};
-
-/// What the load saw.
-#[derive(Debug, Default)]
-struct Tally {
-    gets: usize,
-    get_failures: Vec<String>,
-    created: Vec<i64>,
-    post_failures: Vec<String>,
-}
-
-struct Load {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<Tally>>,
-}
-
-impl Load {
-    /// `getters` clients reading `get_path` and `posters` clients creating
-    /// points, through `base`, until stopped.
-    #[allow(clippy::new_ret_no_self)]
-    fn start(base: &str, get_path: &str, getters: usize, posters: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for _ in 0..getters {
-            let (url, stop) = (format!("{base}{get_path}"), stop.clone());
-            tasks.push(tokio::spawn(async move {
-                let http = client();
-                let mut tally = Tally::default();
-                while !stop.load(Ordering::Relaxed) {
-                    tally.gets += 1;
-                    match http.get(&url).send().await {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                        }
-                        Ok(r) => tally.get_failures.push(format!("status {}", r.status())),
-                        Err(e) => tally.get_failures.push(format!("error {e}")),
-                    }
-                }
-                tally
-            }));
-        }
-        for poster in 0..posters {
-            let (url, stop) = (format!("{base}/point"), stop.clone());
-            tasks.push(tokio::spawn(async move {
-                let http = client();
-                let mut tally = Tally::default();
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let body = json!({"name": format!("p{poster}-{n}"), "longitude": 1.5, "latitude": 2.5});
-                    match http.post(&url).json(&body).send().await {
-                        Ok(r) if r.status() == StatusCode::CREATED => {
-                            let created: Value = r.json().await.unwrap();
-                            tally.created.push(created["id"].as_i64().unwrap());
-                        }
-                        Ok(r) => tally.post_failures.push(format!("status {}", r.status())),
-                        Err(e) => tally.post_failures.push(format!("error {e}")),
-                    }
-                }
-                tally
-            }));
-        }
-        Self { stop, tasks }
-    }
-
-    /// Stops the load; keeps the first few failure messages of each kind.
-    async fn finish(self) -> Tally {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut total = Tally::default();
-        for task in self.tasks {
-            let tally = task.await.unwrap();
-            total.gets += tally.gets;
-            total.get_failures.extend(tally.get_failures);
-            total.created.extend(tally.created);
-            total.post_failures.extend(tally.post_failures);
-        }
-        for failures in [&mut total.get_failures, &mut total.post_failures] {
-            if failures.len() > 5 {
-                let more = failures.len() - 5;
-                failures.truncate(5);
-                failures.push(format!("... and {more} more"));
-            }
-        }
-        total
-    }
-}
-
-async fn stored_ids(db: &TestDb) -> HashSet<i64> {
-    db.client()
-        .await
-        .query("SELECT id FROM points", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
-async fn assert_no_acknowledged_write_lost(db: &TestDb, tally: &Tally) {
-    let stored = stored_ids(db).await;
-    let lost: Vec<&i64> = tally
-        .created
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .collect();
-    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
-}
+use support::{PROBE_ENTRY, TestDb, shipped_handlers, test_handler, write_shipped_plus};
 
 async fn kill_one_replica(kind: Kind) {
     let db = TestDb::start();
@@ -175,20 +66,7 @@ async fn rolling_restart(kind: Kind) {
         tokio::time::sleep(Duration::from_millis(2500)).await;
     }
     let tally = load.finish().await;
-    eprintln!(
-        "{kind:?}, rolling restart: {} GETs, {} POSTs, failures {:?} {:?}",
-        tally.gets,
-        tally.created.len(),
-        tally.get_failures,
-        tally.post_failures
-    );
-    assert!(
-        tally.get_failures.is_empty() && tally.post_failures.is_empty(),
-        "failed: {:?} {:?}\n{}",
-        tally.get_failures,
-        tally.post_failures,
-        proxy.log_tail(20)
-    );
+    tally.assert_no_failure(&format!("{kind:?}, rolling restart"), &proxy.log_tail(20));
     assert_no_acknowledged_write_lost(&db, &tally).await;
 }
 

@@ -18,6 +18,16 @@ pub fn execute(sql: &str, params: &[Value]) -> Result<u64, Error> {
     Ok(db::execute(sql, params)?)
 }
 
+/// Sends the rest of this request's statements to the primary database.
+///
+/// With a read replica on the host, a GET's queries run there and see data
+/// as recent as its replication lag (a client always sees its own writes).
+/// Call this first in a read that must see every client's latest commit.
+/// Without a replica it does nothing.
+pub fn use_primary() {
+    db::use_primary();
+}
+
 /// The response for a failed database call (see [`Error`]'s conversion):
 /// 503 with `Retry-After` when the database is unreachable, 500 otherwise;
 /// `context` goes to the log.

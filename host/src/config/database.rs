@@ -40,6 +40,18 @@ pub struct DatabaseArgs {
     /// PEM file of the CA to verify the server with (PGSSLROOTCERT is read too).
     #[arg(long, env = "DB_SSLROOTCERT")]
     pub db_sslrootcert: Option<PathBuf>,
+    /// A streaming replica for the reads of GET and HEAD requests: URL or
+    /// key=value string; what it leaves out (user, password, database) is
+    /// the primary's. TLS as for the primary.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
+    /// The read replica's host, the guide's way: the other DB_* settings
+    /// (port unless DB_READ_PORT, name, user, password) are the primary's.
+    #[arg(long, env = "DB_READ_HOST")]
+    pub db_read_host: Option<String>,
+    /// The read replica's port [default: DB_PORT].
+    #[arg(long, env = "DB_READ_PORT")]
+    pub db_read_port: Option<u16>,
 }
 
 /// Where the database is and how to talk to it.
@@ -47,8 +59,21 @@ pub struct DatabaseArgs {
 pub struct Database {
     /// Connection settings.
     pub config: tokio_postgres::Config,
-    /// TLS settings.
+    /// The read replica's, if there is one.
+    pub read: Option<tokio_postgres::Config>,
+    /// TLS settings (the replica's too).
     pub tls: TlsSettings,
+}
+
+impl Database {
+    /// A database with no read replica.
+    pub fn primary(config: tokio_postgres::Config, tls: TlsSettings) -> Self {
+        Self {
+            config,
+            read: None,
+            tls,
+        }
+    }
 }
 
 /// A configuration that cannot work.
@@ -57,6 +82,9 @@ pub enum ConfigError {
     /// DATABASE_URL does not parse.
     #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
     BadUrl(tokio_postgres::Error),
+    /// DATABASE_READ_URL does not parse.
+    #[error("DATABASE_READ_URL is not a valid PostgreSQL connection string: {0}")]
+    BadReadUrl(tokio_postgres::Error),
     /// An sslmode libpq would not accept either.
     #[error("sslmode {0:?} is not one of disable, allow, prefer, require, verify-ca, verify-full")]
     BadSslMode(String),
@@ -92,10 +120,70 @@ impl DatabaseArgs {
             .map(PathBuf::from)
             .or_else(|| self.db_sslrootcert.clone())
             .or_else(|| from_env("PGSSLROOTCERT").map(PathBuf::from));
+        let read = self.read_config(&config)?;
         Ok(Some(Database {
             config,
+            read,
             tls: TlsSettings { mode, root_cert },
         }))
+    }
+
+    /// The read replica's connection settings: its own where given, the
+    /// primary's for the rest.
+    pub fn read_config(
+        &self,
+        primary: &tokio_postgres::Config,
+    ) -> Result<Option<tokio_postgres::Config>, ConfigError> {
+        if let Some(url) = &self.database_read_url {
+            let (url, _, _) = split_tls_options(url);
+            let mut read =
+                tokio_postgres::Config::from_str(&url).map_err(ConfigError::BadReadUrl)?;
+            if read.get_user().is_none()
+                && let Some(user) = primary.get_user()
+            {
+                read.user(user);
+            }
+            if read.get_password().is_none()
+                && let Some(password) = primary.get_password()
+            {
+                read.password(password);
+            }
+            if read.get_dbname().is_none()
+                && let Some(name) = primary.get_dbname()
+            {
+                read.dbname(name);
+            }
+            if let Some(options) = primary.get_options()
+                && read.get_options().is_none()
+            {
+                read.options(options);
+            }
+            return Ok(Some(read));
+        }
+        let Some(host) = &self.db_read_host else {
+            return Ok(None);
+        };
+        let port = self
+            .db_read_port
+            .or(self.db_port)
+            .or_else(|| primary.get_ports().first().copied())
+            .unwrap_or(DEFAULT_DB_PORT);
+        // A clone of the primary's would keep its host: `host` adds to a list.
+        let mut only = tokio_postgres::Config::new();
+        only.host(host).port(port);
+        if let Some(user) = primary.get_user() {
+            only.user(user);
+        }
+        if let Some(password) = primary.get_password() {
+            only.password(password);
+        }
+        if let Some(name) = primary.get_dbname() {
+            only.dbname(name);
+        }
+        if let Some(options) = primary.get_options() {
+            only.options(options);
+        }
+        Ok(Some(only))
     }
 
     /// The connection configuration, or `None` when nothing was configured.

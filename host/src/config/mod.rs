@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::db::PoolSettings;
 use crate::db::handler_databases::{HandlerDbSettings, RoleMode};
 use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
+use crate::db::replica::DEFAULT_MAX_LAG;
 use crate::http::admission::DEFAULT_MAX_IN_FLIGHT;
 use crate::reload::DEFAULT_POLL;
 use crate::runtime::budget::{
@@ -263,6 +264,10 @@ pub struct ServerArgs {
     /// After the listener closes, wait at most this long for requests in flight.
     #[arg(long, env = "GEOFN_DRAIN_TIMEOUT_SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs())]
     pub drain_timeout_secs: u64,
+    /// With a read replica: how far behind the primary it may be and still
+    /// serve reads; further behind, reads go to the primary until it catches up.
+    #[arg(long, env = "GEOFN_READ_MAX_LAG_MS", default_value_t = DEFAULT_MAX_LAG.as_millis() as u64)]
+    pub read_max_lag_ms: u64,
 }
 
 impl ServerArgs {
@@ -311,6 +316,11 @@ impl ServerArgs {
             cache_dir,
             perf_map: self.perf_map,
         }
+    }
+
+    /// The bound on the read replica's lag.
+    pub fn read_max_lag(&self) -> Duration {
+        Duration::from_millis(self.read_max_lag_ms)
     }
 
     /// Shutdown timing.

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::handler_migrations::{self, MigrationError};
-use super::handler_pools::{HandlerDb, PoolKey, Shared};
+use super::handler_pools::{HandlerConnections, HandlerDb, PoolKey, Shared};
 use super::pool::CONNECT_TIMEOUT;
 use super::roles::{self, HandlerRole, HostRole, RoleError, Secret, ident};
 use crate::registry::artifact::Migration;
@@ -90,25 +90,47 @@ struct Done {
 /// Roles, migrations, grants and pools of every handler.
 pub struct HandlerDatabases {
     host_pool: Pool,
-    base: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     host: HostRole,
     secret: Secret,
     mode: RoleMode,
-    total: Arc<Semaphore>,
     total_size: usize,
     wait: Duration,
     done: tokio::sync::Mutex<Done>,
+    primary: Server,
+    replica: Option<Server>,
+}
+
+/// One database server's side of the handler pools.
+struct Server {
+    /// How to reach it (as the host; each pool swaps in its handler's role).
+    base: tokio_postgres::Config,
+    /// Bounds the connections of all handlers together on this server.
+    total: Arc<Semaphore>,
+    /// Each handler's pool on this server.
     pools: tokio::sync::Mutex<HashMap<String, Arc<HandlerDb>>>,
+}
+
+impl Server {
+    fn new(base: tokio_postgres::Config, total: usize) -> Self {
+        Self {
+            base,
+            total: Arc::new(Semaphore::new(total)),
+            pools: tokio::sync::Mutex::default(),
+        }
+    }
 }
 
 impl HandlerDatabases {
     /// Handler pools next to the host's own `host_pool`, connecting like
     /// `base` (host, port, database, TLS) but as each handler's role, with
-    /// passwords derived from `secret`.
+    /// passwords derived from `secret`; and, when there is a `read_base`,
+    /// pools on the read replica too (the same roles: a streaming replica
+    /// has the primary's).
     pub fn new(
         host_pool: Pool,
         base: tokio_postgres::Config,
+        read_base: Option<tokio_postgres::Config>,
         tls: MakeRustlsConnect,
         host: HostRole,
         secret: Secret,
@@ -116,16 +138,15 @@ impl HandlerDatabases {
     ) -> Arc<Self> {
         let databases = Arc::new(Self {
             host_pool,
-            base,
             tls,
             host,
             secret,
             mode: settings.mode,
-            total: Arc::new(Semaphore::new(settings.total)),
             total_size: settings.total,
             wait: settings.wait,
             done: tokio::sync::Mutex::default(),
-            pools: tokio::sync::Mutex::default(),
+            primary: Server::new(base, settings.total),
+            replica: read_base.map(|base| Server::new(base, settings.total)),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&databases);
@@ -135,8 +156,11 @@ impl HandlerDatabases {
                     let Some(databases) = weak.upgrade() else {
                         return;
                     };
-                    for db in databases.pools.lock().await.values() {
-                        db.close_idle(IDLE_CLOSE_AFTER);
+                    let servers = std::iter::once(&databases.primary).chain(&databases.replica);
+                    for server in servers {
+                        for db in server.pools.lock().await.values() {
+                            db.close_idle(IDLE_CLOSE_AFTER);
+                        }
                     }
                 }
             });
@@ -252,6 +276,7 @@ impl HandlerDatabases {
                 .map_err(|e| failed(e.to_string()))?;
         }
         let mut config = self.connection_config(
+            &self.primary.base,
             (self.mode == RoleMode::PerHandler).then_some(&role),
             &format!("geofn-migrate:{}", plan.handler),
             MIGRATION_TIMEOUT,
@@ -279,16 +304,17 @@ impl HandlerDatabases {
         Ok(())
     }
 
-    /// The pool of `handler`: `share` connections whose statements time
-    /// out after `deadline`, on a search path that reaches `access`.
-    /// Reuses the pool it gave before when nothing of that changed.
+    /// The pools of `handler`: `share` connections whose statements time
+    /// out after `deadline`, on a search path that reaches `access`, on
+    /// the primary and on the read replica if there is one. Reuses the
+    /// pools it gave before when nothing of that changed.
     pub async fn pool(
         &self,
         handler: &str,
         access: &DatabaseAccess,
         share: usize,
         deadline: Duration,
-    ) -> Arc<HandlerDb> {
+    ) -> HandlerConnections {
         let (role, search_path) = match self.mode {
             RoleMode::PerHandler => (Some(self.role(handler)), None),
             // Without roles of their own, handlers' connections get the
@@ -310,19 +336,42 @@ impl HandlerDatabases {
         let key = PoolKey {
             share,
             deadline,
-            search_path: search_path.clone(),
+            search_path,
         };
-        let mut pools = self.pools.lock().await;
+        let primary = self
+            .pool_on(&self.primary, handler, role.as_ref(), &key)
+            .await;
+        let replica = match &self.replica {
+            Some(server) => Some(self.pool_on(server, handler, role.as_ref(), &key).await),
+            None => None,
+        };
+        HandlerConnections { primary, replica }
+    }
+
+    /// Whether handlers have pools on a read replica.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    async fn pool_on(
+        &self,
+        server: &Server,
+        handler: &str,
+        role: Option<&HandlerRole>,
+        key: &PoolKey,
+    ) -> Arc<HandlerDb> {
+        let mut pools = server.pools.lock().await;
         if let Some(existing) = pools.get(handler)
-            && *existing.key() == key
+            && existing.key() == key
         {
             return existing.clone();
         }
         let config = self.connection_config(
-            role.as_ref(),
+            &server.base,
+            role,
             &format!("geofn:{handler}"),
-            deadline,
-            search_path.as_deref(),
+            key.deadline,
+            key.search_path.as_deref(),
         );
         let manager = Manager::from_config(
             config,
@@ -332,7 +381,7 @@ impl HandlerDatabases {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(share)
+            .max_size(key.share)
             .timeouts(Timeouts {
                 wait: Some(self.wait),
                 create: Some(CONNECT_TIMEOUT),
@@ -343,16 +392,19 @@ impl HandlerDatabases {
             .expect("a pool with a runtime and positive size builds");
         let db = Arc::new(HandlerDb::new(
             handler,
-            role.as_ref()
-                .map_or_else(|| self.host.name.clone(), |r| r.role.clone()),
+            role.map_or_else(|| self.host.name.clone(), |r| r.role.clone()),
             pool,
             Shared {
-                total: self.total.clone(),
+                total: server.total.clone(),
                 wait: self.wait,
                 tls: self.tls.clone(),
             },
-            role.map(|role| (self.host_pool.clone(), role)),
-            key,
+            // A login restored on the primary reaches the replica by
+            // replication; there a refused login most often means the role
+            // is not replayed yet, which repairing would not help.
+            role.filter(|_| std::ptr::eq(server, &self.primary))
+                .map(|role| (self.host_pool.clone(), role.clone())),
+            key.clone(),
         ));
         pools.insert(handler.to_owned(), db.clone());
         db
@@ -362,12 +414,13 @@ impl HandlerDatabases {
     /// this statement timeout and, when given, search path.
     fn connection_config(
         &self,
+        base: &tokio_postgres::Config,
         role: Option<&HandlerRole>,
         application: &str,
         statement_timeout: Duration,
         search_path: Option<&str>,
     ) -> tokio_postgres::Config {
-        let mut config = self.base.clone();
+        let mut config = base.clone();
         if let Some(role) = role {
             config.user(&role.role).password(role.password.as_bytes());
         }

@@ -21,6 +21,26 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::roles::{self, HandlerRole};
 use crate::telemetry::metrics as m;
 
+/// A handler's pools: the primary's, and the read replica's when the host
+/// has one (same role, same share, on the replica's own connection bound).
+#[derive(Clone)]
+pub struct HandlerConnections {
+    /// Writes, transactions, and reads when the replica cannot serve them.
+    pub primary: Arc<HandlerDb>,
+    /// Reads of GET and HEAD requests.
+    pub replica: Option<Arc<HandlerDb>>,
+}
+
+impl HandlerConnections {
+    /// Pools on the primary only.
+    pub fn primary_only(primary: Arc<HandlerDb>) -> Self {
+        Self {
+            primary,
+            replica: None,
+        }
+    }
+}
+
 /// One handler's share of the database.
 pub struct HandlerDb {
     handler: Arc<str>,

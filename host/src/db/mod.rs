@@ -12,6 +12,7 @@
 //! - [`handler_databases`]: all of that for a handler set, and its pools.
 //! - [`handler_pools`]: one pool per handler, its share of the connections.
 //! - [`session`]: what one request's guest does with the database.
+//! - [`replica`]: reads on a streaming replica, and when not to.
 //! - [`statement_policy`]: what SQL a handler may send, judged by its text.
 //! - [`tls`]: rustls with libpq's `sslmode` meanings.
 
@@ -24,6 +25,7 @@ pub mod handler_migrations;
 pub mod handler_pools;
 pub mod migrate;
 pub mod pool;
+pub mod replica;
 pub mod roles;
 pub mod session;
 pub mod statement_policy;

@@ -5,7 +5,15 @@
 //!   as the call's rows are read, so that none idles while a guest renders
 //!   its answer (one left with session state is kept to the end of the
 //!   request and reset before anyone else gets it);
-//! - transaction: one connection held from `begin` to `commit` or rollback.
+//! - transaction: one connection held from `begin` to `commit` or rollback;
+//! - replica: for a GET or HEAD request while the host has a read replica
+//!   that can serve it (see [`super::replica`]), the autocommit calls run on
+//!   the replica; one the replica cannot answer (unreachable, behind on a
+//!   migration, a write) runs again on the primary, and the rest of the
+//!   request stays there.
+//!
+//! A request that wrote on the primary learns the WAL position its writes
+//! reached ([`DbSession::written_at`]): its client's read-your-writes token.
 //!
 //! A call that ends early (deadline, trap, the client gone, shutdown) drops
 //! its future while the server may still be running the statement: the
@@ -15,11 +23,12 @@
 use std::sync::Arc;
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{PgLsn, ToSql};
 
 use super::bind::{Param, bind};
 use super::decode::{pack_row, row_values};
-use super::handler_pools::{CheckoutError, Connection, HandlerDb, Leftover};
+use super::handler_pools::{CheckoutError, Connection, HandlerConnections, HandlerDb, Leftover};
+use super::replica::{Fallback, WRITTEN_POSITION};
 use super::statement_policy::{leaves_session_state, refuse};
 use crate::bindings::{DbError, PackedRows, QueryFailure, Rows, Value};
 use crate::telemetry::metrics as m;
@@ -31,6 +40,20 @@ pub enum Lane {
     Autocommit,
     /// Inside the request's open transaction.
     Transaction,
+    /// Autocommit on the read replica: chosen by the session itself for the
+    /// reads of a GET or HEAD request.
+    Replica,
+}
+
+/// Where one request's reads may go, decided before its call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadPlan {
+    /// A GET or HEAD request: its autocommit `query` calls are reads.
+    pub read_request: bool,
+    /// Its reads go to the replica (else to the primary).
+    pub on_replica: bool,
+    /// The host has a replica: note where the request's writes ended.
+    pub track_writes: bool,
 }
 
 /// A connection of one lane and what it carries.
@@ -49,6 +72,15 @@ struct Slot {
 }
 
 impl Slot {
+    /// Closes the connection instead of giving it back: its session is
+    /// not worth keeping.
+    fn discard(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            drop(deadpool_postgres::Object::take(connection.client));
+        }
+        *self = Slot::default();
+    }
+
     /// Gives the connection back (to the pool, or, when it carries
     /// anything, to [`HandlerDb::recover`]).
     fn release(&mut self, db: &Arc<HandlerDb>) {
@@ -76,18 +108,37 @@ impl Slot {
 /// The database as one guest instance sees it.
 pub struct DbSession {
     db: Arc<HandlerDb>,
+    /// The replica's pool, while this request's reads go there.
+    replica: Option<Arc<HandlerDb>>,
+    plan: ReadPlan,
+    /// A statement that may have written ran on the primary.
+    wrote: bool,
     autocommit: Slot,
     transaction: Slot,
+    read: Slot,
 }
 
 impl DbSession {
-    /// A session that has not touched the pool yet.
-    pub fn new(db: Arc<HandlerDb>) -> Self {
+    /// A session that has not touched the pool yet, reading where `plan` says.
+    pub fn new(connections: &HandlerConnections, plan: ReadPlan) -> Self {
+        let replica = connections
+            .replica
+            .clone()
+            .filter(|_| plan.read_request && plan.on_replica);
         Self {
-            db,
+            db: connections.primary.clone(),
+            replica,
+            plan,
+            wrote: false,
             autocommit: Slot::default(),
             transaction: Slot::default(),
+            read: Slot::default(),
         }
+    }
+
+    /// A session on one pool, with no replica.
+    pub fn primary_only(db: Arc<HandlerDb>) -> Self {
+        Self::new(&HandlerConnections::primary_only(db), ReadPlan::default())
     }
 
     /// Runs a row-returning statement.
@@ -97,12 +148,7 @@ impl DbSession {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<Rows, DbError> {
-        let (statement, params) = self.prepare(lane, sql, params).await?;
-        let rows = self
-            .client(lane)?
-            .query(&statement, &as_refs(&params))
-            .await;
-        let rows = self.finished(lane, rows)?;
+        let (statement, rows) = self.routed_rows(lane, sql, params).await?;
         let columns = column_names(&statement);
         let rows = rows.iter().map(row_values).collect::<Result<Vec<_>, _>>()?;
         Ok(Rows { columns, rows })
@@ -115,12 +161,7 @@ impl DbSession {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
-        let (statement, params) = self.prepare(lane, sql, params).await?;
-        let rows = self
-            .client(lane)?
-            .query(&statement, &as_refs(&params))
-            .await;
-        let rows = self.finished(lane, rows)?;
+        let (statement, rows) = self.routed_rows(lane, sql, params).await?;
         // A guess (a point row packs into about 60 bytes) that saves most regrowth.
         let mut cells = Vec::with_capacity(rows.len() * 64);
         for row in &rows {
@@ -133,19 +174,127 @@ impl DbSession {
         })
     }
 
-    /// Runs a statement for its effect; returns rows affected.
+    /// Runs a statement for its effect (on the primary); returns rows affected.
     pub async fn execute(
         &mut self,
         lane: Lane,
         sql: &str,
         params: Vec<Value>,
     ) -> Result<u64, DbError> {
+        let lane = if lane == Lane::Replica {
+            Lane::Autocommit
+        } else {
+            lane
+        };
+        self.wrote = true;
+        self.count_read(lane);
         let (statement, params) = self.prepare(lane, sql, params).await?;
         let affected = self
             .client(lane)?
             .execute(&statement, &as_refs(&params))
             .await;
         self.finished(lane, affected)
+    }
+
+    /// Sends the rest of this request's statements to the primary: for a
+    /// read that must see the latest commit whatever the replica's lag.
+    pub fn use_primary(&mut self) {
+        if let Some(replica) = self.replica.take() {
+            self.read.release(&replica);
+        }
+    }
+
+    /// Where the primary's WAL stood once this request's writes were done,
+    /// if it wrote anything and the host has a replica: at or past the
+    /// commit of each of its statements.
+    pub async fn written_at(&mut self) -> Option<PgLsn> {
+        if !(self.wrote && self.plan.track_writes) {
+            return None;
+        }
+        let connection = self.db.checkout().await.ok()?;
+        let statement = connection
+            .client
+            .prepare_cached(WRITTEN_POSITION)
+            .await
+            .ok()?;
+        let row = connection.client.query_one(&statement, &[]).await.ok()?;
+        row.try_get(0).ok()
+    }
+
+    /// The rows of `sql`, from the replica when this request reads there
+    /// and it can answer, else from the primary.
+    async fn routed_rows(
+        &mut self,
+        lane: Lane,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), DbError> {
+        let on_replica = lane == Lane::Autocommit && self.replica.is_some();
+        if !on_replica {
+            let lane = if lane == Lane::Replica {
+                Lane::Autocommit
+            } else {
+                lane
+            };
+            // Rows on the primary may come from a write (INSERT ...
+            // RETURNING), unless it is a read request's plain query.
+            if lane == Lane::Transaction || !self.plan.read_request {
+                self.wrote = true;
+            }
+            self.count_read(lane);
+            return self.rows_on(lane, sql, params).await;
+        }
+        let first = self.rows_on(Lane::Replica, sql, params.clone()).await;
+        let reason = match &first {
+            Err(DbError::Unavailable(_)) => Fallback::Unavailable,
+            Err(DbError::QueryFailed(failure)) => match Fallback::for_sqlstate(&failure.code) {
+                Some(reason) => reason,
+                None => return first,
+            },
+            _ => {
+                self.count_read(Lane::Replica);
+                return first;
+            }
+        };
+        reason.count();
+        tracing::debug!(reason = reason.label(), "a read ran again on the primary");
+        if reason == Fallback::ReadOnly {
+            self.wrote = true;
+        }
+        if matches!(reason, Fallback::Unavailable | Fallback::ReadOnly) {
+            // The replica is gone, or this request writes: stay on the primary.
+            self.use_primary();
+        }
+        self.count_read(Lane::Autocommit);
+        self.rows_on(Lane::Autocommit, sql, params).await
+    }
+
+    /// Runs a row-returning statement on `lane`.
+    async fn rows_on(
+        &mut self,
+        lane: Lane,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), DbError> {
+        let (statement, params) = self.prepare(lane, sql, params).await?;
+        let rows = self
+            .client(lane)?
+            .query(&statement, &as_refs(&params))
+            .await;
+        let rows = self.finished(lane, rows)?;
+        Ok((statement, rows))
+    }
+
+    /// Counts a statement of a read request by the server it runs on.
+    fn count_read(&self, lane: Lane) {
+        if self.plan.read_request {
+            let target = if lane == Lane::Replica {
+                "replica"
+            } else {
+                "primary"
+            };
+            metrics::counter!(m::READS, "target" => target).increment(1);
+        }
     }
 
     /// Opens the request's transaction on a connection of its own.
@@ -156,6 +305,7 @@ impl DbSession {
             ));
         }
         let connection = self.db.checkout().await.map_err(unavailable)?;
+        self.wrote = true;
         let slot = &mut self.transaction;
         slot.busy = true;
         let client = &slot.connection.insert(connection).client;
@@ -218,6 +368,15 @@ impl DbSession {
         match lane {
             Lane::Autocommit => &mut self.autocommit,
             Lane::Transaction => &mut self.transaction,
+            Lane::Replica => &mut self.read,
+        }
+    }
+
+    /// The pool a lane's connections come from.
+    fn pool(&self, lane: Lane) -> Arc<HandlerDb> {
+        match (lane, &self.replica) {
+            (Lane::Replica, Some(replica)) => replica.clone(),
+            _ => self.db.clone(),
         }
     }
 
@@ -229,14 +388,17 @@ impl DbSession {
         lane: Lane,
         result: Result<T, tokio_postgres::Error>,
     ) -> Result<T, DbError> {
-        let db = self.db.clone();
+        let db = self.pool(lane);
         let slot = self.slot(lane);
         slot.busy = false;
         if result.is_err() && lane == Lane::Transaction {
             slot.aborted = true;
         }
-        if lane == Lane::Autocommit && !slot.dirty {
-            slot.release(&db);
+        if lane != Lane::Transaction && !slot.dirty {
+            match &result {
+                Err(err) if lane == Lane::Replica && behind_its_role(err) => slot.discard(),
+                _ => slot.release(&db),
+            }
         }
         result.map_err(|e| failure(&db, e))
     }
@@ -253,11 +415,11 @@ impl DbSession {
         if lane == Lane::Transaction && self.transaction.connection.is_none() {
             return Err(DbError::Forbidden("this transaction has ended".into()));
         }
-        if lane == Lane::Autocommit && self.autocommit.connection.is_none() {
-            let connection = self.db.checkout().await.map_err(unavailable)?;
-            self.autocommit.connection = Some(connection);
+        let db = self.pool(lane);
+        if lane != Lane::Transaction && self.slot(lane).connection.is_none() {
+            let connection = db.checkout().await.map_err(unavailable)?;
+            self.slot(lane).connection = Some(connection);
         }
-        let db = self.db.clone();
         let slot = self.slot(lane);
         if leaves_session_state(sql) {
             slot.dirty = true;
@@ -269,6 +431,7 @@ impl DbSession {
             Some(connection) => connection.client.prepare_cached(sql).await,
             None => return Err(DbError::Unavailable("no connection".into())),
         };
+        let stale = matches!(&prepared, Err(err) if lane == Lane::Replica && behind_its_role(err));
         let outcome = prepared.map_err(|e| failure(&db, e)).and_then(|statement| {
             bind(statement.params(), params)
                 .map(|params| (statement, params))
@@ -278,6 +441,8 @@ impl DbSession {
             slot.busy = false;
             if lane == Lane::Transaction {
                 slot.aborted = true;
+            } else if stale {
+                slot.discard();
             } else if !slot.dirty {
                 slot.release(&db);
             }
@@ -290,6 +455,7 @@ impl DbSession {
         let slot = match lane {
             Lane::Autocommit => &self.autocommit,
             Lane::Transaction => &self.transaction,
+            Lane::Replica => &self.read,
         };
         slot.connection
             .as_ref()
@@ -306,7 +472,19 @@ impl Drop for DbSession {
         let db = self.db.clone();
         self.autocommit.release(&db);
         self.transaction.release(&db);
+        if let Some(replica) = self.replica.take() {
+            self.read.release(&replica);
+        }
     }
+}
+
+/// Whether a replica's connection failed because it was opened before the
+/// replica had replayed everything about the handler's role (its search
+/// path, its schema, its grants): a new connection will know them.
+fn behind_its_role(err: &tokio_postgres::Error) -> bool {
+    err.code()
+        .and_then(|code| Fallback::for_sqlstate(code.code()))
+        == Some(Fallback::SchemaBehind)
 }
 
 fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {

@@ -138,6 +138,49 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// Starts a streaming replica of `primary` kept in `root`: a base
+    /// backup taken with `pg_basebackup -R` (so it follows the primary as a
+    /// hot standby), started on a free loopback port. Same superuser and
+    /// password as the primary.
+    pub fn start_standby(
+        root: &Path,
+        primary: &PgCluster,
+        options: ClusterOptions,
+    ) -> Result<Self, ClusterError> {
+        fs::create_dir_all(root).map_err(io(root))?;
+        let root = root.canonicalize().map_err(io(root))?;
+        let mut cluster = Self {
+            pgdata: root.join("pgdata"),
+            bin: primary.bin.clone(),
+            port: 0,
+            password: primary.password.clone(),
+            run_as: primary.run_as.clone(),
+            immediate_stop: options.immediate_stop,
+            stopped: true,
+        };
+        fs::create_dir_all(&cluster.pgdata).map_err(io(&cluster.pgdata))?;
+        fs::set_permissions(&cluster.pgdata, fs::Permissions::from_mode(0o700))
+            .map_err(io(&cluster.pgdata))?;
+        if let Some(user) = &cluster.run_as {
+            let (uid, gid) = system_ids(user)?;
+            fs::set_permissions(&root, fs::Permissions::from_mode(0o711)).map_err(io(&root))?;
+            chown(&cluster.pgdata, Some(uid), Some(gid)).map_err(io(&cluster.pgdata))?;
+        }
+        cluster.as_server_user(
+            Command::new(cluster.bin.join("pg_basebackup"))
+                .arg("-D")
+                .arg(&cluster.pgdata)
+                .args(["-R", "-X", "stream", "-c", "fast", "-h", "127.0.0.1"])
+                .args(["-p", &primary.port.to_string(), "-U", DEV_USER])
+                .env("PGPASSWORD", &primary.password),
+            "pg_basebackup",
+        )?;
+        write_private(&root.join("password"), &cluster.password)?;
+        cluster.start_server(&options)?;
+        cluster.stopped = false;
+        Ok(cluster)
+    }
+
     /// The server's log file (tests read query plans from it).
     pub fn log_path(&self) -> PathBuf {
         self.pgdata.join("server.log")
@@ -357,6 +400,12 @@ impl PgCluster {
             None => Command::new(command.get_program()),
         };
         wrapped.args(command.get_args()).current_dir("/");
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => wrapped.env(name, value),
+                None => wrapped.env_remove(name),
+            };
+        }
         wrapped
     }
 }

@@ -110,7 +110,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             memory_bytes: h.limits.memory_bytes,
             body_bytes: h.limits.body_bytes,
             db_connections: h.limits.db_connections,
-            db_role: h.db.role().to_owned(),
+            db_role: h.db.primary.role().to_owned(),
             database: h.database.clone(),
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
             origin: h.origin.to_string(),

@@ -8,11 +8,13 @@ use http::header::CONTENT_LENGTH;
 use http::{Method, StatusCode};
 
 use super::RouteLabel;
-use super::convert;
 use super::problem::Problem;
+use super::{consistency, convert};
 use crate::bindings::Matched;
+use crate::db::replica::ReadTarget;
+use crate::db::session::ReadPlan;
 use crate::registry::{LoadedHandler, RouteMatch};
-use crate::runtime::CallError;
+use crate::runtime::{CallError, CallInputs};
 use crate::state::AppState;
 
 /// Seconds a client should wait before retrying a 503.
@@ -116,20 +118,40 @@ async fn run_handler(
             .into_response();
         }
     };
+    let reads = match read_plan(state, handler, &method, &parts.headers) {
+        Ok(reads) => reads,
+        Err(bad) => {
+            return Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-read-token",
+                "Bad read-your-writes token",
+                bad.to_string(),
+            )
+            .into_response();
+        }
+    };
     let result = state
         .runtime()
         .call(
             handler.name.clone(),
             &handler.pre,
-            &handler.limits,
-            handler.db.clone(),
-            route,
+            CallInputs {
+                limits: &handler.limits,
+                db: &handler.db,
+                reads,
+                route,
+            },
             guest_request,
         )
         .await;
     match result {
-        Ok(response) => match convert::http_response(response, method == Method::HEAD) {
-            Ok(response) => response,
+        Ok(answer) => match convert::http_response(answer.response, method == Method::HEAD) {
+            Ok(mut response) => {
+                if let (Some(written_at), Some(router)) = (answer.written_at, &state.reads) {
+                    consistency::attach(&mut response, written_at, router.max_lag());
+                }
+                response
+            }
             Err(why) => {
                 tracing::error!(handler.name = %handler.name, error = %why, "malformed response from handler");
                 handler_failed(&handler.name, &format!("the handler returned {why}"))
@@ -137,6 +159,39 @@ async fn run_handler(
         },
         Err(err) => failure(&handler.name, err),
     }
+}
+
+/// Where this request's reads go: a GET or HEAD to the read replica when
+/// there is one that has what its client last wrote (else to the primary,
+/// the reason counted); everything else to the primary.
+fn read_plan(
+    state: &AppState,
+    handler: &LoadedHandler,
+    method: &Method,
+    headers: &http::HeaderMap,
+) -> Result<ReadPlan, consistency::BadToken> {
+    let read_request = method == Method::GET || method == Method::HEAD;
+    let Some(router) = &state.reads else {
+        return Ok(ReadPlan {
+            read_request,
+            ..ReadPlan::default()
+        });
+    };
+    let token = consistency::presented(headers)?;
+    let on_replica = read_request
+        && handler.db.replica.is_some()
+        && match router.target(token) {
+            ReadTarget::Replica => true,
+            ReadTarget::Primary(reason) => {
+                reason.count();
+                false
+            }
+        };
+    Ok(ReadPlan {
+        read_request,
+        on_replica,
+        track_writes: true,
+    })
 }
 
 fn too_large(limit: usize) -> Response {

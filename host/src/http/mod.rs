@@ -5,11 +5,13 @@
 //! - [`admission`]: the bound on handler requests in flight.
 //! - [`dispatch`]: every other route, through the handler registry.
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
+//! - [`consistency`]: read-your-writes tokens, with a read replica.
 //! - [`map`]: the web page at `/` for browsers, and its assets.
 //! - [`problem`]: RFC 9457 error documents.
 
 pub mod admin;
 pub mod admission;
+pub mod consistency;
 pub mod convert;
 pub mod dispatch;
 pub mod health;

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use http::Method;
 
 use crate::bindings::HandlerPre;
-use crate::db::handler_pools::HandlerDb;
+use crate::db::handler_pools::HandlerConnections;
 use crate::runtime::budget::HandlerBudget;
 use crate::runtime::{GuestState, Limits};
 use manifest::DatabaseAccess;
@@ -52,8 +52,9 @@ pub struct LoadedHandler {
     pub embedded: Arc<artifact::Embedded>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
-    /// Its database role's pool: its share of the connections.
-    pub db: Arc<HandlerDb>,
+    /// Its database role's pools (primary, and read replica if any): its
+    /// share of the connections.
+    pub db: HandlerConnections,
     /// Its share of the memory budget.
     pub memory: Arc<HandlerBudget>,
 }

@@ -6,7 +6,8 @@ use std::time::Instant;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::{EPOCH_TICK, GuestState, Limits, Runtime};
-use crate::db::handler_pools::HandlerDb;
+use crate::db::handler_pools::HandlerConnections;
+use crate::db::session::ReadPlan;
 use crate::telemetry::metrics::INSTANTIATE;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
@@ -28,6 +29,28 @@ pub enum CallError {
     Trap(String),
 }
 
+/// A handler's response, and where the primary's WAL stood after the
+/// request's writes (only when it wrote and the host has a read replica).
+#[derive(Debug)]
+pub struct Answer {
+    /// What the guest returned.
+    pub response: Response,
+    /// The client's read-your-writes token.
+    pub written_at: Option<tokio_postgres::types::PgLsn>,
+}
+
+/// What one call needs besides the component.
+pub struct CallInputs<'a> {
+    /// The handler's limits.
+    pub limits: &'a Limits,
+    /// Its pools.
+    pub db: &'a HandlerConnections,
+    /// Where the request's reads go.
+    pub reads: ReadPlan,
+    /// The route it matched.
+    pub route: Matched,
+}
+
 impl Runtime {
     /// Instantiates `pre` in a fresh store and calls its `handle`.
     ///
@@ -38,15 +61,19 @@ impl Runtime {
         &self,
         handler: Arc<str>,
         pre: &HandlerPre<GuestState>,
-        limits: &Limits,
-        db: Arc<HandlerDb>,
-        route: Matched,
+        inputs: CallInputs<'_>,
         request: Request,
-    ) -> Result<Response, CallError> {
+    ) -> Result<Answer, CallError> {
+        let CallInputs {
+            limits,
+            db,
+            reads,
+            route,
+        } = inputs;
         let deadline = Instant::now() + limits.deadline;
         let mut store = Store::new(
             self.engine(),
-            GuestState::new(handler.clone(), limits, db, route),
+            GuestState::new(handler.clone(), limits, db, reads, route),
         );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
@@ -74,13 +101,18 @@ impl Runtime {
             let instance = pre.instantiate_async(&mut store).await?;
             metrics::histogram!(INSTANTIATE, "handler" => handler.to_string())
                 .record(started.elapsed().as_secs_f64());
-            instance.call_handle(&mut store, &request).await
+            let response = instance.call_handle(&mut store, &request).await?;
+            let written_at = store.data_mut().db().written_at().await;
+            Ok::<_, wasmtime::Error>(Answer {
+                response,
+                written_at,
+            })
         })
         .await;
 
         let result = match outcome {
             Err(_elapsed) => Err(CallError::Deadline(limits.deadline)),
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(err)) => Err(classify(err, limits)),
         };
         if result.is_err() {

@@ -10,8 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::geofn::handler::{db, log, route, types};
 use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
-use crate::db::handler_pools::HandlerDb;
-use crate::db::session::{DbSession, Lane};
+use crate::db::handler_pools::HandlerConnections;
+use crate::db::session::{DbSession, Lane, ReadPlan};
 use crate::telemetry::metrics::DB_QUERY;
 
 use super::Limits;
@@ -38,8 +38,15 @@ pub struct GuestState {
 
 impl GuestState {
     /// State for one call of `handler`: WASI with no files, sockets,
-    /// environment or arguments; stderr captured for the log.
-    pub fn new(handler: Arc<str>, limits: &Limits, db: Arc<HandlerDb>, route: Matched) -> Self {
+    /// environment or arguments; stderr captured for the log; the database
+    /// through `db`, reads where `reads` says.
+    pub fn new(
+        handler: Arc<str>,
+        limits: &Limits,
+        db: &HandlerConnections,
+        reads: ReadPlan,
+        route: Matched,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         Self {
@@ -51,11 +58,16 @@ impl GuestState {
                 .tables(limits.tables)
                 .table_elements(limits.table_elements)
                 .build(),
-            db: DbSession::new(db),
+            db: DbSession::new(db, reads),
             handler,
             route,
             stderr,
         }
+    }
+
+    /// The request's database session.
+    pub fn db(&mut self) -> &mut DbSession {
+        &mut self.db
     }
 
     /// What the guest wrote to stderr, lossily decoded.
@@ -121,6 +133,10 @@ impl db::Host for GuestState {
         self.table.push(Transaction).map_err(|e| {
             DbError::Unavailable(format!("no room for another resource in this request: {e}"))
         })
+    }
+
+    async fn use_primary(&mut self) {
+        self.db.use_primary();
     }
 }
 

@@ -24,7 +24,7 @@ use wasmtime::{
     PoolingAllocationConfig, ProfilingStrategy,
 };
 
-pub use call::CallError;
+pub use call::{Answer, CallError, CallInputs};
 pub use guest::GuestState;
 pub use limits::Limits;
 

@@ -39,6 +39,15 @@ pub const DB_STATEMENT_TIMEOUTS: &str = "geofn_db_statement_timeouts_total";
 pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
 /// Notifications on the fleet channel that no host signed.
 pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
+/// Read requests' statements, by `target` (primary, replica).
+pub const READS: &str = "geofn_db_reads_total";
+/// Read requests or statements sent to the primary instead of the
+/// replica, by `reason`.
+pub const READ_FALLBACKS: &str = "geofn_db_read_fallbacks_total";
+/// 1 while the read replica answers its polls.
+pub const REPLICA_UP: &str = "geofn_db_replica_up";
+/// How far behind the primary the read replica was at its last poll.
+pub const REPLICA_LAG: &str = "geofn_db_replica_lag_seconds";
 /// Handler connections, all handlers together, by `state` (open, idle, in_use).
 pub const POOL_CONNECTIONS: &str = "geofn_db_pool_connections";
 /// Handler connections all handlers together may hold (`--pool-size`).
@@ -95,6 +104,14 @@ const COUNTERS: &[(&str, &str)] = &[
         FLEET_NOTIFICATIONS_IGNORED,
         "Notifications on the fleet channel that no host signed, ignored.",
     ),
+    (
+        READS,
+        "Statements of GET and HEAD requests, by the server that ran them (primary, replica).",
+    ),
+    (
+        READ_FALLBACKS,
+        "Reads sent to the primary instead of the read replica, by reason.",
+    ),
 ];
 const GAUGES: &[(&str, &str)] = &[
     (
@@ -125,6 +142,14 @@ const GAUGES: &[(&str, &str)] = &[
         "Memory reserved by the instances alive now.",
     ),
     (MEMORY_SHARE, "Memory one handler's instances may reserve."),
+    (
+        REPLICA_UP,
+        "1 while the read replica answers its polls, else 0.",
+    ),
+    (
+        REPLICA_LAG,
+        "How far behind the primary the read replica was at its last poll, in seconds.",
+    ),
 ];
 const HISTOGRAMS: &[(&str, &str)] = &[
     (
@@ -208,6 +233,12 @@ fn describe_and_zero() {
     metrics::counter!(SWAPS_APPLIED).increment(0);
     metrics::counter!(ADMISSION_REJECTED).increment(0);
     metrics::counter!(FLEET_NOTIFICATIONS_IGNORED).increment(0);
+    for target in ["primary", "replica"] {
+        metrics::counter!(READS, "target" => target).increment(0);
+    }
+    for &reason in crate::db::replica::Fallback::LABELS {
+        metrics::counter!(READ_FALLBACKS, "reason" => reason).increment(0);
+    }
     for &reason in crate::registry::LoadError::REASONS {
         metrics::counter!(SWAPS_REJECTED, "reason" => reason).increment(0);
     }
@@ -264,7 +295,7 @@ pub fn render(handle: &PrometheusHandle, state: &AppState) -> String {
         if !seen.insert(handler.name.clone()) {
             continue;
         }
-        let usage = handler.db.usage();
+        let usage = handler.db.primary.usage();
         open += usage.open;
         in_use += usage.in_use;
         waiting += usage.waiting;

@@ -53,6 +53,18 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// The `/metrics` text of `host`, as served.
+pub async fn text(host: &Host) -> String {
+    client()
+        .get(host.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn scrape(host: &Host) -> Vec<Sample> {
     let response = client().get(host.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

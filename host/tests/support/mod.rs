@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod load;
 pub mod metrics;
 pub mod topology;
 
@@ -164,6 +165,26 @@ impl TestDb {
         options.immediate_stop = true;
         let cluster =
             PgCluster::start(dir.path(), options.clone()).expect("starting a test cluster");
+        Self {
+            cluster,
+            options,
+            _dir: dir,
+        }
+    }
+
+    /// A streaming replica of this cluster (`pg_basebackup -R`), with the
+    /// extra server `settings` (e.g. `recovery_min_apply_delay`).
+    pub fn standby(&self, settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("geofn-pg-standby-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let mut options = self.options.clone();
+        options
+            .settings
+            .extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let cluster = PgCluster::start_standby(dir.path(), &self.cluster, options.clone())
+            .expect("starting a standby");
         Self {
             cluster,
             options,
