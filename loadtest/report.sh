@@ -16,11 +16,8 @@ out=loadtest/report
 raw=$(mktemp -d /tmp/geofn-report.XXXXXX)
 chmod 755 "$raw"
 
-echo "== building (release)"
-make build >/dev/null
-cargo build --release -p geofn-load --bins >/dev/null
-target=${CARGO_TARGET_DIR:-target}
-load=$target/release/geofn-load
+source loadtest/common.sh
+build_release
 command -v pgbench >/dev/null || { echo "pgbench missing (postgresql-client)" >&2; exit 1; }
 if [[ ! -x target/tools/locust/bin/locust ]]; then
   python3 -m venv target/tools/locust
@@ -32,7 +29,6 @@ echo "== starting PostGIS, geofn, native baseline"
 mkdir -p "$raw/handlers"
 cp target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >> "$raw/handlers/geofn.toml"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 geofn_port=$(free_port); native_port=$(free_port)
 target/release/geofn dev --listen 127.0.0.1:$geofn_port --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
@@ -50,8 +46,7 @@ psql -q -c "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_M
 rm -rf "$out" && mkdir -p "$out"
 geofn=http://127.0.0.1:$geofn_port
 native=http://127.0.0.1:$native_port
-# CPU time (user + system, clock ticks) of one process, and of all PostgreSQL's.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time of all PostgreSQL's processes (`ticks` of one: common.sh).
 pg_ticks() { for pid in $(pgrep -x postgres); do ticks "$pid" 2>/dev/null || true; done | awk '{t += $1} END {print t + 0}'; }
 saturate() { # label url mix get-path server-pid
   local host_before pg_before

@@ -56,6 +56,8 @@ fn instantiate_and_call(c: &mut Criterion) {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             cache_dir: None,
             perf_map: false,
+            // What a host on this machine would run with.
+            reset: geofn::runtime::reset::ResetSetting::Auto.choose(),
         })
         .unwrap(),
     );

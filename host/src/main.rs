@@ -122,11 +122,21 @@ async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let shutdown = geofn::shutdown::on_signal();
     let reloader = geofn::startup::spawn_reloader(server, &state, &database, shutdown.clone());
-    tracing::info!(listen = %local, "serving");
+    let reset_watch = geofn::runtime::reset::watch(
+        state.runtime().reset(),
+        server.memory_reset,
+        shutdown.clone(),
+    );
+    tracing::info!(listen = %local, memory_reset = ?state.runtime().reset(), "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
-    geofn::run(listener, state, shutdown, server.shutdown_timing()).await?;
+    geofn::run(listener, state, shutdown.clone(), server.shutdown_timing()).await?;
     reloader.await?;
+    shutdown.cancel();
+    anyhow::ensure!(
+        !reset_watch.await?,
+        "stopped because swap was switched on: restart to reset instance memory in full"
+    );
     tracing::info!("stopped");
     Ok(())
 }

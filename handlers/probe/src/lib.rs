@@ -32,6 +32,9 @@
 //!   `.../notes` lists what is stored.
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
+//! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
+//!   a marker written across N scattered pages, and a search of the whole
+//!   linear memory for it (see `residue`).
 //!
 //! Not part of the shipped handlers: `make handlers` builds it beside them
 //! for the test suite only.
@@ -41,6 +44,8 @@ use geofn_guest::http::{self, Problem};
 use geofn_guest::packed::Cell;
 use geofn_guest::{Guest, Request, Response};
 use serde_json::json;
+
+mod residue;
 
 /// Identifies this build in hot-swap tests.
 const VERSION: &str = match option_env!("PROBE_VERSION") {
@@ -84,6 +89,13 @@ impl Guest for Probe {
             "notes" => notes(),
             "exec" => exec(&request),
             "touch" => touch(&request),
+            "scatter" => residue::scatter(
+                number(&request, "seed"),
+                number(&request, "pages") as usize,
+                number(&request, "hold_ms"),
+                param(&request, "scan").is_some(),
+            ),
+            "scan" => residue::scan(number(&request, "seed")),
             "log" => {
                 let message = param(&request, "message").unwrap_or_else(|| "hello".into());
                 geofn_guest::log::log(geofn_guest::log::Level::Info, &message);
@@ -100,6 +112,13 @@ fn param(request: &Request, name: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
+}
+
+/// A numeric query parameter, 0 when absent or not a number.
+fn number(request: &Request, name: &str) -> u64 {
+    param(request, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
 }
 
 #[allow(clippy::empty_loop)]

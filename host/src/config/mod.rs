@@ -26,6 +26,7 @@ use crate::runtime::budget::{
 use crate::runtime::limits::{
     DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
 };
+use crate::runtime::reset::ResetSetting;
 use crate::runtime::{Limits, RuntimeSettings};
 use crate::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
 
@@ -253,6 +254,12 @@ pub struct ServerArgs {
     /// of handler components instead of showing bare JIT addresses.
     #[arg(long, env = "GEOFN_PERF_MAP")]
     pub perf_map: bool,
+    /// How instance memory is wiped between requests: `scan` resets only
+    /// the pages a request wrote (PAGEMAP_SCAN), which misses pages gone to
+    /// swap; `full` resets every page; `auto` scans only where this process
+    /// cannot swap, and stops the host if swap is switched on later.
+    #[arg(long, env = "GEOFN_MEMORY_RESET", value_enum, default_value_t)]
+    pub memory_reset: ResetSetting,
     /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
     #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
@@ -315,6 +322,7 @@ impl ServerArgs {
             max_memory_bytes: self.max_memory_mib << 20,
             cache_dir,
             perf_map: self.perf_map,
+            reset: self.memory_reset.choose(),
         }
     }
 

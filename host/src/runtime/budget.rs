@@ -29,8 +29,6 @@ pub const DEFAULT_BUDGET_WAIT: Duration = Duration::from_millis(100);
 pub const DEFAULT_HANDLER_SHARE_PERCENT: u8 = 50;
 /// Budgets are counted in whole MiB (a semaphore permit each).
 const UNIT: u64 = 1 << 20;
-/// A cgroup v1 "no limit" reads as a number near `i64::MAX`.
-const CGROUP_V1_UNLIMITED: u64 = 1 << 60;
 
 /// The process-wide budget and every handler's share of it.
 pub struct MemoryBudget {
@@ -145,48 +143,16 @@ impl HandlerBudget {
 /// cgroup's memory limit, else the machine's memory) minus the host's own
 /// reserve (a quarter of it, at least [`MIN_HOST_RESERVE`]).
 pub fn default_budget_bytes() -> u64 {
-    let available = [cgroup_limit(), machine_memory()]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(1 << 30);
+    let available = [
+        super::system::cgroup_memory_limit(),
+        super::system::meminfo_bytes("MemTotal"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(1 << 30);
     let reserve = (available / 4).max(MIN_HOST_RESERVE);
     available.saturating_sub(reserve).max(UNIT)
-}
-
-/// The memory limit of this process's cgroup (v2, then v1), if any.
-fn cgroup_limit() -> Option<u64> {
-    let v2 = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("0::").map(str::to_owned))
-        })
-        .and_then(|path| {
-            std::fs::read_to_string(format!("/sys/fs/cgroup{}/memory.max", path.trim())).ok()
-        })
-        .or_else(|| std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok());
-    if let Some(text) = v2 {
-        return text.trim().parse().ok();
-    }
-    std::fs::read_to_string("/sys/fs/cgroup/memory/memory.limit_in_bytes")
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|&limit| limit < CGROUP_V1_UNLIMITED)
-}
-
-/// `MemTotal` of `/proc/meminfo`.
-fn machine_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = text
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib << 10)
 }
 
 #[cfg(test)]
@@ -222,7 +188,7 @@ mod tests {
     #[test]
     fn the_default_leaves_the_host_a_reserve() {
         let budget = default_budget_bytes();
-        let machine = machine_memory().unwrap();
+        let machine = crate::runtime::system::meminfo_bytes("MemTotal").unwrap();
         assert!(
             budget <= machine - MIN_HOST_RESERVE,
             "{budget} of {machine}"

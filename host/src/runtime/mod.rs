@@ -11,6 +11,8 @@ pub mod budget;
 pub mod call;
 pub mod guest;
 pub mod limits;
+pub mod reset;
+pub mod system;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,7 @@ use wasmtime::{
 pub use call::{Answer, CallError, CallInputs};
 pub use guest::GuestState;
 pub use limits::Limits;
+use reset::{FULL_RESET_KEEP_RESIDENT, MemoryReset};
 
 use crate::bindings::{Handler, HandlerPre};
 
@@ -101,6 +104,7 @@ pub struct Runtime {
     max_memory_bytes: usize,
     cache: Option<Cache>,
     ticker_stop: Arc<AtomicBool>,
+    reset: MemoryReset,
 }
 
 /// How to build the engine.
@@ -115,6 +119,8 @@ pub struct RuntimeSettings {
     pub cache_dir: Option<PathBuf>,
     /// Tell `perf` the names of compiled guest functions (perf map file).
     pub perf_map: bool,
+    /// How instance slots are wiped between requests.
+    pub reset: MemoryReset,
 }
 
 impl Runtime {
@@ -131,11 +137,17 @@ impl Runtime {
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(max_memory_bytes)
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .async_stack_keep_resident(STACK_KEEP_RESIDENT)
-            .decommit_batch_size(DECOMMIT_BATCH)
-            .pagemap_scan(Enabled::Auto);
+            .decommit_batch_size(DECOMMIT_BATCH);
+        match settings.reset {
+            MemoryReset::Scan => pooling
+                .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+                .pagemap_scan(Enabled::Auto),
+            MemoryReset::Full => pooling
+                .linear_memory_keep_resident(FULL_RESET_KEEP_RESIDENT)
+                .pagemap_scan(Enabled::No),
+        };
         let cache = match &settings.cache_dir {
             Some(dir) => {
                 let mut cache_config = CacheConfig::new();
@@ -167,7 +179,13 @@ impl Runtime {
             max_memory_bytes,
             cache,
             ticker_stop,
+            reset: settings.reset,
         })
+    }
+
+    /// How instance slots are wiped between requests.
+    pub fn reset(&self) -> MemoryReset {
+        self.reset
     }
 
     /// Compilations served from the artifact cache, and those that missed it.

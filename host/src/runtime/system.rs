@@ -1,0 +1,64 @@
+//! What the machine and this process's cgroup say about memory and swap.
+
+/// A cgroup v1 "no limit" reads as a number near `i64::MAX`.
+const CGROUP_V1_UNLIMITED: u64 = 1 << 60;
+
+/// A `/proc/meminfo` field (`MemTotal`, `SwapTotal`, ...), in bytes.
+pub fn meminfo_bytes(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib << 10)
+}
+
+/// A file of this process's cgroup v2 (`memory.max`, `memory.swap.max`).
+pub fn cgroup_v2_file(name: &str) -> Option<String> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("0::").map(str::to_owned))
+        })
+        .and_then(|path| {
+            std::fs::read_to_string(format!("/sys/fs/cgroup{}/{name}", path.trim())).ok()
+        })
+        .or_else(|| std::fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok())
+}
+
+/// The memory limit of this process's cgroup (v2, then v1), if any.
+pub fn cgroup_memory_limit() -> Option<u64> {
+    if let Some(text) = cgroup_v2_file("memory.max") {
+        return text.trim().parse().ok();
+    }
+    std::fs::read_to_string("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|&limit| limit < CGROUP_V1_UNLIMITED)
+}
+
+/// Whether pages of this process can go to swap: the machine has swap, and
+/// its cgroup does not forbid it (`memory.swap.max` of 0). A cgroup above
+/// ours may forbid it too; we cannot see that, so it counts as reachable.
+pub fn swap_reachable() -> bool {
+    let machine_has_swap = meminfo_bytes("SwapTotal").is_some_and(|bytes| bytes > 0);
+    let forbidden = cgroup_v2_file("memory.swap.max").is_some_and(|text| text.trim() == "0");
+    machine_has_swap && !forbidden
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_reports_its_memory() {
+        assert!(meminfo_bytes("MemTotal").is_some_and(|bytes| bytes > 0));
+        assert!(meminfo_bytes("SwapTotal").is_some());
+        assert!(meminfo_bytes("NoSuchField").is_none());
+    }
+}

@@ -1,0 +1,20 @@
+# Shared by the loadtest scripts (sourced): the release build, free ports,
+# waiting for a host to listen, CPU time of a process.
+
+# Builds the release host, the components and the load generator; sets
+# `target` (cargo's target folder) and `load` (the generator).
+build_release() {
+  echo "== building (release)"
+  make build >/dev/null
+  cargo build --release -p geofn-load --bins >/dev/null
+  target=${CARGO_TARGET_DIR:-target}
+  load=$target/release/geofn-load
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Waits until a host's stdout file says it listens.
+wait_for() { for _ in $(seq 1 120); do grep -q listening "$1" && return; sleep 0.5; done; cat "$1"; exit 1; }
+
+# CPU time (user + system, clock ticks) of one process.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
