@@ -109,10 +109,12 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         "handlers loaded"
     );
     let reload = Arc::new(ReloadStats::new(&handlers));
+    let registry = Arc::new(Registry::new(handlers));
+    spawn_idle_sweeper(&registry);
     Ok(AppState {
         pool,
         loader,
-        registry: Arc::new(Registry::new(handlers)),
+        registry,
         reload,
         admin_token: server.admin_token.as_deref().map(Arc::from),
         admission: Arc::new(Admission::new(server.max_in_flight)),
@@ -122,6 +124,25 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         handlers_dir: server.handlers.as_path().into(),
         reads,
     })
+}
+
+/// How often parked instances are checked for their idle timeout.
+const IDLE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Retires parked instances that idled past their handler's timeout, for
+/// as long as the registry is in use.
+fn spawn_idle_sweeper(registry: &Arc<Registry>) {
+    let registry = Arc::downgrade(registry);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(IDLE_SWEEP_EVERY);
+        loop {
+            ticks.tick().await;
+            match registry.upgrade() {
+                Some(registry) => registry.sweep_idle_instances(),
+                None => return,
+            }
+        }
+    });
 }
 
 /// The read router, its monitor polling the replica as the host's role.

@@ -168,7 +168,13 @@ async fn probe_host(db: &TestDb, dir: &std::path::Path, reset: &str) -> Host {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_request_finds_what_the_previous_one_left_even_through_swap() {
     let db = TestDb::start();
-    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
+    // The probe fresh (`/probe/...`), and again reusing its instances.
+    let manifest = format!(
+        "{PROBE_ENTRY}\n[handlers.warm]\ncomponent = \"probe.wasm\"\n\
+         routes = [\"GET /warm/{{action}}\"]\n[handlers.warm.limits]\n\
+         reuse_requests = [50, 100]\n"
+    );
+    let dir = handlers_dir(&manifest, &[("probe.wasm", test_handler("probe-v1"))]);
     let swap_before = geofn::runtime::system::swap_reachable();
 
     // No swap: slots are reset by PAGEMAP_SCAN, and swap switched on later
@@ -193,9 +199,30 @@ async fn no_request_finds_what_the_previous_one_left_even_through_swap() {
         assert!(!status.success(), "{status}");
     }
 
-    // With swap, the default resets every page: nothing is found.
+    // With swap, the default resets every page: nothing is found, though
+    // instances of the same component beside them are reused and hold a
+    // marker of their own.
     let full = probe_host(&db, dir.path(), "auto").await;
     assert!(full.logs().contains("memory_reset=Full"), "{}", full.logs());
+    let warm_seed = 0x3a73;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let warm = {
+        let (url, stop) = (
+            full.url(&format!("/warm/scatter?seed={warm_seed}&pages=64")),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(
+                    client().get(&url).send().await.unwrap().status(),
+                    StatusCode::OK
+                );
+                served += 1;
+            }
+            served
+        })
+    };
     for round in 0..3 {
         let found = residue_after_swap(&full, 0x5eed_0000 + round).await;
         assert_eq!(
@@ -203,6 +230,15 @@ async fn no_request_finds_what_the_previous_one_left_even_through_swap() {
             "round {round}: a request found the previous one's marker"
         );
     }
+    for _ in 0..SCANS {
+        let scan = get(&full, &format!("/probe/scan?seed={warm_seed}")).await;
+        assert_eq!(
+            scan["found"], 0,
+            "a fresh instance found a reused one's marker"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(warm.await.unwrap() > 10, "the reusing handler barely ran");
     drop(full);
 
     // What the full reset prevents: forced to scan with swap, wasmtime

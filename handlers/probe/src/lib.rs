@@ -35,6 +35,8 @@
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
 //!   a marker written across N scattered pages, and a search of the whole
 //!   linear memory for it (see `residue`).
+//! - `.../counter`: how many requests this instance has served, this one
+//!   included (1 unless the handler reuses instances).
 //!
 //! Not part of the shipped handlers: `make handlers` builds it beside them
 //! for the test suite only.
@@ -52,6 +54,9 @@ const VERSION: &str = match option_env!("PROBE_VERSION") {
     Some(v) => v,
     None => "dev",
 };
+
+/// Requests this instance has served.
+static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct Probe;
 
@@ -96,6 +101,10 @@ impl Guest for Probe {
                 param(&request, "scan").is_some(),
             ),
             "scan" => residue::scan(number(&request, "seed")),
+            "counter" => {
+                let served = SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                http::json(200, &json!({ "served": served, "version": VERSION }))
+            }
             "log" => {
                 let message = param(&request, "message").unwrap_or_else(|| "hello".into());
                 geofn_guest::log::log(geofn_guest::log::Level::Info, &message);

@@ -14,6 +14,7 @@ use crate::bindings::Matched;
 use crate::db::replica::ReadTarget;
 use crate::db::session::ReadPlan;
 use crate::registry::{LoadedHandler, RouteMatch};
+use crate::runtime::reuse::Lease;
 use crate::runtime::{CallError, CallInputs};
 use crate::state::AppState;
 
@@ -103,21 +104,6 @@ async fn run_handler(
 
     let guest_request = convert::guest_request(&parts, &body);
 
-    // Room in the memory budget for the instance, held until it is gone.
-    let _reservation = match handler.memory.reserve(handler.limits.memory_bytes).await {
-        Ok(reservation) => reservation,
-        Err(over) => {
-            tracing::warn!(handler.name = %handler.name, error = %over, "memory budget full");
-            return Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "memory-budget",
-                "Overloaded",
-                format!("{over}; retry shortly"),
-            )
-            .retry_after(RETRY_AFTER_SECS)
-            .into_response();
-        }
-    };
     let reads = match read_plan(state, handler, &method, &parts.headers) {
         Ok(reads) => reads,
         Err(bad) => {
@@ -130,20 +116,61 @@ async fn run_handler(
             .into_response();
         }
     };
-    let result = state
-        .runtime()
-        .call(
-            handler.name.clone(),
-            &handler.pre,
-            CallInputs {
-                limits: &handler.limits,
-                db: &handler.db,
-                reads,
-                route,
-            },
-            guest_request,
-        )
-        .await;
+    // A parked instance, for a handler that reuses them.
+    let mut lease = handler.reuse.as_ref().map(|reuse| reuse.take());
+    // Room in the memory budget for a new instance, held until it is gone
+    // (a parked instance holds its own).
+    let reservation = if lease.as_ref().is_none_or(Lease::needs_reservation) {
+        match handler.memory.reserve(handler.limits.memory_bytes).await {
+            Ok(reservation) => Some(reservation),
+            Err(over) => {
+                tracing::warn!(handler.name = %handler.name, error = %over, "memory budget full");
+                return Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "memory-budget",
+                    "Overloaded",
+                    format!("{over}; retry shortly"),
+                )
+                .retry_after(RETRY_AFTER_SECS)
+                .into_response();
+            }
+        }
+    } else {
+        None
+    };
+    let inputs = CallInputs {
+        limits: &handler.limits,
+        db: &handler.db,
+        reads,
+        route,
+    };
+    let runtime = state.runtime();
+    let result = match (&handler.reuse, lease.take()) {
+        (Some(reuse), Some(mut lease)) => {
+            let warm = lease.warm.take();
+            if let Some(reservation) = reservation {
+                lease = lease.with_reservation(reservation);
+            }
+            let called = runtime
+                .call_keeping(
+                    handler.name.clone(),
+                    &handler.pre,
+                    inputs,
+                    guest_request,
+                    warm,
+                    true,
+                )
+                .await;
+            reuse.give_back(lease, called.warm);
+            called.result
+        }
+        _ => {
+            let _reservation = reservation;
+            runtime
+                .call(handler.name.clone(), &handler.pre, inputs, guest_request)
+                .await
+        }
+    };
     match result {
         Ok(answer) => match convert::http_response(answer.response, method == Method::HEAD) {
             Ok(mut response) => {

@@ -19,6 +19,7 @@ use super::manifest::{DatabaseAccess, HandlerSpec, ManifestError, parse_route};
 use super::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
 use crate::bindings::HandlerPre;
 use crate::db::handler_databases::DbPlan;
+use crate::runtime::reuse::InstanceReuse;
 use crate::runtime::{GuestState, Limits, Runtime};
 
 /// One handler's settings, resolved.
@@ -110,6 +111,10 @@ pub async fn build(
                     )
                     .await,
                 memory: Arc::new(loader.budget.for_handler(handler.name)),
+                reuse: handler
+                    .limits
+                    .reuse
+                    .map(|policy| Arc::new(InstanceReuse::new(policy))),
             }),
         };
         route(&mut by_path, &loaded)?;

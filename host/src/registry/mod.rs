@@ -20,6 +20,7 @@ use http::Method;
 use crate::bindings::HandlerPre;
 use crate::db::handler_pools::HandlerConnections;
 use crate::runtime::budget::HandlerBudget;
+use crate::runtime::reuse::InstanceReuse;
 use crate::runtime::{GuestState, Limits};
 use manifest::DatabaseAccess;
 
@@ -57,6 +58,8 @@ pub struct LoadedHandler {
     pub db: HandlerConnections,
     /// Its share of the memory budget.
     pub memory: Arc<HandlerBudget>,
+    /// Its parked instances, when its limits turn reuse on.
+    pub reuse: Option<Arc<InstanceReuse>>,
 }
 
 impl std::fmt::Debug for LoadedHandler {
@@ -161,7 +164,25 @@ impl Registry {
     }
 
     /// Replaces the whole set at once; requests already running keep theirs.
+    /// The instances kept by handler versions the new set no longer serves
+    /// are retired: no later request reaches them.
     pub fn swap(&self, set: HandlerSet) {
-        self.current.store(Arc::new(set));
+        let old = self.current.swap(Arc::new(set));
+        let new = self.current.load();
+        for handler in old.handlers() {
+            let still_served = new.handlers().iter().any(|h| Arc::ptr_eq(h, handler));
+            if let (Some(reuse), false) = (&handler.reuse, still_served) {
+                reuse.retire();
+            }
+        }
+    }
+
+    /// Retires the parked instances of the current set that idled too long.
+    pub fn sweep_idle_instances(&self) {
+        for handler in self.current().handlers() {
+            if let Some(reuse) = &handler.reuse {
+                reuse.sweep();
+            }
+        }
     }
 }

@@ -1,4 +1,6 @@
-//! One request through one handler: a fresh store, the deadline, the call.
+//! One request through one handler: a fresh store (or, for a handler that
+//! reuses instances, one kept from an earlier request), the deadline, the
+//! call.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +15,7 @@ use crate::telemetry::metrics::INSTANTIATE;
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
 /// runs: a runaway gets a twentieth of a core until its deadline ends it.
 pub const THROTTLE_PAUSE_TICKS: u32 = 19;
-use crate::bindings::{HandlerPre, Matched, Request, Response};
+use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
 
 /// How a call failed; each maps to its own HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,22 @@ pub struct CallInputs<'a> {
     pub route: Matched,
 }
 
+/// An instance and its store, kept between requests of a handler whose
+/// manifest turns reuse on (see [`super::reuse`]).
+pub struct Warm {
+    store: Store<GuestState>,
+    bindings: Handler,
+}
+
+/// What a call returned, and its instance if it may serve again.
+pub struct Called {
+    /// The answer, or how the call failed.
+    pub result: Result<Answer, CallError>,
+    /// The instance, when the caller asked to keep it and nothing went
+    /// wrong: no trap, no deadline, no 5xx, nothing on stderr.
+    pub warm: Option<Warm>,
+}
+
 impl Runtime {
     /// Instantiates `pre` in a fresh store and calls its `handle`.
     ///
@@ -64,6 +82,24 @@ impl Runtime {
         inputs: CallInputs<'_>,
         request: Request,
     ) -> Result<Answer, CallError> {
+        self.call_keeping(handler, pre, inputs, request, None, false)
+            .await
+            .result
+    }
+
+    /// Calls `handle` on `warm` (an instance kept from an earlier request
+    /// of this handler), or on a fresh one; gives the instance back when
+    /// `keep` and the call ended cleanly. Database sessions never outlive
+    /// their request, kept instance or not.
+    pub async fn call_keeping(
+        &self,
+        handler: Arc<str>,
+        pre: &HandlerPre<GuestState>,
+        inputs: CallInputs<'_>,
+        request: Request,
+        warm: Option<Warm>,
+        keep: bool,
+    ) -> Called {
         let CallInputs {
             limits,
             db,
@@ -71,10 +107,22 @@ impl Runtime {
             route,
         } = inputs;
         let deadline = Instant::now() + limits.deadline;
-        let mut store = Store::new(
-            self.engine(),
-            GuestState::new(handler.clone(), limits, db, reads, route),
-        );
+        let (mut store, bindings) = match warm {
+            Some(Warm {
+                mut store,
+                bindings,
+            }) => {
+                store.data_mut().begin_request(db, reads, route);
+                (store, Some(bindings))
+            }
+            None => (
+                Store::new(
+                    self.engine(),
+                    GuestState::new(handler.clone(), limits, db, reads, route),
+                ),
+                None,
+            ),
+        };
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         let grace_ticks = limits.cpu_grace.as_micros() / EPOCH_TICK.as_micros().max(1);
@@ -97,31 +145,49 @@ impl Runtime {
         });
 
         let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let started = Instant::now();
-            let instance = pre.instantiate_async(&mut store).await?;
-            metrics::histogram!(INSTANTIATE, "handler" => handler.to_string())
-                .record(started.elapsed().as_secs_f64());
-            let response = instance.call_handle(&mut store, &request).await?;
+            let bindings = match bindings {
+                Some(bindings) => bindings,
+                None => {
+                    let started = Instant::now();
+                    let bindings = pre.instantiate_async(&mut store).await?;
+                    metrics::histogram!(INSTANTIATE, "handler" => handler.to_string())
+                        .record(started.elapsed().as_secs_f64());
+                    bindings
+                }
+            };
+            let response = bindings.call_handle(&mut store, &request).await?;
             let written_at = store.data_mut().db().written_at().await;
-            Ok::<_, wasmtime::Error>(Answer {
-                response,
-                written_at,
-            })
+            Ok::<_, wasmtime::Error>((
+                Answer {
+                    response,
+                    written_at,
+                },
+                bindings,
+            ))
         })
         .await;
 
-        let result = match outcome {
-            Err(_elapsed) => Err(CallError::Deadline(limits.deadline)),
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(err)) => Err(classify(err, limits)),
+        let (result, bindings) = match outcome {
+            Err(_elapsed) => (Err(CallError::Deadline(limits.deadline)), None),
+            Ok(Ok((answer, bindings))) => (Ok(answer), Some(bindings)),
+            Ok(Err(err)) => (Err(classify(err, limits)), None),
         };
-        if result.is_err() {
-            let stderr = store.data().stderr();
-            if !stderr.is_empty() {
-                tracing::warn!(handler.name = &*handler, guest.stderr = %stderr.trim_end(), "handler stderr");
-            }
+        let stderr = store.data().stderr();
+        if result.is_err() && !stderr.is_empty() {
+            tracing::warn!(handler.name = &*handler, guest.stderr = %stderr.trim_end(), "handler stderr");
         }
-        result
+        let clean =
+            matches!(&result, Ok(answer) if answer.response.status < 500) && stderr.is_empty();
+        let warm = match bindings {
+            Some(bindings) if keep && clean => {
+                // The request's connections go back now, not when the
+                // instance is next used.
+                store.data_mut().end_request(db);
+                Some(Warm { store, bindings })
+            }
+            _ => None,
+        };
+        Called { result, warm }
     }
 }
 

@@ -70,6 +70,19 @@ impl GuestState {
         &mut self.db
     }
 
+    /// Readies a kept instance for its next request: a database session
+    /// and route of that request's own.
+    pub fn begin_request(&mut self, db: &HandlerConnections, reads: ReadPlan, route: Matched) {
+        self.db = DbSession::new(db, reads);
+        self.route = route;
+    }
+
+    /// Ends a request on an instance that is kept: its session gives its
+    /// connections back (or has them reset) now.
+    pub fn end_request(&mut self, db: &HandlerConnections) {
+        self.db = DbSession::new(db, ReadPlan::default());
+    }
+
     /// What the guest wrote to stderr, lossily decoded.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::reuse::{DEFAULT_IDLE, ReusePolicy};
+
 /// Wall-clock time one request may spend in its handler, database calls
 /// included. Generous for a CRUD call, short enough that a stuck handler
 /// frees its slot before a client's or proxy's own timeout (30 s in the
@@ -56,6 +58,8 @@ pub struct Limits {
     /// Database connections the handler may hold at once (its share of
     /// the pool); a request waiting beyond it gets `unavailable`.
     pub db_connections: usize,
+    /// Instances serve several requests in turn (off: a fresh one each).
+    pub reuse: Option<ReusePolicy>,
 }
 
 impl Default for Limits {
@@ -69,6 +73,7 @@ impl Default for Limits {
             table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             cpu_grace: DEFAULT_CPU_GRACE,
             db_connections: DEFAULT_DB_CONNECTIONS,
+            reuse: None,
         }
     }
 }
@@ -102,6 +107,13 @@ pub struct LimitOverrides {
     /// The handler's share of the database pool, in connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_connections: Option<usize>,
+    /// Reuse instances: each serves between these many requests (drawn at
+    /// random) before it is retired. Absent: a fresh instance per request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_requests: Option<[u32; 2]>,
+    /// With reuse: retire an instance that waited this long for a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_idle_ms: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -117,6 +129,8 @@ impl LimitOverrides {
             table_elements: self.table_elements.or(fallback.table_elements),
             cpu_grace_ms: self.cpu_grace_ms.or(fallback.cpu_grace_ms),
             db_connections: self.db_connections.or(fallback.db_connections),
+            reuse_requests: self.reuse_requests.or(fallback.reuse_requests),
+            reuse_idle_ms: self.reuse_idle_ms.or(fallback.reuse_idle_ms),
         }
     }
 }
@@ -139,6 +153,16 @@ impl Limits {
                 .cpu_grace_ms
                 .map_or(self.cpu_grace, Duration::from_millis),
             db_connections: overrides.db_connections.unwrap_or(self.db_connections),
+            reuse: match overrides.reuse_requests {
+                Some([min_requests, max_requests]) => Some(ReusePolicy {
+                    min_requests,
+                    max_requests,
+                    idle: overrides
+                        .reuse_idle_ms
+                        .map_or(DEFAULT_IDLE, Duration::from_millis),
+                }),
+                None => self.reuse,
+            },
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod call;
 pub mod guest;
 pub mod limits;
 pub mod reset;
+pub mod reuse;
 pub mod system;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use wasmtime::{
     PoolingAllocationConfig, ProfilingStrategy,
 };
 
-pub use call::{Answer, CallError, CallInputs};
+pub use call::{Answer, CallError, CallInputs, Called, Warm};
 pub use guest::GuestState;
 pub use limits::Limits;
 use reset::{FULL_RESET_KEEP_RESIDENT, MemoryReset};
