@@ -12,10 +12,12 @@ leaving nothing behind. Prints one line per check; exits 0 only if all hold.
 Traffic goes to 127.0.0.1 and to containers on the stacks' own networks.
 """
 
+import fcntl
 import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +32,9 @@ PROXY = "http://127.0.0.1:80"
 # Healthchecks are run by systemd timers, which these machines lack: the
 # check runs each container's healthcheck itself this often.
 HEALTH_EVERY = 2.0
+# Two runs on one machine would fight over port 80 and the image tag: the
+# second waits for the first.
+LOCK = pathlib.Path("/run/lock/geofn-verify-containers.lock")
 
 failures = []
 
@@ -141,7 +146,20 @@ def readers(seconds, threads=4):
     return workers, counts
 
 
+def port_80_taken():
+    """Whether something already listens where the stack's proxy will."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", 80)) == 0
+
+
 def stack(kind, compose):
+    if port_80_taken():
+        holders = run("podman", "ps", "--filter", "publish=80", "--format", "{{.Names}}",
+                      check_exit=False).stdout.split()
+        check(False, f"{kind}: port 80 is free before the stack starts "
+                     f"(held by {holders or 'a process outside podman'})")
+        return
     compose_file = ROOT / f"deploy/compose/{kind}/compose.yaml"
     project = f"geofn-{kind}"
     base = [compose, "-f", str(compose_file)]
@@ -245,6 +263,13 @@ def main():
     TEST_HANDLERS = tools.parent / "test-handlers"
     os.environ.setdefault("CONTAINERS_CONF", str(HERE / "containers.conf"))
     compose = str(tools / "podman-compose/bin/podman-compose")
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(LOCK, "w")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"verify-containers: another run holds {LOCK}; waiting for it", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     run(str(HERE / "prepare-images.sh"), capture=False)
     build_image()
     # The compose files name the image geofn:latest and would build it

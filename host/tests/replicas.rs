@@ -12,7 +12,13 @@ use support::load::{Load, assert_no_acknowledged_write_lost};
 use support::topology::{Kind, Proxy, Replicas};
 use support::{PROBE_ENTRY, TestDb, shipped_handlers, test_handler, write_shipped_plus};
 
+/// One fleet at a time: each test runs a PostGIS, three replicas, a proxy
+/// and a load; six of them at once on two cores made the swap test time
+/// the machine's contention (2 s) rather than the fleet (0.1-0.2 s alone).
+static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn kill_one_replica(kind: Kind) {
+    let _fleet = ONE_FLEET.lock().await;
     let db = TestDb::start();
     let mut replicas = Replicas::start(&db, &shipped_handlers(), &["--pool-size", "4"]).await;
     let proxy = Proxy::start(kind, &replicas).await;
@@ -49,6 +55,7 @@ async fn haproxy_a_killed_replica_fails_no_get_and_loses_no_write() {
 }
 
 async fn rolling_restart(kind: Kind) {
+    let _fleet = ONE_FLEET.lock().await;
     let db = TestDb::start();
     // Not ready for longer than HAProxy's checks need to notice (fall 2 x 1 s).
     let mut replicas = Replicas::start(
@@ -96,6 +103,7 @@ fn configmap_version(dir: &Path, stamp: &str, probe: &str) {
 }
 
 async fn fleet_swap(kind: Kind) {
+    let _fleet = ONE_FLEET.lock().await;
     let db = TestDb::start();
     let dir = tempfile::tempdir().unwrap();
     configmap_version(dir.path(), "..v1", "probe-v1");
