@@ -18,3 +18,18 @@ wait_for() { for _ in $(seq 1 120); do grep -q listening "$1" && return; sleep 0
 
 # CPU time (user + system, clock ticks) of one process.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Saturates URL with $clients connections for $hold (no think time) and
+# prints "throughput,p99_ms,host_us_per_request" (host: process PID).
+#   measure LABEL URL MIX(get|post) GET_PATH PID
+measure() {
+  local before after line requests
+  before=$(ticks "$5")
+  "$load" closed --quiet --label "$1" --url "$2" --mix "$3" --get-path "$4" \
+    --users "$clients" --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$hold" \
+    --out "$raw/$1" >>"$raw/runs.txt"
+  after=$(ticks "$5")
+  line=$(sed -n 2p "$raw/$1/steps.csv")
+  requests=$(awk -F, -v hold="${hold%s}" '{printf "%d", $2 * hold}' <<<"$line")
+  echo "$(cut -d, -f2,6 <<<"$line"),$(( (after - before) * 10000 / requests ))"
+}

@@ -20,10 +20,10 @@ source loadtest/common.sh
 build_release
 
 mkdir -p "$raw/handlers"
-cp target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
+cp $target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >> "$raw/handlers/geofn.toml"
 scan_port=$(free_port); full_port=$(free_port)
-target/release/geofn dev --listen 127.0.0.1:$scan_port --handlers "$raw/handlers" \
+$target/release/geofn dev --listen 127.0.0.1:$scan_port --handlers "$raw/handlers" \
   --data-dir "$raw/data" --memory-reset scan >"$raw/scan.out" 2>"$raw/scan.log" &
 scan_pid=$!
 trap 'kill $scan_pid ${full_pid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
@@ -33,31 +33,19 @@ password=$(cat "$raw/data/password")
 PGPASSWORD=$password psql -q -h 127.0.0.1 -p "$pg_port" -U geofn geofn -c \
   "INSERT INTO points.points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 DATABASE_URL="postgresql://geofn:$password@127.0.0.1:$pg_port/geofn" \
-  target/release/geofn serve --listen 127.0.0.1:$full_port --handlers "$raw/handlers" \
+  $target/release/geofn serve --listen 127.0.0.1:$full_port --handlers "$raw/handlers" \
   --memory-reset full >"$raw/full.out" 2>"$raw/full.log" &
 full_pid=$!
 wait_for "$raw/full.out"
 
-saturate() { # label url path pid -> "throughput,p99_ms,host_us_per_request"
-  local before after
-  before=$(ticks "$4")
-  "$load" closed --quiet --label "$1" --url "$2" --mix get --get-path "$3" \
-    --users "$clients" --spawn-rate 10000 --think-min 0s --think-max 0s --hold "$hold" \
-    --out "$raw/$1" >>"$raw/runs.txt"
-  after=$(ticks "$4")
-  local line requests
-  line=$(sed -n 2p "$raw/$1/steps.csv")
-  requests=$(awk -F, -v hold="${hold%s}" '{printf "%d", $2 * hold}' <<<"$line")
-  echo "$(cut -d, -f2,6 <<<"$line"),$(( (after - before) * 10000 / requests ))"
-}
 mkdir -p "$out"
 echo "round,path,scan_rps,scan_p99_ms,scan_host_us,full_rps,full_p99_ms,full_host_us" \
   > "$out/memory-reset.csv"
 echo "== $rounds rounds, $clients connections, no think time, $hold each"
 for round in $(seq 1 "$rounds"); do
   for path in /empty "/points?limit=100"; do
-    a=$(saturate "scan-$round" "http://127.0.0.1:$scan_port" "$path" "$scan_pid")
-    b=$(saturate "full-$round" "http://127.0.0.1:$full_port" "$path" "$full_pid")
+    a=$(measure "scan-$round" "http://127.0.0.1:$scan_port" get "$path" "$scan_pid")
+    b=$(measure "full-$round" "http://127.0.0.1:$full_port" get "$path" "$full_pid")
     echo "$round,$path,$a,$b" | tee -a "$out/memory-reset.csv"
   done
 done

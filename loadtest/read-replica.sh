@@ -23,7 +23,7 @@ as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "
 
 echo "== primary (geofn dev, primary-only host), standby, host with the replica"
 primary_port=$(free_port); replica_host_port=$(free_port); standby_port=$(free_port)
-target/release/geofn dev --listen 127.0.0.1:$primary_port --handlers target/handlers \
+$target/release/geofn dev --listen 127.0.0.1:$primary_port --handlers $target/handlers \
   --data-dir "$raw/primary" >"$raw/primary.out" 2>"$raw/primary.log" &
 primary_pid=$!
 cleanup() {
@@ -46,7 +46,7 @@ as_postgres "$pg_bin/pg_ctl" start -D "$raw/standby" -l "$raw/standby/server.log
   -o "-p $standby_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" >/dev/null
 DATABASE_URL="postgresql://geofn:$password@127.0.0.1:$pg_port/geofn" \
 DATABASE_READ_URL="postgresql://geofn:$password@127.0.0.1:$standby_port/geofn" \
-  target/release/geofn serve --listen 127.0.0.1:$replica_host_port --handlers target/handlers \
+  $target/release/geofn serve --listen 127.0.0.1:$replica_host_port --handlers $target/handlers \
   >"$raw/replica.out" 2>"$raw/replica.log" &
 replica_pid=$!
 wait_for "$raw/replica.out"

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Reproduces loadtest/REPORT.md and its charts on this machine, in one run:
 # a private PostGIS (geofn dev), the geofn host with the shipped handlers and
-# the empty one, the native baseline, pgbench, the Rust load generator in
-# closed and open models, Locust with the guide's scenario, and the
-# criterion benchmark of instantiate + call. Everything on 127.0.0.1; it
-# stops what it started. About 40 minutes on 2 cores, a third of it building.
+# the empty one (a fresh instance per request), a second host on the same
+# database whose points handler reuses its instances (reuse_requests), the
+# native baseline, pgbench, the Rust load generator in closed and open
+# models (native through the same user ramp), Locust with the guide's
+# scenario, the criterion benchmark of instantiate + call and the floor
+# accounting (loadtest/floor.sh). Everything on 127.0.0.1; it stops what it
+# started. About 50 minutes on 2 cores, a fifth of it building.
 #
 #   loadtest/report.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hold=${HOLD:-20s}
-clients=${CLIENTS:-64}
+clients=${CLIENTS:-32}
 rounds=${ROUNDS:-3}
 out=loadtest/report
 raw=$(mktemp -d /tmp/geofn-report.XXXXXX)
@@ -19,21 +22,24 @@ chmod 755 "$raw"
 source loadtest/common.sh
 build_release
 command -v pgbench >/dev/null || { echo "pgbench missing (postgresql-client)" >&2; exit 1; }
-if [[ ! -x target/tools/locust/bin/locust ]]; then
-  python3 -m venv target/tools/locust
-  target/tools/locust/bin/pip install --quiet locust
+if [[ ! -x $target/tools/locust/bin/locust ]]; then
+  python3 -m venv $target/tools/locust
+  $target/tools/locust/bin/pip install --quiet locust
 fi
 ulimit -n "$(ulimit -Hn)"
 
 echo "== starting PostGIS, geofn, native baseline"
 mkdir -p "$raw/handlers"
-cp target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
+cp $target/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >> "$raw/handlers/geofn.toml"
-geofn_port=$(free_port); native_port=$(free_port)
-target/release/geofn dev --listen 127.0.0.1:$geofn_port --handlers "$raw/handlers" \
+mkdir -p "$raw/reuse"
+cp "$target"/handlers/* "$raw/reuse/"
+printf '\n[handlers.points.limits]\nreuse_requests = [1000, 10000]\n' >> "$raw/reuse/geofn.toml"
+geofn_port=$(free_port); native_port=$(free_port); reuse_port=$(free_port)
+$target/release/geofn dev --listen 127.0.0.1:$geofn_port --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
 geofn_pid=$!
-trap 'kill $geofn_pid ${native_pid:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
+trap 'kill $geofn_pid ${native_pid:-} ${reuse_pid:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$raw"' EXIT
 for _ in $(seq 1 120); do grep -q listening "$raw/geofn.out" && break; sleep 0.5; done
 pg_port=$(sed -n 4p "$raw/data/pgdata/postmaster.pid")
 export PGPASSWORD=$(cat "$raw/data/password") PGHOST=127.0.0.1 PGPORT=$pg_port PGUSER=geofn PGDATABASE=geofn
@@ -41,11 +47,20 @@ DATABASE_URL="postgresql://geofn:$PGPASSWORD@127.0.0.1:$pg_port/geofn" \
   "$target/release/native-points" --listen 127.0.0.1:$native_port >"$raw/native.out" 2>&1 &
 native_pid=$!
 for _ in $(seq 1 60); do grep -q listening "$raw/native.out" && break; sleep 0.5; done
-psql -q -c "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
+DATABASE_URL="postgresql://geofn:$PGPASSWORD@127.0.0.1:$pg_port/geofn" \
+  "$target/release/geofn" serve --listen 127.0.0.1:$reuse_port --handlers "$raw/reuse" \
+  >"$raw/reuse.out" 2>"$raw/reuse.log" &
+reuse_pid=$!
+wait_for "$raw/reuse.out"
+psql -q -c "INSERT INTO points.points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 
+# Scripts of their own write these: kept across a regeneration.
+mkdir -p "$raw/keep"
+cp "$out"/{read-replica,memory-reset,reuse}.csv "$raw/keep/" 2>/dev/null || true
 rm -rf "$out" && mkdir -p "$out"
 geofn=http://127.0.0.1:$geofn_port
 native=http://127.0.0.1:$native_port
+reuse=http://127.0.0.1:$reuse_port
 # CPU time of all PostgreSQL's processes (`ticks` of one: common.sh).
 pg_ticks() { for pid in $(pgrep -x postgres); do ticks "$pid" 2>/dev/null || true; done | awk '{t += $1} END {print t + 0}'; }
 saturate() { # label url mix get-path server-pid
@@ -62,12 +77,13 @@ echo "== side by side, $clients connections, no think time, $hold each, $rounds 
 # take turns, round after round; the report shows each side's median round
 # and takes ratios round by round.
 for round in $(seq 1 "$rounds"); do
-  saturate "geofn-get-r$round" "$geofn" get "/points?limit=100" "$geofn_pid"
-  saturate "native-get-r$round" "$native" get "/points?limit=100" "$native_pid"
-  saturate "geofn-post-r$round" "$geofn" post /points "$geofn_pid"
-  saturate "native-post-r$round" "$native" post /points "$native_pid"
+  for mix in get post; do
+    saturate "geofn-$mix-r$round" "$geofn" $mix "/points?limit=100" "$geofn_pid"
+    saturate "reuse-$mix-r$round" "$reuse" $mix "/points?limit=100" "$reuse_pid"
+    saturate "native-$mix-r$round" "$native" $mix "/points?limit=100" "$native_pid"
+  done
 done
-for label in geofn-get native-get geofn-post native-post; do
+for label in geofn-get reuse-get native-get geofn-post reuse-post native-post; do
   median=$(for round in $(seq 1 "$rounds"); do
     echo "$(sed -n 2p "$raw/$label-r$round/steps.csv" | cut -d, -f2) $round"
   done | sort -n | sed -n "$(( (rounds + 1) / 2 ))p" | cut -d' ' -f2)
@@ -83,19 +99,24 @@ for script in select insert; do
     | tee "$raw/pgbench-$script.txt" | grep -E "^tps|latency average" | tee -a "$raw/runs.txt"
 done
 
-echo "== the guide's scenario at up to 10,000 users (spawn 500/s, think 1-2 s)"
-"$load" closed --label users --url "$geofn" --users 1000,2500,5000,7500,10000 --spawn-rate 500 \
-  --hold 20s --out "$raw/users" | tee -a "$raw/runs.txt"
+echo "== the guide's scenario at up to 14,000 users (spawn 500/s, think 1-2 s), geofn then native"
+ramp=$(seq -s, 1000 1000 14000)
+"$load" closed --label users --url "$geofn" --users $ramp --spawn-rate 500 \
+  --hold 15s --out "$raw/users" | tee -a "$raw/runs.txt"
+"$load" closed --label native-users --url "$native" --users $ramp --spawn-rate 500 \
+  --hold 15s --out "$raw/native-users" | tee -a "$raw/runs.txt"
 echo "== open model, the guide's mix at fixed rates"
 "$load" open --label rates --url "$geofn" --rates 1000,2000,3000,4000,5000,6000 --hold 15s \
   --out "$raw/rates" | tee -a "$raw/runs.txt"
 echo "== Locust, the guide's own run: 300 users arriving 3 per second"
-target/tools/locust/bin/locust -f loadtest/locustfile.py --headless -u 300 -r 3 -t 150s \
+$target/tools/locust/bin/locust -f loadtest/locustfile.py --headless -u 300 -r 3 -t 150s \
   --host "$geofn" --csv "$raw/locust" --only-summary >"$raw/locust.txt" 2>&1 || true
 
 echo "== criterion: instantiate + call of the empty handler"
 cargo bench -p geofn --bench instantiate -- --noplot 2>&1 | tee "$raw/criterion.txt" | grep -E "time:" || true
 
+# Stops the hosts first: the floor accounting starts its own.
+kill $geofn_pid $native_pid $reuse_pid 2>/dev/null; wait 2>/dev/null || true
 cp "$raw"/users/curve.svg "$out/users-curve.svg"
 cp "$raw"/users/timeline.svg "$out/users-timeline.svg"
 cp "$raw"/rates/curve.svg "$out/rates-curve.svg"
@@ -107,5 +128,8 @@ for dir in "$raw"/*/; do
 done
 cp "$raw"/pgbench-*.txt "$raw"/criterion.txt "$raw"/runs.txt "$raw"/cpu.csv "$out/"
 cp "$raw"/locust_stats.csv "$out/locust-stats.csv" 2>/dev/null || true
+cp "$raw"/keep/*.csv "$out/" 2>/dev/null || true
+echo "== the floor, accounted for (loadtest/floor.sh)"
+loadtest/floor.sh
 python3 loadtest/make_report.py "$out" "$clients" "$hold" "$rounds" > loadtest/REPORT.md
 echo "== wrote loadtest/REPORT.md"

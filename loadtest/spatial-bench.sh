@@ -10,10 +10,11 @@ connections=${2:-32}
 points=1000000
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
 
+target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d /tmp/geofn-spatial-bench.XXXXXX)
 chmod 755 "$work"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/release/geofn dev --listen 127.0.0.1:$port --handlers target/handlers \
+$target/release/geofn dev --listen 127.0.0.1:$port --handlers $target/handlers \
   --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
 host=$!
 trap 'kill $host 2>/dev/null; wait $host 2>/dev/null; rm -rf "$work"' EXIT

@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::HeaderValue;
 use http::header::{CONNECTION, CONTENT_TYPE};
+use metrics::SharedString;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -96,26 +97,24 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Counts and times every request by route template, handler and status class.
+/// The labels share the route's and handler's names (`Arc<str>`) rather
+/// than copying them: this runs on every request.
 async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    let (route, handler) = match response.extensions().get::<RouteLabel>() {
-        Some(label) => (label.route.to_string(), label.handler.to_string()),
-        None => (
-            matched.unwrap_or_else(|| "unmatched".to_owned()),
-            "host".to_owned(),
-        ),
-    };
-    let status = status_class(response.status().as_u16());
-    let labels = [
-        ("route", route),
-        ("handler", handler),
-        ("status", status.to_owned()),
-    ];
+    let (route, handler): (SharedString, SharedString) =
+        match response.extensions().get::<RouteLabel>() {
+            Some(label) => (label.route.clone().into(), label.handler.clone().into()),
+            None => (
+                matched.map_or(SharedString::const_str("unmatched"), |path| {
+                    path.as_str().to_owned().into()
+                }),
+                SharedString::const_str("host"),
+            ),
+        };
+    let status = SharedString::const_str(status_class(response.status().as_u16()));
+    let labels = [("route", route), ("handler", handler), ("status", status)];
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(m::HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
     response

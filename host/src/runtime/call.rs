@@ -150,7 +150,7 @@ impl Runtime {
                 None => {
                     let started = Instant::now();
                     let bindings = pre.instantiate_async(&mut store).await?;
-                    metrics::histogram!(INSTANTIATE, "handler" => handler.to_string())
+                    metrics::histogram!(INSTANTIATE, "handler" => handler.clone())
                         .record(started.elapsed().as_secs_f64());
                     bindings
                 }

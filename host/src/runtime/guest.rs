@@ -226,18 +226,18 @@ impl route::Host for GuestState {
 }
 
 fn observe_db(
-    handler: &str,
+    handler: &Arc<str>,
     call: &'static str,
     started: Instant,
     sql: &str,
     error: Option<&DbError>,
 ) {
-    metrics::histogram!(DB_QUERY, "handler" => handler.to_owned(), "call" => call)
+    metrics::histogram!(DB_QUERY, "handler" => handler.clone(), "call" => call)
         .record(started.elapsed().as_secs_f64());
     match error {
-        None => tracing::trace!(handler.name = handler, db.statement = sql, "db call"),
+        None => tracing::trace!(handler.name = &**handler, db.statement = sql, "db call"),
         Some(err) => {
-            tracing::debug!(handler.name = handler, db.statement = sql, error = ?err, "db call failed");
+            tracing::debug!(handler.name = &**handler, db.statement = sql, error = ?err, "db call failed");
         }
     }
 }

@@ -19,8 +19,9 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// Same as the geofn host's default pool size.
 const POOL_SIZE: usize = 16;
-const INSERT: &str = "INSERT INTO points (name, geom) VALUES ($1, $2) RETURNING id, name, geom";
-const NEWEST: &str = "SELECT id, name, geom FROM points ORDER BY id DESC LIMIT $1";
+const INSERT: &str =
+    "INSERT INTO points.points (name, geom) VALUES ($1, $2) RETURNING id, name, geom";
+const NEWEST: &str = "SELECT id, name, geom FROM points.points ORDER BY id DESC LIMIT $1";
 
 #[derive(Serialize)]
 struct Point {
