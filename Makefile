@@ -14,10 +14,14 @@ WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 # Shipped handler components, and test-only ones built beside them.
 HANDLERS      := points features regions
 TEST_HANDLERS := probe empty
+# Handlers written in Python (handlers/python/), built by componentize-py.
+PYTHON_HANDLERS := points
+COMPONENTIZE_PY_VERSION := 0.25.1
+PYTHON_OUT  := $(TARGET_DIR)/python-handlers
 LISTEN      ?= 0.0.0.0:5000
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers deps test-deps lint audit chart verify-deploy verify-containers
+.PHONY: run test build handlers python-handlers deps test-deps lint audit chart verify-deploy verify-containers
 
 deps:
 	@scripts/install-deps.sh
@@ -48,6 +52,18 @@ handlers: deps
 	  PROBE_MIGRATIONS=$$migrations $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$migrations.wasm || exit 1; \
 	done
+
+# Python handlers, each one artifact (component + embedded manifest), in
+# $(TARGET_DIR)/python-handlers; rebuilt when the handler, the SDK or the
+# WIT changes.
+python-handlers: $(foreach h,$(PYTHON_HANDLERS),$(PYTHON_OUT)/$(h).wasm)
+
+.SECONDEXPANSION:
+$(PYTHON_OUT)/%.wasm: $$(wildcard handlers/python/$$*/*.py) handlers/python/%/geofn-handler.toml \
+		$(wildcard handlers/python/sdk/geofn/*.py) handlers/python/build.py wit/handler.wit
+	@scripts/install-componentize-py.sh $(TARGET_DIR)/tools $(COMPONENTIZE_PY_VERSION)
+	python3 handlers/python/build.py $(TARGET_DIR)/tools/componentize-py/bin/componentize-py \
+	  handlers/python/$* $@
 
 build: handlers
 	$(CARGO) build --release -p geofn
@@ -83,5 +99,5 @@ verify-containers: handlers
 	@deploy/podman/install.sh $(TARGET_DIR)/tools
 	python3 deploy/podman/verify.py $(TARGET_DIR)/tools
 
-test: test-deps handlers lint audit verify-deploy
+test: test-deps handlers python-handlers lint audit verify-deploy
 	$(CARGO) test --workspace

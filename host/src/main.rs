@@ -41,14 +41,23 @@ fn main() -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::New(args) => {
             let dir = args.dir.clone().unwrap_or_else(|| args.name.clone().into());
-            let written = geofn::scaffold::new_handler(&args.name, &dir)?;
+            let written = geofn::scaffold::new_handler(&args.name, &dir, args.lang)?;
+            let (build, artifact) = match args.lang {
+                geofn::scaffold::Lang::Rust => (
+                    "cargo build --release --target wasm32-wasip2",
+                    format!(
+                        "target/wasm32-wasip2/release/{}.wasm",
+                        args.name.replace('-', "_")
+                    ),
+                ),
+                geofn::scaffold::Lang::Python => ("./build.sh", format!("{}.wasm", args.name)),
+            };
             println!(
-                "wrote {} files into {}\n\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  \
-                 geofn push target/wasm32-wasip2/release/{}.wasm --url http://127.0.0.1:5000",
+                "wrote {} files into {}\n\n  cd {}\n  {build}\n  \
+                 geofn push {artifact} --url http://127.0.0.1:5000",
                 written.len(),
                 dir.display(),
                 dir.display(),
-                args.name.replace('-', "_")
             );
             return Ok(ExitCode::SUCCESS);
         }

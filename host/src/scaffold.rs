@@ -1,8 +1,9 @@
-//! `geofn new NAME`: a handler crate of its own, anywhere, that builds with
-//! nothing but the crate registry (`cargo build --release --target
-//! wasm32-wasip2`) and deploys as is (`geofn push`). It carries what it
-//! builds against: the guest SDK and the WIT world of this very host,
-//! vendored, so it needs nothing from the geofn repository.
+//! `geofn new NAME`: a handler of its own, anywhere, that builds with
+//! nothing but a package registry and deploys as is (`geofn push`): a Rust
+//! crate (`cargo build --release --target wasm32-wasip2`), or with `--lang
+//! python` a Python module (`./build.sh`: componentize-py from PyPI). It
+//! carries what it builds against: the guest SDK and the WIT world of this
+//! very host, vendored, so it needs nothing from the geofn repository.
 //!
 //! The generated handler is a working example over a table of its own
 //! (GeoJSON point features: POST, GET by id, GET by bbox), with its
@@ -112,6 +113,74 @@ pub const VENDORED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Files of a generated Python handler, with `{{...}}` placeholders.
+const PYTHON_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "app.py",
+        include_str!("../templates/new-handler-python/app.py"),
+    ),
+    (
+        "geofn-handler.toml",
+        include_str!("../templates/new-handler-python/geofn-handler.toml"),
+    ),
+    (
+        "build.sh",
+        include_str!("../templates/new-handler-python/build.sh"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../templates/new-handler-python/gitignore"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/new-handler-python/README.md"),
+    ),
+];
+
+/// The Python SDK, its build step and the WIT world, as in this source.
+pub const PYTHON_VENDORED: &[(&str, &str)] = &[
+    ("wit/handler.wit", include_str!("../../wit/handler.wit")),
+    ("build.py", include_str!("../../handlers/python/build.py")),
+    (
+        "geofn/__init__.py",
+        include_str!("../../handlers/python/sdk/geofn/__init__.py"),
+    ),
+    (
+        "geofn/app.py",
+        include_str!("../../handlers/python/sdk/geofn/app.py"),
+    ),
+    (
+        "geofn/db.py",
+        include_str!("../../handlers/python/sdk/geofn/db.py"),
+    ),
+    (
+        "geofn/geometry.py",
+        include_str!("../../handlers/python/sdk/geofn/geometry.py"),
+    ),
+    (
+        "geofn/http.py",
+        include_str!("../../handlers/python/sdk/geofn/http.py"),
+    ),
+    (
+        "geofn/log.py",
+        include_str!("../../handlers/python/sdk/geofn/log.py"),
+    ),
+];
+
+/// The componentize-py a generated Python handler builds with: the one
+/// `make python-handlers` pins (a test keeps them equal).
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// What a new handler is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    /// A Rust crate on the guest SDK.
+    #[default]
+    Rust,
+    /// A Python module on the Python SDK, built by componentize-py.
+    Python,
+}
+
 /// Versions of the crates the generated ones depend on: this workspace's.
 pub const DEPENDENCIES: &[(&str, &str)] = &[
     ("serde", "1"),
@@ -141,8 +210,9 @@ pub enum ScaffoldError {
     },
 }
 
-/// Writes the handler crate `name` into `dir`; returns the files written.
-pub fn new_handler(name: &str, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// Writes the handler `name`, in `lang`, into `dir`; returns the files
+/// written.
+pub fn new_handler(name: &str, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>, ScaffoldError> {
     let valid = (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -159,22 +229,40 @@ pub fn new_handler(name: &str, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError
         return Err(ScaffoldError::NotEmpty(dir.to_owned()));
     }
     let table = name.replace('-', "_");
+    let (template, vendored) = match lang {
+        Lang::Rust => (TEMPLATE, VENDORED),
+        Lang::Python => (PYTHON_TEMPLATE, PYTHON_VENDORED),
+    };
     let mut written = Vec::new();
-    for (path, text) in TEMPLATE {
+    for (path, text) in template {
         let mut text = text
             .replace("{{name}}", name)
             .replace("{{table}}", &table)
             .replace("{{crate}}", &table)
-            .replace("{{version}}", env!("CARGO_PKG_VERSION"));
+            .replace("{{version}}", env!("CARGO_PKG_VERSION"))
+            .replace("{{componentize_py}}", COMPONENTIZE_PY_VERSION);
         for (krate, version) in DEPENDENCIES {
             text = text.replace(&format!("{{{{{krate}}}}}"), version);
         }
         written.push(write(dir, path, &text)?);
     }
-    for (path, text) in VENDORED {
+    for (path, text) in vendored {
         written.push(write(dir, path, text)?);
     }
+    if lang == Lang::Python {
+        make_executable(&dir.join("build.sh"))?;
+    }
     Ok(written)
+}
+
+fn make_executable(path: &Path) -> Result<(), ScaffoldError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
+        ScaffoldError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 fn write(dir: &Path, path: &str, text: &str) -> Result<PathBuf, ScaffoldError> {
@@ -213,6 +301,56 @@ mod tests {
     }
 
     #[test]
+    fn every_python_sdk_file_is_vendored() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for entry in std::fs::read_dir(root.join("handlers/python/sdk/geofn")).unwrap() {
+            let file = entry.unwrap().file_name().into_string().unwrap();
+            if file.ends_with(".py") {
+                let path = format!("geofn/{file}");
+                assert!(
+                    PYTHON_VENDORED.iter().any(|(p, _)| *p == path),
+                    "handlers/python/sdk/geofn/{file} is not vendored by geofn new --lang python"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn componentize_py_is_the_makefiles() {
+        let makefile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Makefile");
+        let pinned = format!("COMPONENTIZE_PY_VERSION := {COMPONENTIZE_PY_VERSION}");
+        assert!(
+            std::fs::read_to_string(makefile)
+                .unwrap()
+                .lines()
+                .any(|line| line == pinned),
+            "the Makefile does not pin {pinned}"
+        );
+    }
+
+    #[test]
+    fn a_python_handler_is_a_module_its_manifest_and_the_vendored_sdk() {
+        let dir = tempfile::tempdir().unwrap();
+        new_handler("my-places", dir.path(), Lang::Python).unwrap();
+        let app = std::fs::read_to_string(dir.path().join("app.py")).unwrap();
+        assert!(
+            app.contains("INSERT INTO my_places") && app.contains("@app.get(\"/my-places/{id}\")"),
+            "{app}"
+        );
+        for file in ["app.py", "geofn-handler.toml", "build.sh", "README.md"] {
+            let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} keeps a placeholder");
+        }
+        assert!(dir.path().join("geofn/db.py").exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("build.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert!(mode & 0o111 != 0, "build.sh is not executable");
+    }
+
+    #[test]
     fn dependency_versions_are_the_workspaces() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let manifest: toml::Value =
@@ -231,9 +369,9 @@ mod tests {
     fn names_and_folders_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         for bad in ["", "Demo", "9lives", "a_b", "public", &"x".repeat(41)] {
-            assert!(new_handler(bad, dir.path()).is_err(), "{bad:?}");
+            assert!(new_handler(bad, dir.path(), Lang::Rust).is_err(), "{bad:?}");
         }
-        let written = new_handler("my-places", dir.path()).unwrap();
+        let written = new_handler("my-places", dir.path(), Lang::Rust).unwrap();
         assert!(written.iter().any(|p| p.ends_with("src/lib.rs")));
         let lib = std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap();
         assert!(
@@ -243,7 +381,7 @@ mod tests {
         let cargo = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
         assert!(cargo.contains("name = \"my-places\"") && !cargo.contains("{{"));
         assert!(matches!(
-            new_handler("again", dir.path()),
+            new_handler("again", dir.path(), Lang::Rust),
             Err(ScaffoldError::NotEmpty(_))
         ));
     }

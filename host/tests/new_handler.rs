@@ -1,8 +1,10 @@
-//! A new user's handler, end to end and black-box: `geofn new` writes a
-//! crate outside this repository, cargo builds it with nothing but the
-//! registry, `geofn push` deploys it to a running host (name, routes and
-//! migration from the artifact), it serves and survives a restart, and an
-//! edited migration is refused while the running version keeps answering.
+//! A new user's handler, end to end and black-box, in Rust and in Python:
+//! `geofn new` writes it outside this repository, it builds with nothing
+//! but a package registry (cargo; componentize-py from PyPI), `geofn push`
+//! deploys it to a running host (name, routes and migration from the
+//! artifact), it serves and survives a restart, and an edited migration is
+//! refused while the running version keeps answering. Both templates make
+//! the same API, so one scenario checks both.
 
 mod support;
 
@@ -16,23 +18,47 @@ use tokio::process::Command;
 
 const TOKEN: &str = "new-handler-token";
 
-/// Builds the crate in `dir` for wasm32-wasip2, as its README says.
-async fn cargo_build(dir: &Path) -> std::path::PathBuf {
-    let target = target_dir().join("new-handlers");
-    let output = Command::new("cargo")
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .output()
-        .await
-        .unwrap();
+/// Runs a build step; the test fails with its stderr unless it succeeds.
+async fn succeed(command: &mut Command) {
+    let output = command.output().await.unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Builds the crate in `dir` for wasm32-wasip2, as its README says.
+async fn cargo_build(dir: &Path) -> std::path::PathBuf {
+    let target = target_dir().join("new-handlers");
+    succeed(
+        Command::new("cargo")
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS"),
+    )
+    .await;
     target.join("wasm32-wasip2/release/demo.wasm")
+}
+
+/// Builds the Python handler in `dir` with its `build.sh`. The script
+/// installs componentize-py into `.venv` on first use; the suite's (the
+/// same pinned version, `make python-handlers`) stands in for that download.
+async fn python_build(dir: &Path) -> std::path::PathBuf {
+    let venv = dir.join(".venv");
+    if !venv.exists() {
+        std::os::unix::fs::symlink(target_dir().join("tools/componentize-py"), &venv).unwrap();
+    }
+    succeed(Command::new("./build.sh").current_dir(dir)).await;
+    dir.join("demo.wasm")
+}
+
+async fn build(dir: &Path, lang: &str) -> std::path::PathBuf {
+    match lang {
+        "python" => python_build(dir).await,
+        _ => cargo_build(dir).await,
+    }
 }
 
 /// `geofn push FILE --url URL`, with only the token in the environment.
@@ -69,11 +95,20 @@ async fn get(url: &str) -> (StatusCode, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_handler_builds_deploys_serves_and_keeps_its_schema() {
+async fn a_new_rust_handler_builds_deploys_serves_and_keeps_its_schema() {
+    new_handler_end_to_end("rust").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_python_handler_builds_deploys_serves_and_keeps_its_schema() {
+    new_handler_end_to_end("python").await;
+}
+
+async fn new_handler_end_to_end(lang: &str) {
     let crate_dir = tempfile::tempdir().unwrap();
     let dir = crate_dir.path().join("demo");
     let made = Command::new(env!("CARGO_BIN_EXE_geofn"))
-        .args(["new", "demo", "--dir"])
+        .args(["new", "demo", "--lang", lang, "--dir"])
         .arg(&dir)
         .output()
         .await
@@ -84,7 +119,7 @@ async fn a_new_handler_builds_deploys_serves_and_keeps_its_schema() {
         String::from_utf8_lossy(&made.stderr)
     );
     let started = Instant::now();
-    let component = cargo_build(&dir).await;
+    let component = build(&dir, lang).await;
     eprintln!("built {} in {:?}", component.display(), started.elapsed());
 
     let db = TestDb::start();
@@ -165,7 +200,7 @@ async fn a_new_handler_builds_deploys_serves_and_keeps_its_schema() {
         text.replace("DEFAULT '{}'", "DEFAULT '{\"v\": 2}'"),
     )
     .unwrap();
-    let edited = cargo_build(&dir).await;
+    let edited = build(&dir, lang).await;
     let (pushed, said) = push(&edited, &host.base).await;
     assert!(!pushed, "an edited migration was accepted: {said}");
     assert!(said.contains("was applied with other SQL"), "{said}");

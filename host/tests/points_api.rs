@@ -1,18 +1,73 @@
-//! The points API end to end: the real binary, the real `points` component,
-//! a real PostGIS.
+//! The points API end to end: the real binary, a real PostGIS, and each
+//! scenario twice: against the Rust `points` component and against the
+//! Python one (handlers/python/points), which must answer the same.
 
 mod support;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
-use support::{Host, TestDb, client, shipped_handlers};
+use support::{Host, TestDb, client, shipped_handlers, shipped_with_python_points};
 
-async fn start() -> (TestDb, Host) {
-    let db = TestDb::start();
-    let host = Host::serve(&db, &shipped_handlers(), &[]).await;
-    (db, host)
+/// Which points handler serves the routes.
+#[derive(Debug, Clone, Copy)]
+enum Points {
+    Rust,
+    Python,
 }
+
+static PYTHON_COMPILE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A database and a host serving the chosen points handler; the handlers
+/// directory (for Python, a copy) lives as long as the host.
+async fn start(points: Points) -> (TestDb, Host, Option<tempfile::TempDir>) {
+    let db = TestDb::start();
+    match points {
+        Points::Rust => {
+            let host = Host::serve(&db, &shipped_handlers(), &[]).await;
+            (db, host, None)
+        }
+        Points::Python => {
+            let handlers = shipped_with_python_points();
+            // The first host compiles the 18 MB component into the suite's
+            // shared cache; the others wait for it rather than compile it
+            // again all at once.
+            let _one_compile = PYTHON_COMPILE.lock().await;
+            let host = Host::serve(&db, handlers.path(), &[]).await;
+            (db, host, Some(handlers))
+        }
+    }
+}
+
+/// Each scenario as two tests, `rust::NAME` and `python::NAME`.
+macro_rules! for_both_handlers {
+    ($($scenario:ident),* $(,)?) => {
+        mod rust {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $scenario() {
+                    super::$scenario(super::Points::Rust).await;
+                }
+            )*
+        }
+        mod python {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $scenario() {
+                    super::$scenario(super::Points::Python).await;
+                }
+            )*
+        }
+    };
+}
+
+for_both_handlers!(
+    the_guides_curl_lines_store_and_list_paris,
+    every_route_answers_as_documented,
+    names_of_exactly_100_characters_are_kept_whole,
+    bad_input_gets_a_problem_document_and_stores_nothing,
+    invalid_parameters_are_named_in_the_problem,
+);
 
 async fn post_point(host: &Host, body: Value) -> reqwest::Response {
     client()
@@ -23,9 +78,8 @@ async fn post_point(host: &Host, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_guides_curl_lines_store_and_list_paris() {
-    let (db, host) = start().await;
+async fn the_guides_curl_lines_store_and_list_paris(points: Points) {
+    let (db, host, _handlers) = start(points).await;
     // curl -X POST .../point -H "Content-Type: application/json" -d '{...}'
     let response = client()
         .post(host.url("/point"))
@@ -65,9 +119,8 @@ async fn the_guides_curl_lines_store_and_list_paris() {
     assert_eq!(row.get::<_, String>(3), "POINT");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_route_answers_as_documented() {
-    let (db, host) = start().await;
+async fn every_route_answers_as_documented(points: Points) {
+    let (db, host, _handlers) = start(points).await;
     let mut ids = Vec::new();
     for (name, lon, lat) in [
         ("London", -0.1276, 51.5072),
@@ -133,9 +186,8 @@ async fn every_route_answers_as_documented() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn names_of_exactly_100_characters_are_kept_whole() {
-    let (_db, host) = start().await;
+async fn names_of_exactly_100_characters_are_kept_whole(points: Points) {
+    let (_db, host, _handlers) = start(points).await;
     for name in ["a".repeat(100), "é".repeat(100), "日本".repeat(50)] {
         let response =
             post_point(&host, json!({"name": name, "longitude": 0, "latitude": 0})).await;
@@ -162,9 +214,8 @@ struct Bad {
     status: StatusCode,
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_input_gets_a_problem_document_and_stores_nothing() {
-    let (db, host) = start().await;
+async fn bad_input_gets_a_problem_document_and_stores_nothing(points: Points) {
+    let (db, host, _handlers) = start(points).await;
     let seeded = post_point(
         &host,
         json!({"name": "seed", "longitude": 1, "latitude": 1}),
@@ -396,9 +447,8 @@ async fn bad_input_gets_a_problem_document_and_stores_nothing() {
     assert_eq!(db.count_points().await, 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn invalid_parameters_are_named_in_the_problem() {
-    let (_db, host) = start().await;
+async fn invalid_parameters_are_named_in_the_problem(points: Points) {
+    let (_db, host, _handlers) = start(points).await;
     for (body, parameter) in [
         (
             json!({"longitude": 500, "latitude": 1, "name": "x"}),

@@ -88,6 +88,9 @@ pub struct NewArgs {
     /// Where to write it [default: ./NAME].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// What to write it in.
+    #[arg(long, value_enum, default_value_t)]
+    pub lang: crate::scaffold::Lang,
 }
 
 /// Where the admin API is.

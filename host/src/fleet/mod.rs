@@ -43,9 +43,10 @@ pub fn authentic<'a>(secret: &Secret, payload: &'a str) -> Option<&'a str> {
         .then_some(handler)
 }
 
-/// Largest component a push may carry: components of real handlers are a
-/// few hundred KiB; this bounds what one request can make a replica buffer.
-pub const MAX_COMPONENT_BYTES: usize = 16 << 20;
+/// Largest component a push may carry: Rust handlers are a few hundred
+/// KiB, Python ones (a whole CPython inside) about 18 MB; this bounds what
+/// one request can make a replica buffer.
+pub const MAX_COMPONENT_BYTES: usize = 48 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -20,8 +20,10 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// How long a host may take to compile its handlers and connect.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a host may take to compile its handlers and connect: a Python
+/// component (a whole CPython) compiles in about 40 s of CPU, longer on a
+/// machine busy with the rest of the suite.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The cargo target folder the test binary was built into.
 pub fn target_dir() -> PathBuf {
@@ -131,6 +133,25 @@ pub fn write_shipped_plus(dir: &Path, extra_manifest: &str, extra: &[(&str, Path
 pub fn shipped_plus(extra_manifest: &str, extra: &[(&str, PathBuf)]) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     write_shipped_plus(dir.path(), extra_manifest, extra);
+    dir
+}
+
+/// The points API written in Python (`make python-handlers`).
+pub fn python_points() -> PathBuf {
+    let path = target_dir().join("python-handlers/points.wasm");
+    assert!(
+        path.exists(),
+        "{} missing: run `make python-handlers`",
+        path.display()
+    );
+    path
+}
+
+/// Everything shipped, with the points handler in Python instead of Rust:
+/// same name, routes and migrations, so the rest of the fleet is unchanged.
+pub fn shipped_with_python_points() -> TempDir {
+    let dir = shipped_plus("", &[]);
+    std::fs::copy(python_points(), dir.path().join("points.wasm")).unwrap();
     dir
 }
 
