@@ -6,6 +6,8 @@
 #   - cycled: the same with 32 calls in flight (32 slots taking turns);
 #   - http:   GET /empty against GET /livez on the running host, 32
 #             connections, the load generator on the same machine.
+# Also the probe writing 16 and 100 scattered pages per request (the
+# PAGEMAP_SCAN reset sees 32 dirty regions at a time).
 # Counts: CPU, page faults, context switches, TLB flushes on this process
 # (tlb:tlb_flush) and TLB shootdown interrupts machine-wide
 # (/proc/interrupts), system calls (all, and the ten most frequent for
@@ -65,7 +67,9 @@ done
 echo "== the host, $clients connections, $hold per route"
 mkdir -p "$raw/handlers"
 cp "$target"/handlers/* "$target/test-handlers/empty.wasm" "$raw/handlers/"
+cp "$target/test-handlers/probe-v1.wasm" "$raw/handlers/probe.wasm"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >> "$raw/handlers/geofn.toml"
+printf '\n[handlers.probe]\ncomponent = "probe.wasm"\nroutes = ["GET /probe/{action}"]\n' >> "$raw/handlers/geofn.toml"
 port=$(free_port)
 "$target/release/geofn" dev --listen 127.0.0.1:$port --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
@@ -74,8 +78,12 @@ trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
 wait_for "$raw/geofn.out"
 url=http://127.0.0.1:$port
 seconds=${hold%s}
-for path in /livez /empty; do
-  label=http${path//\//-}
+# The probe's scatter writes N pages 8 KiB apart (N dirty regions): how
+# the reset's cost grows past the 32 regions one PAGEMAP_SCAN reports.
+for run in "http-livez /livez" "http-empty /empty" \
+    "http-scatter-16 /probe/scatter?seed=7&pages=16&hold_ms=0" \
+    "http-scatter-100 /probe/scatter?seed=7&pages=100&hold_ms=0"; do
+  read -r label path <<<"$run"
   "$load" closed --quiet --label warm --url "$url" --mix get --get-path "$path" --users "$clients" \
     --spawn-rate 10000 --think-min 0s --think-max 0s --hold 2s --out "$raw/warm" >/dev/null
   # The same window with no traffic: what the idle host itself costs.

@@ -167,11 +167,15 @@ def floor_accounting():
     names = {"hot": "instantiate + call, one slot (criterion's loop)",
              "cycled": "instantiate + call, 32 in flight",
              "http-livez": "HTTP `GET /livez`, no wasm",
-             "http-empty": "HTTP `GET /empty`, a fresh instance"}
+             "http-empty": "HTTP `GET /empty`, a fresh instance",
+             "http-scatter-16": "HTTP, the probe writing 16 pages 8 KiB apart",
+             "http-scatter-100": "HTTP, the probe writing 100 pages 8 KiB apart"}
     keys = ["cpu_us", "page_faults", "context_switches", "tlb_flushes", "tlb_shootdowns", "syscalls"]
     for name, label in names.items():
+        if name not in rows:
+            continue
         r = rows[name]
-        w(f"| {label} | " + " | ".join(r[k] for k in keys) + " |")
+        w(f"| {label} | " + " | ".join(r[k].replace("-0.000", "0.000") for k in keys) + " |")
     e, l = rows["http-empty"], rows["http-livez"]
     diff = {k: float(e[k]) - float(l[k]) for k in keys}
     w("| *the instance in the host: `/empty` − `/livez`* | " + " | ".join(
@@ -202,6 +206,22 @@ def floor_accounting():
       "deadlines, whatever the load), `process_madvise` wasmtime's batched decommits of the "
       "slots of instances that grew beyond what stays resident.")
     w("")
+    if {"http-scatter-16", "http-scatter-100"} <= rows.keys():
+        few, many = rows["http-scatter-16"], rows["http-scatter-100"]
+        empty_faults = float(rows["http-empty"]["page_faults"])
+        refaults = float(many["page_faults"]) - empty_faults
+        w("A handler that writes its memory in many scattered places pays for each page written: "
+          f"16 pages 8 KiB apart cost {float(few['cpu_us']):.1f} µs per request, 100 cost "
+          f"{float(many['cpu_us']):.1f} µs: the guest's own writes, and the reset zeroing every "
+          "page written. wasmtime PR #14357 reports that one `PAGEMAP_SCAN` stops after 32 dirty "
+          "regions and the rest is decommitted, to fault in again on the slot's next request: "
+          + (f"here 100 regions cost {float(many['page_faults']):.3f} page faults per request "
+             f"against {float(few['page_faults']):.3f} for 16 and {empty_faults:.3f} for the empty "
+             "handler, so with wasmtime 48.0.8 on this kernel no such re-faulting shows."
+             if refaults < 1 else
+             f"here 100 regions cost {refaults:.1f} page faults per request more than the empty "
+             "handler: that re-faulting.") )
+        w("")
     reset = out / "memory-reset.csv"
     if reset.exists():
         empty_rows = [r for r in csv.DictReader(open(reset)) if r["path"] == "/empty"]
@@ -392,7 +412,9 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "during the request and was shrunk back on the slot's next use; handlers now start with 1 MiB "
   "and `PAGEMAP_SCAN` resets only the pages written), page faults and `madvise` on every "
   "instantiation (1 MiB kept resident, 64 KiB guest stacks), part of the allocator's cost "
-  "(mimalloc), and serde_json escaping every key of a listing at run time. Instantiate + call of "
+  "(mimalloc), serde_json escaping every key of a listing at run time, and the `String`s "
+  "allocated per request for metric labels (now the route's and handler's shared names; the "
+  "gain is below these runs' noise). Instantiate + call of "
   "the empty handler went from 29.6 µs to the figure above. What is left is the price of the "
   "design itself: a fresh sandboxed instance per request (what `GET /empty` costs over "
   "`GET /livez`, below), the "
@@ -417,10 +439,35 @@ if first_503 is not None:
              f"stays bounded (p99 at most {worst_p99:.0f} ms).")
 w(text)
 w("")
+python_runs = out / "python.csv"
+if python_runs.exists():
+    runs = list(csv.DictReader(open(python_runs)))
+    span = lambda key, fmt="{:.0f}": "–".join(  # noqa: E731
+        fmt.format(v) for v in sorted({min(float(r[key]) for r in runs), max(float(r[key]) for r in runs)}))
+    w("## Python handlers (`loadtest/python.sh`, a run of its own)")
+    w("")
+    w("The points API in Python (`handlers/python/points`) with a fresh instance per request, the "
+      "same with reuse on, and the guide's stack (Flask + psycopg2 under gunicorn, 4 workers × 4 "
+      f"threads, `loadtest/flask/app.py`); `GET /points?limit=100`, 32 connections, {len(runs)} "
+      "rounds taking turns; the host's resident memory sampled every 0.2 s during each run.")
+    w("")
+    w("| run | req/s | p99 ms | host CPU µs/req | host RSS MB |")
+    w("|---|---|---|---|---|")
+    w(f"| Python handler, fresh instances | {span('fresh_rps')} | {span('fresh_p99_ms')} | "
+      f"{span('fresh_host_us')} | {span('fresh_rss_mb')} |")
+    w(f"| Python handler, reuse on | {span('reuse_rps')} | {span('reuse_p99_ms')} | "
+      f"{span('reuse_host_us')} | {span('reuse_rss_mb')} |")
+    w(f"| Flask + gunicorn 4×4 | {span('flask_rps')} | {span('flask_p99_ms')} | | |")
+    w("")
+    w(f"First start, compiling the 19 MB component: {span('first_start_ms')} ms; a restart with it "
+      f"in the compiled-artifact cache: {span('restart_ms')} ms to listening.")
+    w("")
 w("## Reproduce")
 w("")
 w("```sh")
-w("loadtest/report.sh          # about 40 minutes on 2 cores; rewrites this file and report/")
+w("loadtest/report.sh          # about 25 minutes on 2 cores warm, 40 cold; rewrites this file and report/")
+w("loadtest/floor.sh           # the floor accounting alone (report.sh runs it)")
+w("loadtest/python.sh          # the Python handler against Flask (report/python.csv, kept by report.sh)")
 w("```")
 w("")
 w("Raw numbers: `report/*.csv`, `report/pgbench-*.txt`, `report/criterion.txt`, `report/runs.txt`.")

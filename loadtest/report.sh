@@ -56,7 +56,7 @@ psql -q -c "INSERT INTO points.points (name, geom) SELECT 'seed ' || g, ST_SetSR
 
 # Scripts of their own write these: kept across a regeneration.
 mkdir -p "$raw/keep"
-cp "$out"/{read-replica,memory-reset,reuse}.csv "$raw/keep/" 2>/dev/null || true
+cp "$out"/{read-replica,memory-reset,reuse,python}.csv "$raw/keep/" 2>/dev/null || true
 rm -rf "$out" && mkdir -p "$out"
 geofn=http://127.0.0.1:$geofn_port
 native=http://127.0.0.1:$native_port
