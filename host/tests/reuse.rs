@@ -1,7 +1,8 @@
 //! Opt-in instance reuse (`reuse_requests` in a handler's limits): state
 //! survives between requests only where it is on, an instance serves a
-//! bounded number of requests, and a trap, a deadline, idling or a new
-//! version of its handler retires it.
+//! bounded number of requests, a trap, a deadline, idling or a new
+//! version of its handler retires it, and a database transaction never
+//! outlives its request, whatever the instance keeps.
 
 mod support;
 
@@ -78,6 +79,62 @@ async fn a_trap_a_deadline_or_a_failure_retires_the_instance() {
         assert_eq!(status(&host, path).await, expected, "{path}");
         assert_eq!(counter(&host, "warm").await.0, 1, "{path} retired it");
     }
+}
+
+async fn json(host: &Host, path: &str) -> Value {
+    let response = client().get(host.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_kept_by_a_reused_instance_dies_with_its_request() {
+    let (db, _dir, host) = serve("reuse_requests = [1000, 1000]").await;
+    let (first, _) = counter(&host, "warm").await;
+    let left = json(&host, "/warm/tx?do=leave-open&note=ghost").await;
+    assert_eq!(left["inserted"], true, "{left}");
+    // Rolled back when the request ended: not stored, and no connection
+    // left idle in a transaction, holding locks.
+    assert!(
+        !json(&host, "/warm/notes")
+            .await
+            .to_string()
+            .contains("ghost")
+    );
+    let client = db.client().await;
+    let mut idle_in_tx = i64::MAX;
+    for _ in 0..50 {
+        idle_in_tx = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if idle_in_tx == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        idle_in_tx, 0,
+        "a connection stayed in the handler's transaction"
+    );
+    // The same instance, a later request: the transaction it kept is dead.
+    let stale = json(&host, "/warm/tx?do=stale&note=stale").await;
+    assert_eq!(stale["had"], true, "{stale}: not the same instance");
+    assert_eq!(stale["execute_refused"], true, "{stale}");
+    assert_eq!(stale["commit_refused"], true, "{stale}");
+    let notes = json(&host, "/warm/notes").await.to_string();
+    assert!(
+        !notes.contains("ghost") && !notes.contains("stale"),
+        "{notes}"
+    );
+    assert!(
+        counter(&host, "warm").await.0 > first,
+        "the instance was not reused"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -55,6 +55,11 @@ const VERSION: &str = match option_env!("PROBE_VERSION") {
     None => "dev",
 };
 
+thread_local! {
+    /// A transaction a hostile handler keeps for a later request.
+    static KEPT_TX: std::cell::RefCell<Option<db::Transaction>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Requests this instance has served.
 static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -266,11 +271,34 @@ fn transaction(request: &Request) -> Response {
                 Err(err) => http::json(409, &json!({ "error": format!("{err:?}") })),
             }
         }
+        // Under reuse: a transaction kept past the end of its request, and
+        // used again in a later one.
+        Some("leave-open") => {
+            let tx = match db::begin() {
+                Ok(tx) => tx,
+                Err(err) => return http::json(500, &json!({ "error": format!("{err:?}") })),
+            };
+            let inserted = tx.execute(insert, &[Value::Text(note)]).is_ok();
+            KEPT_TX.with(|kept| *kept.borrow_mut() = Some(tx));
+            http::json(200, &json!({ "left_open": true, "inserted": inserted }))
+        }
+        Some("stale") => {
+            let Some(tx) = KEPT_TX.with(|kept| kept.borrow_mut().take()) else {
+                return http::json(200, &json!({ "had": false }));
+            };
+            let used = tx.execute(insert, &[Value::Text(note)]);
+            let committed = db::Transaction::commit(tx);
+            http::json(
+                200,
+                &json!({ "had": true, "execute_refused": used.is_err(),
+                         "commit_refused": committed.is_err() }),
+            )
+        }
         _ => Problem::new(
             400,
             "bad-parameter",
             "Bad parameter",
-            "do=commit|fail|trap|commit-after-error",
+            "do=commit|fail|trap|commit-after-error|leave-open|stale",
         )
         .into_response(),
     }
