@@ -23,8 +23,15 @@ fi
 # resolve it here, where the crate registry is reachable.
 metadata=$tools/cargo-metadata.json
 cargo metadata --format-version 1 --locked >"$metadata"
+# The vendored wasmtime (a path dependency, which cargo-deny cannot match to
+# advisories) is checked as the upstream crate it was taken from.
+upstream=$tools/cargo-metadata-wasmtime-upstream.json
+cargo metadata --format-version 1 --locked \
+  --manifest-path vendor/wasmtime-upstream/Cargo.toml >"$upstream"
+scripts/check-vendored.sh "$upstream"
 
 if [[ -n "${GEOFN_ADVISORY_LIVE:-}" ]]; then
+  "$deny" --metadata-path "$upstream" --config deny.toml check advisories
   exec "$deny" --metadata-path "$metadata" --config deny.toml check
 fi
 
@@ -52,4 +59,5 @@ if [[ ! -d "$clone/.git" || -n "$stamp" ]]; then
     commit --quiet --message "RustSec advisory-db snapshot from $snapshot"
 fi
 echo "audit: advisories from $(grep -o '[0-9a-f]\{40\}' "$snapshot/SNAPSHOT.md" 2>/dev/null || echo "$snapshot")"
+"$deny" --offline --metadata-path "$upstream" --config deny.toml check advisories
 exec "$deny" --offline --metadata-path "$metadata" --config deny.toml check

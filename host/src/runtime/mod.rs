@@ -7,6 +7,7 @@
 //! - [`call`]: one request through one handler, with its deadline.
 //! - [`budget`]: the memory budget the instances alive at once share.
 
+pub mod artifacts;
 pub mod budget;
 pub mod call;
 pub mod guest;
@@ -23,10 +24,10 @@ use std::path::PathBuf;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig, ProfilingStrategy,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
 };
 
+use artifacts::ArtifactCache;
 pub use call::{Answer, CallError, CallInputs, Called, Warm};
 pub use guest::GuestState;
 pub use limits::Limits;
@@ -49,22 +50,37 @@ const WASM_MAGIC: &[u8] = b"\0asm";
 /// instantiates: its own module plus the shims `wit-component` adds.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 const MEMORIES_PER_COMPONENT: u32 = 2;
-/// Bytes at the bottom of each linear memory reset with `memset` instead of
-/// `madvise` when an instance ends: no page faults and no TLB shootdown for
-/// the next request reusing the slot. With `PAGEMAP_SCAN` (Linux 6.7+) only
-/// the pages a request actually wrote are reset, so this can cover a whole
-/// listing's heap at no cost to requests that touch less. Handler
-/// components start with this much memory (`.cargo/config.toml`), so a
-/// typical request never grows it: each growth costs an `mprotect` to grow
-/// and another to shrink back on the slot's next use, and on two cores
-/// those (and their TLB shootdowns) were the largest share of the host's
-/// kernel time under load.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
-/// The same for tables and for the fibers' stacks.
-const TABLE_KEEP_RESIDENT: usize = 16 << 10;
+/// Written bytes of each linear memory restored by copy instead of
+/// `madvise` when an instance ends, in scan mode: no page faults and no TLB
+/// shootdown for the next request in the slot. `PAGEMAP_SCAN` (Linux 6.7+)
+/// finds the pages a request actually wrote, so this costs nothing to
+/// requests that write less; 16 MiB covers a CPython heap's per-request
+/// writes (about 1 MiB, in hundreds of runs: vendor/README.md), which at
+/// 1 MiB were re-faulted on every request (448 faults, 4× the host CPU).
+/// What idle slots keep is bounded by what the memory budget lets run at
+/// once. Rust handler components start with 1 MiB of memory
+/// (`.cargo/config.toml`), so a typical request never grows it: each growth
+/// costs an `mprotect` to grow and another to shrink back on the slot's next
+/// use, and on two cores those (and their TLB shootdowns) were the largest
+/// share of the host's kernel time under load.
+const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
+/// The same for tables: a CPython component's function table (tens of
+/// KiB) is reset in place, not decommitted per request (at 16 KiB: 3 TLB
+/// flushes per request and 11% less throughput once decommits are not
+/// batched in scan mode).
+const TABLE_KEEP_RESIDENT: usize = 256 << 10;
+/// The same for the fibers' stacks.
 const STACK_KEEP_RESIDENT: usize = 128 << 10;
-/// Slots decommitted per `madvise` batch, amortising the system calls.
+/// Slots decommitted per `madvise` batch, amortising the system calls, in
+/// full-reset mode where every slot has memory to decommit.
 const DECOMMIT_BATCH: usize = 32;
+/// The same in scan mode, where a slot has memory to decommit only when an
+/// instance wrote more than [`MEMORY_KEEP_RESIDENT`] (a reused instance
+/// retired with a grown heap): decommitted at once, so the slot, with its
+/// pages, is free for the handler's next instance instead of waiting in a
+/// queue while new slots fill (the reusing Python host's RSS grew from 407
+/// to 703 MB over three rounds, each retirement leaving a slot behind).
+const SCAN_DECOMMIT_BATCH: usize = 1;
 const TABLES_PER_COMPONENT: u32 = 4;
 
 /// Why a component was not accepted.
@@ -103,7 +119,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<GuestState>,
     max_memory_bytes: usize,
-    cache: Option<Cache>,
+    cache: Option<ArtifactCache>,
     ticker_stop: Arc<AtomicBool>,
     reset: MemoryReset,
 }
@@ -139,34 +155,30 @@ impl Runtime {
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(max_memory_bytes)
             .table_keep_resident(TABLE_KEEP_RESIDENT)
-            .async_stack_keep_resident(STACK_KEEP_RESIDENT)
-            .decommit_batch_size(DECOMMIT_BATCH);
+            .async_stack_keep_resident(STACK_KEEP_RESIDENT);
         match settings.reset {
             MemoryReset::Scan => pooling
                 .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+                .decommit_batch_size(SCAN_DECOMMIT_BATCH)
                 .pagemap_scan(Enabled::Auto),
             MemoryReset::Full => pooling
                 .linear_memory_keep_resident(FULL_RESET_KEEP_RESIDENT)
+                .decommit_batch_size(DECOMMIT_BATCH)
                 .pagemap_scan(Enabled::No),
-        };
-        let cache = match &settings.cache_dir {
-            Some(dir) => {
-                let mut cache_config = CacheConfig::new();
-                cache_config.with_directory(dir);
-                Some(Cache::new(cache_config)?)
-            }
-            None => None,
         };
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
-            .cache(cache.clone());
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         if settings.perf_map {
             config.profiler(ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&config)?;
+        let cache = match &settings.cache_dir {
+            Some(dir) => Some(ArtifactCache::open(dir, &engine)?),
+            None => None,
+        };
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -191,9 +203,7 @@ impl Runtime {
 
     /// Compilations served from the artifact cache, and those that missed it.
     pub fn cache_counts(&self) -> (usize, usize) {
-        self.cache
-            .as_ref()
-            .map_or((0, 0), |c| (c.cache_hits(), c.cache_misses()))
+        self.cache.as_ref().map_or((0, 0), ArtifactCache::counts)
     }
 
     /// The largest memory limit a handler may ask for.
@@ -211,7 +221,11 @@ impl Runtime {
         if bytes.get(6..8) != Some(&[1, 0]) {
             return Err(CompileError::NotComponent);
         }
-        let component = Component::new(&self.engine, bytes).map_err(CompileError::Invalid)?;
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(CompileError::Invalid)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)

@@ -1,0 +1,1 @@
+//! Nothing: this crate only names upstream wasmtime for the audit.
