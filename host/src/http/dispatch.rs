@@ -14,9 +14,11 @@ use crate::bindings::Matched;
 use crate::db::replica::ReadTarget;
 use crate::db::session::ReadPlan;
 use crate::registry::{LoadedHandler, RouteMatch};
+use crate::runtime::limits::CONCURRENCY_WAIT;
 use crate::runtime::reuse::Lease;
 use crate::runtime::{CallError, CallInputs};
 use crate::state::AppState;
+use crate::telemetry::metrics as m;
 
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_SECS: u32 = 1;
@@ -115,6 +117,31 @@ async fn run_handler(
             )
             .into_response();
         }
+    };
+    // Its turn, for a handler with `max_concurrency`: held to the answer.
+    let _turn = match &handler.turns {
+        Some(turns) => {
+            match tokio::time::timeout(CONCURRENCY_WAIT, turns.clone().acquire_owned()).await {
+                Ok(Ok(turn)) => Some(turn),
+                _ => {
+                    metrics::counter!(m::CONCURRENCY_REJECTED, "handler" => handler.name.to_string())
+                    .increment(1);
+                    return Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "concurrency",
+                    "Overloaded",
+                    format!(
+                        "{} runs at most {} requests at once and none finished in time; retry shortly",
+                        handler.name,
+                        handler.limits.max_concurrency.unwrap_or_default()
+                    ),
+                )
+                .retry_after(RETRY_AFTER_SECS)
+                .into_response();
+                }
+            }
+        }
+        None => None,
     };
     // A parked instance, for a handler that reuses them.
     let mut lease = handler.reuse.as_ref().map(|reuse| reuse.take());

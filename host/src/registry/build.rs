@@ -21,6 +21,7 @@ use crate::bindings::HandlerPre;
 use crate::db::handler_databases::DbPlan;
 use crate::runtime::reuse::InstanceReuse;
 use crate::runtime::{GuestState, Limits, Runtime};
+use tokio::sync::Semaphore;
 
 /// One handler's settings, resolved.
 struct Resolved<'a> {
@@ -115,6 +116,10 @@ pub async fn build(
                     .limits
                     .reuse
                     .map(|policy| Arc::new(InstanceReuse::new(policy))),
+                turns: handler
+                    .limits
+                    .max_concurrency
+                    .map(|n| Arc::new(Semaphore::new(n))),
             }),
         };
         route(&mut by_path, &loaded)?;

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use http::Method;
+use tokio::sync::Semaphore;
 
 use crate::bindings::HandlerPre;
 use crate::db::handler_pools::HandlerConnections;
@@ -60,6 +61,8 @@ pub struct LoadedHandler {
     pub memory: Arc<HandlerBudget>,
     /// Its parked instances, when its limits turn reuse on.
     pub reuse: Option<Arc<InstanceReuse>>,
+    /// Turns to run, when its limits set `max_concurrency`.
+    pub turns: Option<Arc<Semaphore>>,
 }
 
 impl std::fmt::Debug for LoadedHandler {

@@ -37,6 +37,10 @@ pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 100_000;
 /// one handler (slow queries, a flood) can never hold every connection and
 /// its neighbours always find some.
 pub const DEFAULT_DB_CONNECTIONS: usize = crate::db::pool::DEFAULT_POOL_SIZE / 2;
+/// How long a request waits for its turn under `max_concurrency` before a
+/// 503: a queue, like a WSGI server's backlog, that a burst rides out and a
+/// sustained overload does not grow without end.
+pub const CONCURRENCY_WAIT: Duration = Duration::from_secs(1);
 
 /// Limits enforced on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,13 @@ pub struct Limits {
     pub db_connections: usize,
     /// Instances serve several requests in turn (off: a fresh one each).
     pub reuse: Option<ReusePolicy>,
+    /// Requests of this handler inside wasm at once; the next wait their
+    /// turn (a 503 after [`CONCURRENCY_WAIT`]). Unset: only the memory
+    /// budget bounds them. Each instance at once is a memory slot kept
+    /// warm: a CPython heap is ~7 MB resident per slot, and on a few cores
+    /// a handler that computes more than it waits gains nothing from more
+    /// instances than cores.
+    pub max_concurrency: Option<usize>,
 }
 
 impl Default for Limits {
@@ -74,6 +85,7 @@ impl Default for Limits {
             cpu_grace: DEFAULT_CPU_GRACE,
             db_connections: DEFAULT_DB_CONNECTIONS,
             reuse: None,
+            max_concurrency: None,
         }
     }
 }
@@ -114,6 +126,9 @@ pub struct LimitOverrides {
     /// With reuse: retire an instance that waited this long for a request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reuse_idle_ms: Option<u64>,
+    /// Requests of the handler running at once; more wait their turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
 }
 
 impl LimitOverrides {
@@ -131,6 +146,7 @@ impl LimitOverrides {
             db_connections: self.db_connections.or(fallback.db_connections),
             reuse_requests: self.reuse_requests.or(fallback.reuse_requests),
             reuse_idle_ms: self.reuse_idle_ms.or(fallback.reuse_idle_ms),
+            max_concurrency: self.max_concurrency.or(fallback.max_concurrency),
         }
     }
 }
@@ -163,6 +179,10 @@ impl Limits {
                 }),
                 None => self.reuse,
             },
+            max_concurrency: overrides
+                .max_concurrency
+                .map(|n| n.max(1))
+                .or(self.max_concurrency),
         }
     }
 }

@@ -37,6 +37,9 @@ pub const DB_CANCELLATIONS: &str = "geofn_db_cancellations_total";
 pub const DB_STATEMENT_TIMEOUTS: &str = "geofn_db_statement_timeouts_total";
 /// Requests turned away because the memory budget had no room, by `handler`.
 pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
+/// Requests turned away because their handler ran `max_concurrency`
+/// requests for longer than the wait, by `handler`.
+pub const CONCURRENCY_REJECTED: &str = "geofn_concurrency_rejected_total";
 /// Notifications on the fleet channel that no host signed.
 pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
 /// Read requests' statements, by `target` (primary, replica).
@@ -99,6 +102,10 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         MEMORY_REJECTED,
         "Requests refused because the memory budget had no room, by handler.",
+    ),
+    (
+        CONCURRENCY_REJECTED,
+        "Requests refused because their handler's max_concurrency stayed full, by handler.",
     ),
     (
         FLEET_NOTIFICATIONS_IGNORED,
@@ -177,6 +184,7 @@ const PER_HANDLER_COUNTERS: &[&str] = &[
     DB_CANCELLATIONS,
     DB_STATEMENT_TIMEOUTS,
     MEMORY_REJECTED,
+    CONCURRENCY_REJECTED,
 ];
 /// Status classes a route's request counter starts with.
 const STATUS_CLASSES: &[&str] = &["2xx", "4xx", "5xx"];
