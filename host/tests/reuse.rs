@@ -81,6 +81,24 @@ async fn a_trap_a_deadline_or_a_failure_retires_the_instance() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_whose_memory_grew_past_half_its_limit_is_retired() {
+    let (_db, _dir, host) = serve("reuse_requests = [1000, 1000]\nmemory_mib = 16").await;
+    let (before, _) = counter(&host, "warm").await;
+    assert_eq!(status(&host, "/warm/touch?mib=2").await, StatusCode::OK);
+    assert_eq!(
+        counter(&host, "warm").await.0,
+        before + 1,
+        "a few MiB of its 16 keep it"
+    );
+    assert_eq!(status(&host, "/warm/touch?mib=9").await, StatusCode::OK);
+    assert_eq!(
+        counter(&host, "warm").await.0,
+        1,
+        "grown past 8 MiB, the next request finds a fresh instance"
+    );
+}
+
 async fn json(host: &Host, path: &str) -> Value {
     let response = client().get(host.url(path)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{path}");

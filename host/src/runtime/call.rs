@@ -178,8 +178,11 @@ impl Runtime {
         }
         let clean =
             matches!(&result, Ok(answer) if answer.response.status < 500) && stderr.is_empty();
+        // Past half its memory limit a kept instance is retired while still
+        // healthy, rather than left to a slow leak's out-of-memory trap.
+        let roomy = store.data().limits.largest_memory() <= limits.memory_bytes / 2;
         let warm = match bindings {
-            Some(bindings) if keep && clean => {
+            Some(bindings) if keep && clean && roomy => {
                 // The request's connections go back now, not when the
                 // instance is next used.
                 store.data_mut().end_request(db);

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+
+use super::memory_watch::WatchedLimits;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -29,7 +31,7 @@ pub struct Transaction;
 pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: WatchedLimits,
     db: DbSession,
     handler: Arc<str>,
     route: Matched,
@@ -52,12 +54,14 @@ impl GuestState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .instances(limits.instances)
-                .tables(limits.tables)
-                .table_elements(limits.table_elements)
-                .build(),
+            limits: WatchedLimits::new(
+                StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .instances(limits.instances)
+                    .tables(limits.tables)
+                    .table_elements(limits.table_elements)
+                    .build(),
+            ),
             db: DbSession::new(db, reads),
             handler,
             route,

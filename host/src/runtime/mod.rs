@@ -12,6 +12,7 @@ pub mod budget;
 pub mod call;
 pub mod guest;
 pub mod limits;
+pub mod memory_watch;
 pub mod reset;
 pub mod reuse;
 pub mod system;

@@ -7,8 +7,8 @@
 //! a time, never two at once — until it has served a number of requests
 //! drawn at random between MIN and MAX (so an attacker cannot time the
 //! recycling), and is retired early on a trap, a deadline, a 5xx answer,
-//! anything written to stderr, `reuse_idle_ms` without a request, or a
-//! swap of its handler. A parked instance keeps its share of the memory
+//! anything written to stderr, a memory grown past half its limit,
+//! `reuse_idle_ms` without a request, or a swap of its handler. A parked instance keeps its share of the memory
 //! budget, and its pooled slot, until it is retired.
 
 use std::sync::Mutex;
