@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use support::{Host, TestDb, client, handlers_dir, test_handler};
 
+const ADMIN_TOKEN: &str = "concurrency-test-token";
+
 fn manifest(max_concurrency: usize) -> String {
     format!(
         "[handlers.probe]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /probe/{{action}}\"]\n\
@@ -24,7 +26,12 @@ async fn serve(max_concurrency: usize) -> (TestDb, tempfile::TempDir, Host) {
         &manifest(max_concurrency),
         &[("probe.wasm", test_handler("probe-v1"))],
     );
-    let host = Host::serve(&db, dir.path(), &["--pool-size", "16"]).await;
+    let host = Host::serve(
+        &db,
+        dir.path(),
+        &["--pool-size", "16", "--admin-token", ADMIN_TOKEN],
+    )
+    .await;
     (db, dir, host)
 }
 
@@ -59,6 +66,16 @@ async fn at_most_max_concurrency_requests_run_and_the_rest_wait_their_turn() {
         assert_eq!(request.await.unwrap(), StatusCode::OK);
     }
     assert_eq!(most, 2, "two at a time, and no more");
+    let admin: serde_json::Value = client()
+        .get(host.url("/admin/handlers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["handlers"][0]["max_concurrency"], 2, "{admin}");
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "six 300 ms requests two at a time take three turns: {:?}",

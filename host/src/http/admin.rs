@@ -66,6 +66,8 @@ struct HandlerView {
     memory_bytes: usize,
     body_bytes: usize,
     db_connections: usize,
+    /// Its requests in wasm at once, when capped.
+    max_concurrency: Option<usize>,
     /// The database role its SQL runs as.
     db_role: String,
     /// Tables beyond its own schema it may use.
@@ -110,6 +112,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             memory_bytes: h.limits.memory_bytes,
             body_bytes: h.limits.body_bytes,
             db_connections: h.limits.db_connections,
+            max_concurrency: h.limits.max_concurrency,
             db_role: h.db.primary.role().to_owned(),
             database: h.database.clone(),
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
