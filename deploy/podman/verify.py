@@ -12,6 +12,7 @@ leaving nothing behind. Prints one line per check; exits 0 only if all hold.
 Traffic goes to 127.0.0.1 and to containers on the stacks' own networks.
 """
 
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -234,10 +235,36 @@ def stack(kind, compose):
         swapped = time.monotonic()
         serving = lambda r: run("podman", "exec", container(r), "geofn", "health",  # noqa: E731
                                 "--path", "/probe/version", check_exit=False).returncode == 0
-        all_three = wait_for(lambda: all(serving(r) for r in ("geofn1", "geofn2", "geofn3")),
-                             30, every=0.2)
+        served_after = {}
+
+        def all_serving():
+            # Each replica asked at once: `podman exec` alone can take
+            # seconds when the machine is busy, and one slow answer must not
+            # delay the others' times.
+            waiting = [r for r in ("geofn1", "geofn2", "geofn3") if r not in served_after]
+            with concurrent.futures.ThreadPoolExecutor(len(waiting)) as pool:
+                for r, ok in zip(waiting, pool.map(serving, waiting)):
+                    if ok:
+                        served_after[r] = time.monotonic() - swapped
+            return len(served_after) == 3
+
+        all_three = wait_for(all_serving, 30, every=0.2)
+        print(f"{kind}: served by " + ", ".join(f"{r} after {t:.1f} s"
+                                                for r, t in sorted(served_after.items())),
+              flush=True)
+        for r, t in served_after.items():
+            if t > 3:
+                tail = run("podman", "logs", "--tail", "40", container(r), check_exit=False)
+                print(f"--- {r} was slow; its last log lines:\n{tail.stderr}{tail.stdout}",
+                      flush=True)
         check(all_three, f"{kind}: the new component is served by all three replicas "
                          f"({time.monotonic() - swapped:.1f} s after it was written)")
+        if not all_three:
+            for r in ("geofn1", "geofn2", "geofn3"):
+                if not serving(r):
+                    tail = run("podman", "logs", "--tail", "25", container(r), check_exit=False)
+                    print(f"--- {r} does not serve it; its last log lines:\n{tail.stderr}{tail.stdout}",
+                          flush=True)
         status, _ = http("GET", f"{PROXY}/probe/version")
         check(status == 200, f"{kind}: ... and through the proxy ({status})")
     finally:
@@ -275,7 +302,8 @@ def main():
     # The compose files name the image geofn:latest and would build it
     # themselves; the one just built is used as it is.
     os.environ["GEOFN_IMAGE"] = IMAGE
-    for kind in ("nginx", "haproxy"):
+    # GEOFN_VERIFY_STACKS=haproxy runs one stack (when chasing a failure).
+    for kind in os.environ.get("GEOFN_VERIFY_STACKS", "nginx haproxy").split():
         stack(kind, compose)
     print("verify-containers: " + ("all checks passed" if not failures
                                    else f"{len(failures)} FAILED"), flush=True)
