@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{Host, TestDb, client, handlers_dir, test_handler};
+use support::{Host, TestDb, client, handlers_dir, metrics, test_handler};
 
 const ADMIN_TOKEN: &str = "concurrency-test-token";
 
@@ -109,17 +109,14 @@ async fn a_request_that_never_gets_its_turn_is_told_to_retry() {
         "the running one finishes"
     );
 
-    let metrics = client()
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("geofn_concurrency_rejected_total{handler=\"probe\"} 1"),
-        "{metrics}"
+    let samples = metrics::scrape(&host).await;
+    assert_eq!(
+        metrics::value(
+            &samples,
+            "geofn_concurrency_rejected_total",
+            &[("handler", "probe")]
+        ),
+        1.0
     );
     assert_eq!(
         client()

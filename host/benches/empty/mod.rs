@@ -33,7 +33,9 @@ impl EmptyHandler {
             })
             .unwrap(),
         );
-        let pre = runtime.prepare(&component()).unwrap();
+        let bytes = component();
+        let sha256 = geofn::registry::load::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let pre = runtime.prepare(&bytes, &sha256).unwrap();
         Self {
             runtime,
             pre,

@@ -128,7 +128,7 @@ async fn push_version(
     let (mut spec, access_given) = parse_query(query).map_err(bad)?;
     let bytes = read_component(request).await?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    compiles(state, &bytes).await?;
+    compiles(state, &bytes, &sha256).await?;
 
     // Routes and access: as given, else the component's own, else what
     // the running version has (for a component that says nothing of them).
@@ -198,9 +198,9 @@ async fn read_component(request: Request) -> Result<Arc<[u8]>, Problem> {
 }
 
 /// Compiles it and checks it implements the handler world.
-async fn compiles(state: &AppState, bytes: &Arc<[u8]>) -> Result<(), Problem> {
-    let (runtime, bytes) = (state.runtime().clone(), bytes.clone());
-    match tokio::task::spawn_blocking(move || runtime.prepare(&bytes).map(drop)).await {
+async fn compiles(state: &AppState, bytes: &Arc<[u8]>, sha256: &str) -> Result<(), Problem> {
+    let (runtime, bytes, sha256) = (state.runtime().clone(), bytes.clone(), sha256.to_owned());
+    match tokio::task::spawn_blocking(move || runtime.prepare(&bytes, &sha256).map(drop)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(refused(err.reason(), err.to_string())),
         Err(panicked) => {

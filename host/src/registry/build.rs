@@ -253,7 +253,8 @@ async fn compile(
     let compiled = {
         let runtime = runtime.clone();
         let bytes = handler.file.bytes.clone();
-        tokio::task::spawn_blocking(move || runtime.prepare(&bytes))
+        let sha256 = handler.file.sha256.clone();
+        tokio::task::spawn_blocking(move || runtime.prepare(&bytes, &sha256))
             .await
             .map_err(|panicked| LoadError::CompilerFailed {
                 handler: handler.name.to_owned(),

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -52,12 +51,17 @@ impl ArtifactCache {
         })
     }
 
-    /// The compiled component for `bytes`: mapped from the folder when an
-    /// artifact is there, else compiled and stored. A damaged or stale
-    /// artifact is deleted and compiled again; failing to store one only
-    /// costs the next start a compile.
-    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
-        let path = self.path_for(bytes);
+    /// The compiled component for `bytes` (whose hex SHA-256 is `sha256`):
+    /// mapped from the folder when an artifact is there, else compiled and
+    /// stored. A damaged or stale artifact is deleted and compiled again;
+    /// failing to store one only costs the next start a compile.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> wasmtime::Result<Component> {
+        let path = self.path_for(sha256);
         if path.exists() {
             match load(engine, &path) {
                 Ok(component) => {
@@ -87,11 +91,9 @@ impl ArtifactCache {
         )
     }
 
-    fn path_for(&self, bytes: &[u8]) -> PathBuf {
-        let digest = Sha256::digest(bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    fn path_for(&self, sha256: &str) -> PathBuf {
         self.dir
-            .join(format!("{hex}-{}.{EXTENSION}", self.engine_key))
+            .join(format!("{sha256}-{}.{EXTENSION}", self.engine_key))
     }
 
     /// Writes beside and renames, so a concurrent start never maps half a
@@ -161,18 +163,26 @@ mod tests {
 
     /// The smallest component: a component header and nothing else.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+    /// Any key will do for these tests: the cache trusts its caller's.
+    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
     fn a_second_load_maps_the_stored_artifact() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        cache.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
+        cache
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(cache.counts(), (0, 1));
-        cache.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
+        cache
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(cache.counts(), (1, 1));
         let again = ArtifactCache::open(dir.path(), &engine).unwrap();
-        again.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
+        again
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(again.counts(), (1, 0), "a restart finds it");
     }
 
@@ -181,12 +191,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        cache.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
-        let path = cache.path_for(EMPTY_COMPONENT);
+        cache
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
+        let path = cache.path_for(EMPTY_SHA256);
         fs::write(&path, b"not an artifact").unwrap();
-        cache.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
+        cache
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(cache.counts(), (0, 2));
-        cache.load_or_compile(&engine, EMPTY_COMPONENT).unwrap();
+        cache
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(cache.counts(), (1, 2), "the replacement loads");
     }
 
@@ -196,13 +212,15 @@ mod tests {
         let engine = Engine::default();
         ArtifactCache::open(dir.path(), &engine)
             .unwrap()
-            .load_or_compile(&engine, EMPTY_COMPONENT)
+            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
             .unwrap();
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let other = Engine::new(&config).unwrap();
         let cache = ArtifactCache::open(dir.path(), &other).unwrap();
-        cache.load_or_compile(&other, EMPTY_COMPONENT).unwrap();
+        cache
+            .load_or_compile(&other, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
         assert_eq!(cache.counts(), (0, 1));
     }
 

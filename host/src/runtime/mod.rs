@@ -212,9 +212,15 @@ impl Runtime {
         self.max_memory_bytes
     }
 
-    /// Compiles a component and checks it against the `handler` world.
-    /// CPU-heavy (cranelift): call it off the async workers.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<HandlerPre<GuestState>, CompileError> {
+    /// Compiles a component (`sha256`: the hex digest of `bytes`, which the
+    /// caller has already computed; it keys the artifact cache) and checks
+    /// it against the `handler` world. CPU-heavy (cranelift): call it off
+    /// the async workers.
+    pub fn prepare(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<HandlerPre<GuestState>, CompileError> {
         if !bytes.starts_with(WASM_MAGIC) {
             return Err(CompileError::NotWasm);
         }
@@ -223,7 +229,7 @@ impl Runtime {
             return Err(CompileError::NotComponent);
         }
         let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, bytes),
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, sha256),
             None => Component::new(&self.engine, bytes),
         }
         .map_err(CompileError::Invalid)?;
