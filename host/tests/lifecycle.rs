@@ -78,6 +78,46 @@ async fn a_trapping_handler_gets_a_500_and_the_next_request_succeeds() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn query_json_answers_rows_as_one_json_array_in_select_list_order() {
+    let db = TestDb::start();
+    let handlers = points_and_probe();
+    let host = Host::serve(&db, handlers.path(), &[]).await;
+    let response = client()
+        .get(host.url("/probe/db-json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    // Byte for byte: compact, members in select-list order, floats as
+    // floats, json copied as PostgreSQL prints it, NaN as null.
+    let row = |n: i64| {
+        format!(
+            r#"{{"id":{n},"name":"zoë \"{n}","first":{},"x":{:?},"doc":{{"a": [1, 2]}},"at":"2026-01-02T03:04:05Z","nothing":null,"nan":null}}"#,
+            n == 1,
+            1.5 * n as f64
+        )
+    };
+    assert_eq!(body, format!("[{},{}]", row(1), row(2)));
+
+    // A geometry has no JSON form: the handler is told which column and how to shape it.
+    let response = client()
+        .get(host.url("/probe/db-json?geometry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let answer: Value = response.json().await.unwrap();
+    let error = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("UnsupportedType")
+            && error.contains(r#"\"g\""#)
+            && error.contains("ST_AsGeoJSON"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn every_db_value_kind_round_trips_through_postgres() {
     let db = TestDb::start();
     let handlers = points_and_probe();

@@ -7,6 +7,9 @@
 //! - `.../trap`: panics, which traps the instance.
 //! - `.../db-echo`: round-trips each db value kind through PostgreSQL
 //!   (`?packed` reads the answer through `query-packed` instead of `query`).
+//! - `.../db-json`: the same values, less bytea and geometry, rendered by
+//!   `query-json` and answered as the host rendered them; `?geometry` adds
+//!   a geometry column (which has no JSON form: a 500 with the error).
 //! - `.../spin`: loops forever without calling the host (deadline test).
 //! - `.../hog`: grows memory until the allocator fails (memory-cap test).
 //! - `.../sandbox?port=N`: tries to read files, environment variables,
@@ -81,6 +84,7 @@ impl Guest for Probe {
             "version" => http::json(200, &json!({ "version": VERSION })),
             "trap" => panic!("probe: trapping on request"),
             "db-echo" => db_echo(request.query == "packed"),
+            "db-json" => db_json(request.query == "geometry"),
             "spin" => spin(),
             "hog" => hog(),
             "sandbox" => sandbox(&request),
@@ -545,6 +549,40 @@ fn db_echo(packed: bool) -> Response {
             let rows: Vec<Vec<serde_json::Value>> = rows;
             http::json(200, &json!({ "columns": columns, "cells": rows.first() }))
         }
+        Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
+/// Rows rendered by the host's `query-json`, answered untouched: two rows,
+/// so the test sees the separators and members in select-list order.
+fn db_json(with_geometry: bool) -> Response {
+    let geometry = if with_geometry {
+        ", $4::geometry AS g"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT n AS id, $1::text || n AS name, n = 1 AS first, $2::float8 * n AS x, \
+         $3::jsonb AS doc, '2026-01-02T03:04:05Z'::timestamptz AS at, \
+         NULL::int4 AS nothing, 'NaN'::float8 AS nan{geometry} \
+         FROM generate_series(1, 2) AS n"
+    );
+    let mut params = vec![
+        Value::Text("zoë \"".into()),
+        Value::Float(1.5),
+        Value::Json(r#"{"a": [1, 2]}"#.into()),
+    ];
+    if with_geometry {
+        params.push(Value::Geometry(geofn_guest::geometry::point_ewkb(
+            2.3522, 48.8566, 4326,
+        )));
+    }
+    match db::query_json(&sql, &params) {
+        Ok(body) => Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        },
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
     }
 }

@@ -15,7 +15,7 @@ nothing: every check runs before the first database call.
 
 import math
 
-from geofn import App, bad_parameter, db, json_response, not_found, problem
+from geofn import App, bad_parameter, db, json_response, not_found, problem, raw_json_response
 from geofn.geometry import Point
 from geofn.http import empty_response
 
@@ -27,7 +27,10 @@ MAX_ID = 2**63 - 1
 UNSUPPORTED = ("bbox", "near", "radius", "cursor", "datetime", "f")
 
 INSERT = "INSERT INTO points (name, geom) VALUES ($1, $2) RETURNING id, name, geom"
-NEWEST = "SELECT id, name, geom FROM points ORDER BY id DESC LIMIT $1"
+# The listing's rows leave the host as the response body (db.query_json):
+# columns named and ordered as the wire format, coordinates taken in SQL.
+NEWEST = ("SELECT id, name, ST_X(geom) AS longitude, ST_Y(geom) AS latitude "
+          "FROM points ORDER BY id DESC LIMIT $1")
 BY_ID = "SELECT id, name, geom FROM points WHERE id = $1"
 DELETE = "DELETE FROM points WHERE id = $1"
 
@@ -64,7 +67,7 @@ def listing(request):
             raise bad_parameter("limit", f"limit must be an integer from 1 to {MAX_LIMIT}, "
                                          f"got {raw!r}")
         limit = int(raw)
-    return json_response([wire(row) for row in db.query(NEWEST, limit)])
+    return raw_json_response(db.query_json(NEWEST, limit))
 
 
 @app.get("/points/{id}")

@@ -13,6 +13,13 @@ pub fn query(sql: &str, params: &[Value]) -> Result<Rows, Error> {
     Ok(db::query(sql, params)?.into())
 }
 
+/// A row-returning statement's rows as one JSON array, rendered by the
+/// host (an object per row, columns as members; see `db.query-json` in
+/// `wit/handler.wit`): a listing's response body, as it is.
+pub fn query_json(sql: &str, params: &[Value]) -> Result<Vec<u8>, Error> {
+    Ok(db::query_json(sql, params)?)
+}
+
 /// A statement for its effect; rows affected.
 pub fn execute(sql: &str, params: &[Value]) -> Result<u64, Error> {
     Ok(db::execute(sql, params)?)

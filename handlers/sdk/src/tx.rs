@@ -24,6 +24,12 @@ impl Tx {
         Ok(self.0.query(sql, params)?.into())
     }
 
+    /// A row-returning statement inside the transaction, its rows as one
+    /// JSON array (see [`crate::sql::query_json`]).
+    pub fn query_json(&self, sql: &str, params: &[Value]) -> Result<Vec<u8>> {
+        Ok(self.0.query_json(sql, params)?)
+    }
+
     /// A statement for its effect inside the transaction; rows affected.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         Ok(self.0.execute(sql, params)?)

@@ -1,5 +1,5 @@
 //! Result columns to WIT values, owned (`query`) or packed into one buffer
-//! (`query-packed`).
+//! (`query-packed`); [`super::json_rows`] renders the same cells as JSON.
 //!
 //! Types without a faithful WIT mapping (numeric, uuid, arrays, ...) are
 //! reported as `unsupported-type` naming the column, so the handler author
@@ -21,7 +21,7 @@ use crate::bindings::{DbError, Value};
 /// formatted here. Both encodings (owned values and packed rows) are made
 /// from it, so they cannot disagree about a type.
 #[derive(Debug, PartialEq)]
-enum Decoded<'a> {
+pub(super) enum Decoded<'a> {
     Cell(Cell<'a>),
     Timestamp(String),
 }
@@ -64,7 +64,8 @@ impl Decoded<'_> {
     }
 }
 
-fn cell(row: &Row, idx: usize) -> Result<Decoded<'_>, DbError> {
+/// Cell `idx` of `row`, or why its type has no `db.value`.
+pub(super) fn cell(row: &Row, idx: usize) -> Result<Decoded<'_>, DbError> {
     let column = &row.columns()[idx];
     let ty = column.type_();
     let decoded = match *ty {

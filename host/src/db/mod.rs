@@ -5,6 +5,7 @@
 //! - [`migrate`]: the schema, created and upgraded at start under an advisory lock.
 //! - [`bind`]: WIT values → statement parameters, checked against inferred types.
 //! - [`decode`]: result columns → WIT values.
+//! - [`json_rows`]: result rows → one JSON array (`db.query-json`).
 //! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
 //! - [`roles`]: every handler's own database role and schema.
 //! - [`grants`]: what a handler's role may reach of other handlers'.
@@ -23,6 +24,7 @@ pub mod grants;
 pub mod handler_databases;
 pub mod handler_migrations;
 pub mod handler_pools;
+pub mod json_rows;
 pub mod migrate;
 pub mod pool;
 pub mod replica;

@@ -28,6 +28,7 @@ use tokio_postgres::types::{PgLsn, ToSql};
 use super::bind::{Param, bind};
 use super::decode::{pack_row, row_values};
 use super::handler_pools::{CheckoutError, Connection, HandlerConnections, HandlerDb, Leftover};
+use super::json_rows;
 use super::replica::{Fallback, WRITTEN_POSITION};
 use super::statement_policy::{leaves_session_state, refuse};
 use crate::bindings::{DbError, PackedRows, QueryFailure, Rows, Value};
@@ -172,6 +173,17 @@ impl DbSession {
             count: u32::try_from(rows.len()).unwrap_or(u32::MAX),
             cells,
         })
+    }
+
+    /// Runs a row-returning statement and renders its rows as one JSON array.
+    pub async fn query_json(
+        &mut self,
+        lane: Lane,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<u8>, DbError> {
+        let (statement, rows) = self.routed_rows(lane, sql, params).await?;
+        json_rows::render(statement.columns(), &rows)
     }
 
     /// Runs a statement for its effect (on the primary); returns rows affected.

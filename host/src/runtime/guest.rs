@@ -123,6 +123,13 @@ impl db::Host for GuestState {
         result
     }
 
+    async fn query_json(&mut self, sql: String, params: Vec<Value>) -> Result<Vec<u8>, DbError> {
+        let started = Instant::now();
+        let result = self.db.query_json(Lane::Autocommit, &sql, params).await;
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
     async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
         let started = Instant::now();
         let result = self.db.execute(Lane::Autocommit, &sql, params).await;
@@ -178,6 +185,18 @@ impl db::HostTransaction for GuestState {
     ) -> Result<PackedRows, DbError> {
         let started = Instant::now();
         let result = self.db.query_packed(Lane::Transaction, &sql, params).await;
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_json(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Vec<u8>, DbError> {
+        let started = Instant::now();
+        let result = self.db.query_json(Lane::Transaction, &sql, params).await;
         observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
         result
     }

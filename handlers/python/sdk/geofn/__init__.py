@@ -20,7 +20,8 @@ route is written once, in the manifest, and named again here.
 """
 
 from .app import App
-from .http import HttpError, Request, bad_parameter, json_response, not_found, problem
+from .http import (HttpError, Request, bad_parameter, json_response, not_found, problem,
+                   raw_json_response)
 from . import db, log
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "log",
     "not_found",
     "problem",
+    "raw_json_response",
 ]

@@ -104,5 +104,11 @@ def json_response(value, status=200, headers=None, content_type=JSON):
     return types.Response(status, [("content-type", content_type), *(headers or {}).items()], body)
 
 
+def raw_json_response(body, status=200, headers=None, content_type=JSON):
+    """JSON text already rendered (`db.query_json`), answered as it is."""
+    return types.Response(status, [("content-type", content_type), *(headers or {}).items()],
+                          bytes(body))
+
+
 def empty_response(status=204, headers=None):
     return types.Response(status, list((headers or {}).items()), b"")
