@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use core::ops::Range;
 use core::str;
 use wasmtime_environ::{
-    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, FilePos, FuncIndex, FuncKey,
+    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, EntityRef, FilePos, FuncIndex, FuncKey,
     FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex, StaticModuleIndex,
 };
 
@@ -25,6 +25,12 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// Each defined function's location and its array-to-Wasm trampoline's
+    /// (empty when it has none), by `DefinedFuncIndex`, looked up in `index`
+    /// once here: a fresh instance initializes a funcref for every function
+    /// it first calls through a table, and for a large module (CPython)
+    /// searching `index` twice per funcref was a third of instantiating.
+    defined_locs: Vec<(FunctionLoc, FunctionLoc)>,
 }
 
 impl CompiledModule {
@@ -51,13 +57,30 @@ impl CompiledModule {
         index: Arc<CompiledFunctionsTable>,
         profiler: &dyn ProfilingAgent,
     ) -> Result<Self> {
+        let module = try_new::<Arc<_>>(info.module)?;
+        let module_index = module.module_index;
+        let none = FunctionLoc {
+            start: 0,
+            length: 0,
+        };
+        let defined_locs = module
+            .defined_func_indices()
+            .map(|i| {
+                let find = |key| index.func_loc(key).copied().unwrap_or(none);
+                (
+                    find(FuncKey::DefinedWasmFunction(module_index, i)),
+                    find(FuncKey::ArrayToWasmTrampoline(module_index, i)),
+                )
+            })
+            .collect();
         let mut ret = Self {
             unique_id: CompiledModuleId::new(),
             engine_code,
-            module: try_new::<Arc<_>>(info.module)?,
+            module,
             meta: info.meta,
             index,
             func_names: info.func_names,
+            defined_locs,
         };
         ret.register_profiling(profiler)?;
 
@@ -167,9 +190,29 @@ impl CompiledModule {
 
     /// Gets the function location information for a given function index.
     pub fn func_loc(&self, key: FuncKey) -> &FunctionLoc {
+        if let Some(loc) = self.defined_loc(key) {
+            return loc;
+        }
         self.index
             .func_loc(key)
             .expect("defined function should be present")
+    }
+
+    /// `key`'s location from `defined_locs`, for this module's own
+    /// functions and their array-to-Wasm trampolines.
+    #[inline]
+    fn defined_loc(&self, key: FuncKey) -> Option<&FunctionLoc> {
+        let (module, def_index, trampoline) = match key {
+            FuncKey::DefinedWasmFunction(module, i) => (module, i, false),
+            FuncKey::ArrayToWasmTrampoline(module, i) => (module, i, true),
+            _ => return None,
+        };
+        if module != self.module_index() {
+            return None;
+        }
+        let (wasm, array) = self.defined_locs.get(def_index.index())?;
+        let loc = if trampoline { array } else { wasm };
+        if loc.is_empty() { None } else { Some(loc) }
     }
 
     /// Returns the original binary offset in the file that `index` was defined
