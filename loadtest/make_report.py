@@ -470,19 +470,30 @@ if python_runs.exists():
     w(f"First start, compiling the 19 MB component: {span('first_start_ms')} ms{compiled}; a "
       f"restart with it in the compiled-artifact cache: {span('restart_ms')} ms to listening.")
     w("")
-    w("Where a fresh CPython instance's cost went (perf on the host at saturation, one run each; "
-      "the later ones with `max_concurrency` 8): with wasmtime 48.0.8 as published and 1 MiB kept "
+    w("The listing's rows reach the handler as a finished JSON body: the host renders them "
+      "(`db.query_json`, WIT 0.1.4) and the handler answers the bytes as they are, byte for byte "
+      "what the Rust handler writes (`tests/points_api.rs`). Rendered in Python instead (a dict "
+      "per row, `json.dumps`), the previous run of this script measured 772–833 req/s fresh and "
+      "1,461–1,540 with reuse against Flask's 933–1,249: turning rows into JSON was most of a "
+      "request in CPython (perf, reused instance: the interpreter 17% of samples, float-to-text "
+      "13%, malloc 7%).")
+    w("")
+    w("Where a fresh CPython instance's cost went (perf on the host at saturation, one run each, "
+      "`max_concurrency` 8 from the fourth step): with wasmtime 48.0.8 as published and 1 MiB kept "
       "resident per slot, 448 page faults and 804 TLB flushes per request, 8.5 ms of host CPU, "
-      "226 req/s: the "
-      "page-map reset stopped after 32 written runs and decommitted the rest of the heap, which "
-      "the next instance re-faulted. With the scan completed (`vendor/README.md`) and 16 MiB kept "
+      "226 req/s: the page-map reset stopped after 32 written runs and decommitted the rest of "
+      "the heap, which the next instance re-faulted. With the scan completed and 16 MiB kept "
       "resident: 8 faults, 0.2 flushes, 1.9 ms, 971 req/s; with the function table reset in place "
-      "too, 0.1 faults and 0.1 flushes. What remains: CPython's own work (52% of samples: the "
-      "interpreter, dict and float formatting for the JSON), wasmtime resolving function "
-      "references as the interpreter first calls through its tables (18%: "
-      "`CompiledFunctionsTable::func_loc` alone 13%), restoring the written pages (4%) and "
-      "scanning for them (4.5%). Reuse removes the per-instance part; the interpreter's work is "
-      "what separates it from Flask's native CPython.")
+      "too, 0.1 faults and 0.1 flushes. With the rows rendered by the host: 802 µs, 2,112 req/s, "
+      "of which wasmtime looking up each function's code as the interpreter first calls it "
+      "through its table was 35% of samples (`CompiledFunctionsTable::func_loc`: a namespace "
+      "search and a binary search per function reference). With those locations indexed per "
+      "module once at load (`vendor/README.md`): 521 µs, 3,090 req/s. What remains per fresh "
+      "request: initialising function references (`get_func_ref`, "
+      "`initialize_and_return_funcref`, and the module-registry lookups behind each: 27% "
+      "together), the page-map scan and restoring written pages (about 14%), linking the "
+      "component's imports (4%), the guest's own code (CPython and the SDK: 16%) and the kernel's "
+      "loopback TCP and scheduling.")
     w("")
 w("## Reproduce")
 w("")
