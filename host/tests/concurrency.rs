@@ -66,15 +66,7 @@ async fn at_most_max_concurrency_requests_run_and_the_rest_wait_their_turn() {
         assert_eq!(request.await.unwrap(), StatusCode::OK);
     }
     assert_eq!(most, 2, "two at a time, and no more");
-    let admin: serde_json::Value = client()
-        .get(host.url("/admin/handlers"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = support::admin::handlers_report(&host.url(""), ADMIN_TOKEN).await;
     assert_eq!(admin["handlers"][0]["max_concurrency"], 2, "{admin}");
     assert!(
         started.elapsed() >= Duration::from_millis(900),

@@ -120,15 +120,7 @@ async fn a_push_reaches_every_replica_within_a_second_and_rollback_too() {
 
     // Each replica says where its version comes from.
     for url in &urls {
-        let report: Value = client()
-            .get(format!("{url}/admin/handlers"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let report = support::admin::handlers_report(url, TOKEN).await;
         assert_eq!(report["handlers"][0]["origin"], "db:probe@1", "{report}");
         assert_eq!(report["stored"][0]["active"], true, "{report}");
         let metrics = client()

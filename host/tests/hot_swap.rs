@@ -50,15 +50,7 @@ async fn wait_for_version(host: &Host, wanted: &str) -> Duration {
 }
 
 async fn admin(host: &Host) -> Value {
-    client()
-        .get(host.url("/admin/handlers"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    support::admin::handlers_report(&host.url(""), TOKEN).await
 }
 
 async fn serve(db: &TestDb, dir: &Path, extra: &[&str]) -> Host {

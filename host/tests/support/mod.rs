@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod load;
 pub mod metrics;
 pub mod topology;
