@@ -128,6 +128,32 @@ class Health(threading.Thread):
             self.stop.wait(HEALTH_EVERY)
 
 
+class DbActivity(threading.Thread):
+    """Samples, every 0.5 s, PostgreSQL's sessions that are not idle (who,
+    in what state, waiting on what, running what), from the moment a new
+    component is written: shown when a replica is slow to serve it."""
+
+    QUERY = ("SELECT application_name, state, coalesce(wait_event_type || ':' || wait_event, '-'), "
+             "round(extract(epoch FROM now() - xact_start)::numeric, 1), "
+             "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity "
+             "WHERE state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+
+    def __init__(self, postgis):
+        super().__init__(daemon=True)
+        self.postgis = postgis
+        self.stop = threading.Event()
+        self.samples = []
+        self.started = time.monotonic()
+
+    def run(self):
+        while not self.stop.is_set() and time.monotonic() - self.started < 30:
+            at = time.monotonic() - self.started
+            rows = run("podman", "exec", self.postgis, "psql", "-U", "postgres", "-d", "gisdb",
+                       "-AtF", " | ", "-c", self.QUERY, check_exit=False).stdout.strip()
+            self.samples.append(f"{at:5.1f} " + ("\n      ".join(rows.splitlines()) or "(none)"))
+            self.stop.wait(0.5)
+
+
 def readers(seconds, threads=4):
     """GET /points through the proxy from several threads; (ok, failed)."""
     counts = {"ok": 0, "failed": 0}
@@ -236,6 +262,8 @@ def stack(kind, compose):
                 f"chown 10001:10001 /srv/geofn/handlers/.{name}.new && "
                 f"mv /srv/geofn/handlers/.{name}.new /srv/geofn/handlers/{name}")
         swapped = time.monotonic()
+        activity = DbActivity(container("postgis"))
+        activity.start()
         serving = lambda r: run("podman", "exec", container(r), "geofn", "health",  # noqa: E731
                                 "--path", "/probe/version", check_exit=False).returncode == 0
         served_after = {}
@@ -252,14 +280,21 @@ def stack(kind, compose):
             return len(served_after) == 3
 
         all_three = wait_for(all_serving, 30, every=0.2)
+        activity.stop.set()
         print(f"{kind}: served by " + ", ".join(f"{r} after {t:.1f} s"
                                                 for r, t in sorted(served_after.items())),
               flush=True)
-        for r, t in served_after.items():
-            if t > 3:
+        slow = [r for r, t in served_after.items() if t > 3] + [
+            r for r in ("geofn1", "geofn2", "geofn3") if r not in served_after]
+        for r in slow:
+            if r in served_after:
                 tail = run("podman", "logs", "--tail", "40", container(r), check_exit=False)
                 print(f"--- {r} was slow; its last log lines:\n{tail.stderr}{tail.stdout}",
                       flush=True)
+        if slow:
+            activity.join()
+            print("--- PostgreSQL's busy sessions while the replicas swapped (s after the write):\n"
+                  + "\n".join(activity.samples), flush=True)
         check(all_three, f"{kind}: the new component is served by all three replicas "
                          f"({time.monotonic() - swapped:.1f} s after it was written)")
         if not all_three:

@@ -35,6 +35,8 @@ const CONNECTION_CHECK_MS: u64 = 1000;
 /// How long one migration may run: building an index on a large table
 /// takes minutes, far beyond any request's deadline.
 pub const MIGRATION_TIMEOUT: Duration = Duration::from_secs(300);
+/// A connection that takes longer than this to open is reported.
+const SLOW_CONNECT: Duration = Duration::from_secs(1);
 
 /// Whose role handlers' SQL runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,10 +285,21 @@ impl HandlerDatabases {
             None,
         );
         config.connect_timeout(CONNECT_TIMEOUT);
+        let connecting = std::time::Instant::now();
         let (mut client, connection) = config
             .connect(self.tls.clone())
             .await
             .map_err(|e| failed(format!("connecting as its role: {e}")))?;
+        // A swap waits for this connection; when it is slow (a resolver
+        // timing out, an unreachable address tried first), say so.
+        let took = connecting.elapsed();
+        if took > SLOW_CONNECT {
+            tracing::warn!(
+                handler.name = plan.handler,
+                connect.ms = took.as_millis() as u64,
+                "connecting for the handler's migrations was slow (name resolution or an unreachable address?)"
+            );
+        }
         let driver = tokio::spawn(connection);
         let applied =
             handler_migrations::apply(&self.host_pool, &mut client, &role, plan.migrations).await;
