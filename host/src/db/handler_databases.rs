@@ -285,6 +285,9 @@ impl HandlerDatabases {
             None,
         );
         config.connect_timeout(CONNECT_TIMEOUT);
+        let resolving = std::time::Instant::now();
+        let addresses = resolved(&config).await;
+        let resolve_ms = resolving.elapsed().as_millis() as u64;
         let connecting = std::time::Instant::now();
         let (mut client, connection) = config
             .connect(self.tls.clone())
@@ -297,7 +300,9 @@ impl HandlerDatabases {
             tracing::warn!(
                 handler.name = plan.handler,
                 connect.ms = took.as_millis() as u64,
-                "connecting for the handler's migrations was slow (name resolution or an unreachable address?)"
+                resolve.ms = resolve_ms,
+                resolve.addresses = ?addresses,
+                "connecting for the handler's migrations was slow"
             );
         }
         let driver = tokio::spawn(connection);
@@ -454,4 +459,20 @@ impl HandlerDatabases {
         config.options(options.trim_start());
         config
     }
+}
+
+/// The addresses the config's TCP hosts resolve to now, for a report of a
+/// slow connection (resolution failures are reported as such).
+async fn resolved(config: &tokio_postgres::Config) -> Vec<String> {
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let mut found = Vec::new();
+    for host in config.get_hosts() {
+        if let tokio_postgres::config::Host::Tcp(name) = host {
+            match tokio::net::lookup_host((name.as_str(), port)).await {
+                Ok(addresses) => found.extend(addresses.map(|a| a.to_string())),
+                Err(err) => found.push(format!("{name}: {err}")),
+            }
+        }
+    }
+    found
 }
