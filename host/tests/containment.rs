@@ -201,3 +201,61 @@ async fn overload_gets_fast_503s_not_timeouts_and_memory_stays_bounded() {
     // And it recovers at once.
     assert_eq!(get(&host, "/probe/echo").await.0, StatusCode::OK);
 }
+
+/// A hostile handler asks for a gigabyte of rows: the host stops reading
+/// once they pass the handler's memory (64 MiB by default), answers the
+/// handler `query-failed` (SQLSTATE 54000), cancels what the server is
+/// still sending, and its own memory never holds the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_that_cannot_fit_the_handlers_memory_are_refused_unread() {
+    let db = TestDb::start();
+    let dir = limited_handlers();
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    let huge = "SELECT repeat('x', 1000000) AS filler FROM generate_series(1, 1000)";
+    let before = host.peak_rss_bytes();
+    for variant in ["", "&json"] {
+        let (status, answer) = get(&host, &format!("/slow/select?sql={huge}{variant}")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("54000") && error.contains("64 MiB"),
+            "{variant}: {answer}"
+        );
+    }
+    let grew = host.peak_rss_bytes().saturating_sub(before);
+    assert!(
+        grew < 256 << 20,
+        "the host's peak memory grew by {} MiB for rows it refused",
+        grew >> 20
+    );
+
+    // The abandoned statements were cancelled: nothing of them runs on, and
+    // the handler's next statement is answered.
+    let watcher = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE query LIKE 'SELECT repeat%' AND state = 'active'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{running} still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, answer) = get(&host, "/slow/select?sql=SELECT 1").await;
+    assert_eq!((status, answer["rows"].as_u64()), (StatusCode::OK, Some(1)));
+    let samples = support::metrics::scrape(&host).await;
+    let refused = support::metrics::value(
+        &samples,
+        "geofn_db_results_too_large_total",
+        &[("handler", "slow")],
+    );
+    assert_eq!(refused, 2.0);
+}

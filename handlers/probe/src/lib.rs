@@ -28,6 +28,9 @@
 //!   `marker`.
 //! - `.../exec?sql=S`: runs S through `db.execute`; 200 with the rows
 //!   affected, or 500 with the error (a hostile handler's whole power).
+//! - `.../select?sql=S[&json]`: runs S through `db.query-packed` (or
+//!   `db.query-json`); 200 with the number of rows (of bytes), or 500 with
+//!   the error.
 //! - `.../route`: the route the host matched, as `route.current` gives it.
 //! - `.../tx?do=commit|fail|trap|commit-after-error&note=N`: transactions
 //!   over its own `notes` table (see `migrations/`): committed, failed by
@@ -102,6 +105,7 @@ impl Guest for Probe {
             "tx" => transaction(&request),
             "notes" => notes(),
             "exec" => exec(&request),
+            "select" => select(&request),
             "touch" => touch(&request),
             "scatter" => residue::scatter(
                 number(&request, "seed"),
@@ -325,6 +329,20 @@ fn exec(request: &Request) -> Response {
     let sql = param(request, "sql").unwrap_or_default();
     match db::execute(&sql, &[]) {
         Ok(rows) => http::json(200, &json!({ "rows": rows })),
+        Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
+/// Runs the row-returning statement it is given and counts what came back.
+fn select(request: &Request) -> Response {
+    let sql = param(request, "sql").unwrap_or_default();
+    let answer = if param(request, "json").is_some() {
+        db::query_json(&sql, &[]).map(|body| json!({ "bytes": body.len() }))
+    } else {
+        geofn_guest::packed::query(&sql, &[]).map(|rows| json!({ "rows": rows.len() }))
+    };
+    match answer {
+        Ok(counted) => http::json(200, &counted),
         Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
     }
 }

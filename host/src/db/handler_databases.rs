@@ -293,16 +293,17 @@ impl HandlerDatabases {
             .connect(self.tls.clone())
             .await
             .map_err(|e| failed(format!("connecting as its role: {e}")))?;
-        // A swap waits for this connection; when it is slow (a resolver
-        // timing out, an unreachable address tried first), say so.
+        // A swap waits for this connection; when it, or resolving the
+        // server's name just before, is slow (a resolver timing out, an
+        // unreachable address tried first), say so.
         let took = connecting.elapsed();
-        if took > SLOW_CONNECT {
+        if took > SLOW_CONNECT || resolve_ms > SLOW_CONNECT.as_millis() as u64 {
             tracing::warn!(
                 handler.name = plan.handler,
                 connect.ms = took.as_millis() as u64,
                 resolve.ms = resolve_ms,
                 resolve.addresses = ?addresses,
-                "connecting for the handler's migrations was slow"
+                "resolving or connecting for the handler's migrations was slow"
             );
         }
         let driver = tokio::spawn(connection);

@@ -117,6 +117,8 @@ pub struct DbSession {
     autocommit: Slot,
     transaction: Slot,
     read: Slot,
+    /// Most bytes of rows one statement may return (see [`Self::capped`]).
+    result_cap: usize,
 }
 
 impl DbSession {
@@ -134,7 +136,17 @@ impl DbSession {
             autocommit: Slot::default(),
             transaction: Slot::default(),
             read: Slot::default(),
+            result_cap: usize::MAX,
         }
+    }
+
+    /// The same session, refusing a statement whose rows pass `bytes`
+    /// (as PostgreSQL sends them) once they do: rows that could never fit
+    /// in the handler's memory are not gathered in the host's, where a
+    /// hostile `SELECT repeat(...)` would otherwise exhaust it.
+    pub fn capped(mut self, bytes: usize) -> Self {
+        self.result_cap = bytes;
+        self
     }
 
     /// A session on one pool, with no replica.
@@ -289,12 +301,39 @@ impl DbSession {
         params: Vec<Value>,
     ) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), DbError> {
         let (statement, params) = self.prepare(lane, sql, params).await?;
-        let rows = self
-            .client(lane)?
-            .query(&statement, &as_refs(&params))
-            .await;
-        let rows = self.finished(lane, rows)?;
-        Ok((statement, rows))
+        let cap = self.result_cap;
+        let collected = collect_capped(self.client(lane)?, &statement, &params, cap).await;
+        match collected {
+            Ok(Collected::All(rows)) => Ok((statement, self.finished(lane, Ok(rows))?)),
+            Ok(Collected::TooLarge) => Err(self.abandoned(lane, cap)),
+            Err(err) => Err(self.finished::<()>(lane, Err(err)).unwrap_err()),
+        }
+    }
+
+    /// A statement whose rows passed the cap, left unread: the server is
+    /// still sending them, so its connection is cancelled and settled
+    /// before anyone else gets it ([`HandlerDb::recover`]); inside a
+    /// transaction, the transaction is failed (it is rolled back, and its
+    /// connection recovered, when the request ends).
+    fn abandoned(&mut self, lane: Lane, cap: usize) -> DbError {
+        let db = self.pool(lane);
+        let slot = self.slot(lane);
+        if lane == Lane::Transaction {
+            slot.aborted = true;
+        } else if !slot.dirty {
+            slot.release(&db);
+        }
+        metrics::counter!(m::DB_RESULTS_TOO_LARGE, "handler" => db.handler().to_string())
+            .increment(1);
+        DbError::QueryFailed(QueryFailure {
+            code: SqlState::PROGRAM_LIMIT_EXCEEDED.code().to_owned(),
+            message: format!(
+                "the statement's rows passed {} MiB, more than the handler's memory \
+                 can take; ask for fewer at a time (LIMIT, keyset paging)",
+                cap >> 20
+            ),
+            constraint: None,
+        })
     }
 
     /// Counts a statement of a read request by the server it runs on.
@@ -505,6 +544,35 @@ fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {
         .iter()
         .map(|c| c.name().to_owned())
         .collect()
+}
+
+/// The rows of a statement, or word that they passed the cap.
+enum Collected {
+    All(Vec<tokio_postgres::Row>),
+    TooLarge,
+}
+
+/// Runs `statement` and gathers its rows while their size stays within
+/// `cap` bytes; stops reading (the statement still running) once it does not.
+async fn collect_capped(
+    client: &deadpool_postgres::Object,
+    statement: &tokio_postgres::Statement,
+    params: &[Param],
+    cap: usize,
+) -> Result<Collected, tokio_postgres::Error> {
+    use futures_util::TryStreamExt;
+    let stream = client.query_raw(statement, as_refs(params)).await?;
+    futures_util::pin_mut!(stream);
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = stream.try_next().await? {
+        bytes = bytes.saturating_add(row.raw_size_bytes());
+        if bytes > cap {
+            return Ok(Collected::TooLarge);
+        }
+        rows.push(row);
+    }
+    Ok(Collected::All(rows))
 }
 
 fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {

@@ -33,6 +33,8 @@ pub struct GuestState {
     table: ResourceTable,
     pub(crate) limits: WatchedLimits,
     db: DbSession,
+    /// Most bytes of rows one statement may bring in: the handler's memory.
+    result_cap: usize,
     handler: Arc<str>,
     route: Matched,
     stderr: MemoryOutputPipe,
@@ -62,7 +64,8 @@ impl GuestState {
                     .table_elements(limits.table_elements)
                     .build(),
             ),
-            db: DbSession::new(db, reads),
+            db: DbSession::new(db, reads).capped(limits.memory_bytes),
+            result_cap: limits.memory_bytes,
             handler,
             route,
             stderr,
@@ -77,7 +80,7 @@ impl GuestState {
     /// Readies a kept instance for its next request: a database session
     /// and route of that request's own.
     pub fn begin_request(&mut self, db: &HandlerConnections, reads: ReadPlan, route: Matched) {
-        self.db = DbSession::new(db, reads);
+        self.db = DbSession::new(db, reads).capped(self.result_cap);
         self.route = route;
     }
 

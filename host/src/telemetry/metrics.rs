@@ -33,6 +33,8 @@ pub const ADMISSION_REJECTED: &str = "geofn_admission_rejected_total";
 pub const DB_SHARE_EXHAUSTED: &str = "geofn_db_share_exhausted_total";
 /// Statements cancelled because their call ended early, by `handler`.
 pub const DB_CANCELLATIONS: &str = "geofn_db_cancellations_total";
+/// Statements refused because their rows passed the handler's memory, by `handler`.
+pub const DB_RESULTS_TOO_LARGE: &str = "geofn_db_results_too_large_total";
 /// Statements the server ended at the handler's `statement_timeout`, by `handler`.
 pub const DB_STATEMENT_TIMEOUTS: &str = "geofn_db_statement_timeouts_total";
 /// Requests turned away because the memory budget had no room, by `handler`.
@@ -94,6 +96,10 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         DB_CANCELLATIONS,
         "Statements cancelled on the server because their call ended first, by handler.",
+    ),
+    (
+        DB_RESULTS_TOO_LARGE,
+        "Statements refused, their rows left unread, because the rows passed the handler's memory limit, by handler.",
     ),
     (
         DB_STATEMENT_TIMEOUTS,
@@ -182,6 +188,7 @@ const HISTOGRAMS: &[(&str, &str)] = &[
 const PER_HANDLER_COUNTERS: &[&str] = &[
     DB_SHARE_EXHAUSTED,
     DB_CANCELLATIONS,
+    DB_RESULTS_TOO_LARGE,
     DB_STATEMENT_TIMEOUTS,
     MEMORY_REJECTED,
     CONCURRENCY_REJECTED,
