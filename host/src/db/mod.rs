@@ -4,6 +4,7 @@
 //! - [`pool`]: connecting with bounded retries and checking the server at start.
 //! - [`migrate`]: the schema, created and upgraded at start under an advisory lock.
 //! - [`bind`]: WIT values → statement parameters, checked against inferred types.
+//! - [`capped_rows`]: a statement's rows, read only while they fit the handler's memory.
 //! - [`decode`]: result columns → WIT values.
 //! - [`json_rows`]: result rows → one JSON array (`db.query-json`).
 //! - [`geometry`]: EWKB ↔ `postgis` crate geometries, dimension-preserving.
@@ -18,6 +19,7 @@
 //! - [`tls`]: rustls with libpq's `sslmode` meanings.
 
 pub mod bind;
+pub mod capped_rows;
 pub mod decode;
 pub mod geometry;
 pub mod grants;

@@ -26,6 +26,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{PgLsn, ToSql};
 
 use super::bind::{Param, bind};
+use super::capped_rows::{self, Collected};
 use super::decode::{pack_row, row_values};
 use super::handler_pools::{CheckoutError, Connection, HandlerConnections, HandlerDb, Leftover};
 use super::json_rows;
@@ -302,12 +303,14 @@ impl DbSession {
     ) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), DbError> {
         let (statement, params) = self.prepare(lane, sql, params).await?;
         let cap = self.result_cap;
-        let collected = collect_capped(self.client(lane)?, &statement, &params, cap).await;
-        match collected {
-            Ok(Collected::All(rows)) => Ok((statement, self.finished(lane, Ok(rows))?)),
-            Ok(Collected::TooLarge) => Err(self.abandoned(lane, cap)),
-            Err(err) => Err(self.finished::<()>(lane, Err(err)).unwrap_err()),
-        }
+        let collected =
+            capped_rows::collect(self.client(lane)?, &statement, &as_refs(&params), cap).await;
+        let rows = match collected {
+            Ok(Collected::TooLarge) => return Err(self.abandoned(lane, cap)),
+            Ok(Collected::All(rows)) => Ok(rows),
+            Err(err) => Err(err),
+        };
+        Ok((statement, self.finished(lane, rows)?))
     }
 
     /// A statement whose rows passed the cap, left unread: the server is
@@ -325,15 +328,7 @@ impl DbSession {
         }
         metrics::counter!(m::DB_RESULTS_TOO_LARGE, "handler" => db.handler().to_string())
             .increment(1);
-        DbError::QueryFailed(QueryFailure {
-            code: SqlState::PROGRAM_LIMIT_EXCEEDED.code().to_owned(),
-            message: format!(
-                "the statement's rows passed {} MiB, more than the handler's memory \
-                 can take; ask for fewer at a time (LIMIT, keyset paging)",
-                cap >> 20
-            ),
-            constraint: None,
-        })
+        capped_rows::too_large(cap)
     }
 
     /// Counts a statement of a read request by the server it runs on.
@@ -544,35 +539,6 @@ fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {
         .iter()
         .map(|c| c.name().to_owned())
         .collect()
-}
-
-/// The rows of a statement, or word that they passed the cap.
-enum Collected {
-    All(Vec<tokio_postgres::Row>),
-    TooLarge,
-}
-
-/// Runs `statement` and gathers its rows while their size stays within
-/// `cap` bytes; stops reading (the statement still running) once it does not.
-async fn collect_capped(
-    client: &deadpool_postgres::Object,
-    statement: &tokio_postgres::Statement,
-    params: &[Param],
-    cap: usize,
-) -> Result<Collected, tokio_postgres::Error> {
-    use futures_util::TryStreamExt;
-    let stream = client.query_raw(statement, as_refs(params)).await?;
-    futures_util::pin_mut!(stream);
-    let mut rows = Vec::new();
-    let mut bytes = 0usize;
-    while let Some(row) = stream.try_next().await? {
-        bytes = bytes.saturating_add(row.raw_size_bytes());
-        if bytes > cap {
-            return Ok(Collected::TooLarge);
-        }
-        rows.push(row);
-    }
-    Ok(Collected::All(rows))
 }
 
 fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
