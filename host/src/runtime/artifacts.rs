@@ -166,23 +166,24 @@ mod tests {
     /// Any key will do for these tests: the cache trusts its caller's.
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+    /// Loads the empty component through `cache`, compiling it on a miss.
+    fn load_empty(cache: &ArtifactCache, engine: &Engine) {
+        cache
+            .load_or_compile(engine, EMPTY_COMPONENT, EMPTY_SHA256)
+            .unwrap();
+    }
+
     #[test]
     fn a_second_load_maps_the_stored_artifact() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        cache
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&cache, &engine);
         assert_eq!(cache.counts(), (0, 1));
-        cache
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&cache, &engine);
         assert_eq!(cache.counts(), (1, 1));
         let again = ArtifactCache::open(dir.path(), &engine).unwrap();
-        again
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&again, &engine);
         assert_eq!(again.counts(), (1, 0), "a restart finds it");
     }
 
@@ -191,18 +192,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        cache
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&cache, &engine);
         let path = cache.path_for(EMPTY_SHA256);
         fs::write(&path, b"not an artifact").unwrap();
-        cache
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&cache, &engine);
         assert_eq!(cache.counts(), (0, 2));
-        cache
-            .load_or_compile(&engine, EMPTY_COMPONENT, EMPTY_SHA256)
-            .unwrap();
+        load_empty(&cache, &engine);
         assert_eq!(cache.counts(), (1, 2), "the replacement loads");
     }
 
