@@ -500,7 +500,19 @@ const ESCAPES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Runs every attempt of [`ESCAPES`]; each should come back refused. Then
+/// Reads of what the handler's role must not see, through `query-json`.
+const JSON_READS: &[(&str, &str)] = &[
+    (
+        "json-read-host-versions",
+        "SELECT name, sha256 FROM geofn_handler_versions",
+    ),
+    (
+        "json-read-password-hashes",
+        "SELECT rolname, rolpassword FROM pg_authid",
+    ),
+];
+
+/// Runs every attempt of [`ESCAPES`] and [`JSON_READS`]; each should come back refused. Then
 /// sends the one thing any role may do, a `NOTIFY` on the fleet's channel,
 /// hidden from the host's own check: it runs, and replicas must ignore it.
 fn escape(request: &Request) -> Response {
@@ -521,6 +533,15 @@ fn escape(request: &Request) -> Response {
             .replace("{marker}", &marker);
         let outcome = match db::execute(&sql, &[]) {
             Ok(rows) => json!({ "refused": false, "rows": rows }),
+            Err(err) => json!({ "refused": true, "error": format!("{err:?}") }),
+        };
+        outcomes.insert((*name).to_owned(), outcome);
+    }
+    // The same reads through `query-json`, whose rows the host renders:
+    // confined exactly as `execute` and `query` are.
+    for (name, sql) in JSON_READS {
+        let outcome = match db::query_json(sql, &[]) {
+            Ok(body) => json!({ "refused": false, "body": String::from_utf8_lossy(&body) }),
             Err(err) => json!({ "refused": true, "error": format!("{err:?}") }),
         };
         outcomes.insert((*name).to_owned(), outcome);
