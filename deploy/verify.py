@@ -314,7 +314,7 @@ def grafana():
     import re
 
     dashboard = json.loads((ROOT / "grafana/geofn-dashboard.json").read_text())
-    exported = (ROOT.parent / "host/src/telemetry/metrics.rs").read_text()
+    exported = (ROOT.parent / "crates/telemetry/src/families.rs").read_text()
     queried = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

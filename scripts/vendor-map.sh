@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Re-creates host/assets/vendor/: Leaflet's dist files, and Natural Earth
+# Re-creates crates/http/assets/vendor/: Leaflet's dist files, and Natural Earth
 # 1:110m land as GeoJSON (from world-atlas' TopoJSON, via topojson-client),
 # with rings that cross the antimeridian fixed up for Leaflet (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=host/assets/vendor
+out=crates/http/assets/vendor
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && for p in leaflet@1.9.4 topojson-client@3.1.0 world-atlas@2.0.2; do npm pack --silent "$p" >/dev/null; done)

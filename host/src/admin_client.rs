@@ -4,6 +4,10 @@
 
 use std::process::ExitCode;
 
+use geofn_contract::embedded::Embedded;
+use geofn_handler_set::artifact;
+use geofn_handler_set::fleet::store::MAX_COMPONENT_BYTES;
+
 use crate::config::{AdminArgs, PushArgs, RollbackArgs};
 
 /// What a command ended with.
@@ -79,22 +83,22 @@ pub fn push(args: &PushArgs) -> Outcome {
         Err(err) => return Outcome::Refused(0, format!("{}: {err}", args.component.display())),
     };
     // Servers refuse larger ones before reading them; say so without uploading.
-    if bytes.len() > crate::fleet::MAX_COMPONENT_BYTES {
+    if bytes.len() > MAX_COMPONENT_BYTES {
         return Outcome::Refused(
             413,
             format!(
                 "{} is {} bytes; components are at most {} bytes",
                 args.component.display(),
                 bytes.len(),
-                crate::fleet::MAX_COMPONENT_BYTES
+                MAX_COMPONENT_BYTES
             ),
         );
     }
     // The name: as given, else the one the component carries.
     let name = match &args.name {
         Some(name) => name.clone(),
-        None => match crate::registry::artifact::embedded(&bytes) {
-            Ok(Some(crate::registry::artifact::Embedded {
+        None => match artifact::embedded(&bytes) {
+            Ok(Some(Embedded {
                 name: Some(name), ..
             })) => name,
             Ok(_) => {

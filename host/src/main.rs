@@ -1,4 +1,6 @@
-//! The `geofn` binary.
+//! The `geofn` binary: configuration, start-up and the commands, over the
+//! host's layers (`crates/`: contract, telemetry, db, runtime,
+//! handler-set, http, pgcluster).
 //!
 //! Run with: `geofn dev` (a private PostGIS in `.geofn/`) or
 //! `DATABASE_URL=postgresql://... geofn serve --handlers target/handlers`;
@@ -9,12 +11,19 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+mod admin_client;
+mod config;
+mod healthcheck;
+mod scaffold;
+mod startup;
+
 use anyhow::Context;
 use clap::Parser;
-use geofn::config::{Cli, Command, ConfigError, Database, LogFormat, ServerArgs};
-use geofn::db::tls::{SslMode, TlsSettings};
-use geofn::dev::{ClusterOptions, PgCluster};
+use geofn_db::tls::{SslMode, TlsSettings};
+use geofn_pgcluster::{ClusterOptions, PgCluster};
 use tracing_subscriber::EnvFilter;
+
+use crate::config::{Cli, Command, ConfigError, Database, LogFormat, ServerArgs};
 
 /// Every request allocates its store, its rows and its response on many
 /// threads at once. Under `GET /points` load, glibc's malloc and free took
@@ -26,7 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     if let Command::Health(args) = &cli.command {
-        return Ok(match geofn::healthcheck::check(args.listen, &args.path) {
+        return Ok(match healthcheck::check(args.listen, &args.path) {
             Ok(200) => ExitCode::SUCCESS,
             Ok(status) => {
                 eprintln!("{} answered {status}", args.path);
@@ -41,16 +50,16 @@ fn main() -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::New(args) => {
             let dir = args.dir.clone().unwrap_or_else(|| args.name.clone().into());
-            let written = geofn::scaffold::new_handler(&args.name, &dir, args.lang)?;
+            let written = scaffold::new_handler(&args.name, &dir, args.lang)?;
             let (build, artifact) = match args.lang {
-                geofn::scaffold::Lang::Rust => (
+                scaffold::Lang::Rust => (
                     "cargo build --release --target wasm32-wasip2",
                     format!(
                         "target/wasm32-wasip2/release/{}.wasm",
                         args.name.replace('-', "_")
                     ),
                 ),
-                geofn::scaffold::Lang::Python => ("./build.sh", format!("{}.wasm", args.name)),
+                scaffold::Lang::Python => ("./build.sh", format!("{}.wasm", args.name)),
             };
             println!(
                 "wrote {} files into {}\n\n  cd {}\n  {build}\n  \
@@ -61,9 +70,9 @@ fn main() -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Push(args) => return Ok(geofn::admin_client::push(args).report()),
-        Command::Rollback(args) => return Ok(geofn::admin_client::rollback(args).report()),
-        Command::Handlers(args) => return Ok(geofn::admin_client::handlers(args).report()),
+        Command::Push(args) => return Ok(admin_client::push(args).report()),
+        Command::Rollback(args) => return Ok(admin_client::rollback(args).report()),
+        Command::Handlers(args) => return Ok(admin_client::handlers(args).report()),
         _ => {}
     }
     init_tracing(cli.log_format);
@@ -124,14 +133,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
-    let state = geofn::startup::build_state(server, database.clone()).await?;
+    let state = startup::build_state(server, database.clone()).await?;
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
         .with_context(|| format!("listening on {}", server.listen))?;
     let local = listener.local_addr()?;
-    let shutdown = geofn::shutdown::on_signal();
-    let reloader = geofn::startup::spawn_reloader(server, &state, &database, shutdown.clone());
-    let reset_watch = geofn::runtime::reset::watch(
+    let shutdown = geofn_http::shutdown::on_signal();
+    let reloader = startup::spawn_reloader(server, &state, &database, shutdown.clone());
+    let reset_watch = geofn_runtime::reset::watch(
         state.runtime().reset(),
         server.memory_reset,
         shutdown.clone(),
@@ -139,7 +148,7 @@ async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
     tracing::info!(listen = %local, memory_reset = ?state.runtime().reset(), "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
-    geofn::run(listener, state, shutdown.clone(), server.shutdown_timing()).await?;
+    geofn_http::run(listener, state, shutdown.clone(), server.shutdown_timing()).await?;
     reloader.await?;
     shutdown.cancel();
     anyhow::ensure!(

@@ -6,17 +6,29 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Database, ServerArgs, redacted};
-use crate::db::handler_databases::{HandlerDatabases, RoleMode};
-use crate::db::replica::ReadRouter;
-use crate::db::roles::{HostRole, RoleError, Secret};
-use crate::fleet::overlay::Fleet;
-use crate::http::admission::Admission;
-use crate::registry::{Loader, Registry, build, load_dir, read_snapshot};
-use crate::reload::{ReloadStats, Reloader};
-use crate::runtime::budget::MemoryBudget;
-use crate::runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
-use crate::state::AppState;
+use geofn_db::Pool;
+use geofn_db::handler_databases::{HandlerDatabases, RoleMode};
+use geofn_db::host_role::HostRole;
+use geofn_db::pool::CONNECT_TIMEOUT;
+use geofn_db::replica::{Fallback, ReadRouter};
+use geofn_db::roles::RoleError;
+use geofn_db::secret::Secret;
+use geofn_db::target::redacted;
+use geofn_db::tls::connector;
+use geofn_handler_set::build::{build, load_dir};
+use geofn_handler_set::error::LoadError;
+use geofn_handler_set::fleet::overlay::Fleet;
+use geofn_handler_set::loader::Loader;
+use geofn_handler_set::reload::{ReloadStats, Reloader};
+use geofn_handler_set::set::{HandlerSet, Registry};
+use geofn_handler_set::snapshot::read_snapshot;
+use geofn_http::AppState;
+use geofn_http::admission::Admission;
+use geofn_runtime::budget::MemoryBudget;
+use geofn_runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
+use geofn_telemetry::metrics::{self as m, Exporter};
+
+use crate::config::{Database, ServerArgs};
 
 /// Connections of the host's own pool: readiness checks, fleet pushes and
 /// setting up handler roles. Handlers never use it.
@@ -32,7 +44,9 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     );
     anyhow::ensure!(server.pool_size >= 1, "--pool-size must be at least 1");
     // First: whatever is counted while starting must reach /metrics.
-    let metrics = crate::telemetry::metrics::install();
+    let metrics = m::install();
+    m::zero_counters(m::READ_FALLBACKS, "reason", Fallback::LABELS);
+    m::zero_counters(m::SWAPS_REJECTED, "reason", LoadError::REASONS);
     let settings = server.runtime_settings();
     if let Some(dir) = &settings.cache_dir {
         tracing::info!(cache.dir = %dir.display(), "compiled components are cached");
@@ -43,7 +57,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     let target = redacted(&database.config);
     let mut host_settings = server.pool_settings();
     host_settings.max_size = HOST_POOL_SIZE;
-    let pool = crate::db::connect(database.config.clone(), &database.tls, &host_settings)
+    let pool = geofn_db::pool::connect(database.config.clone(), &database.tls, &host_settings)
         .await
         .with_context(|| format!("preparing the database at {target}"))?;
     let (host, secret) = {
@@ -68,7 +82,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         pool.clone(),
         database.config.clone(),
         database.read.clone(),
-        crate::db::tls::connector(&database.tls)?,
+        connector(&database.tls)?,
         host,
         secret.clone(),
         &server.handler_db_settings(mode),
@@ -111,19 +125,39 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     let reload = Arc::new(ReloadStats::new(&handlers));
     let registry = Arc::new(Registry::new(handlers));
     spawn_idle_sweeper(&registry);
+    let admission = Arc::new(Admission::new(server.max_in_flight));
+    report_at_scrape(&metrics, &loader, &registry, &admission);
     Ok(AppState {
         pool,
         loader,
         registry,
         reload,
         admin_token: server.admin_token.as_deref().map(Arc::from),
-        admission: Arc::new(Admission::new(server.max_in_flight)),
+        admission,
         draining: Arc::default(),
         metrics,
         fleet,
         handlers_dir: server.handlers.as_path().into(),
         reads,
     })
+}
+
+/// Has each owner of a number read at scrape time report it there: the
+/// served set (pools, versions), the memory budget, admission. The pool
+/// bound never changes, so it is set once.
+fn report_at_scrape(
+    metrics: &Exporter,
+    loader: &Loader,
+    registry: &Arc<Registry>,
+    admission: &Arc<Admission>,
+) {
+    metrics::gauge!(m::POOL_MAX).set(loader.databases.total_size() as f64);
+    let registry = registry.clone();
+    metrics.on_scrape(move |out| geofn_handler_set::metrics::scrape(&registry, out));
+    let budget = loader.budget.clone();
+    metrics.on_scrape(move |_| budget.report_gauges());
+    let admission = admission.clone();
+    metrics.on_scrape(move |_| admission.report_gauges());
 }
 
 /// How often parked instances are checked for their idle timeout.
@@ -151,22 +185,22 @@ fn read_replica(
     server: &ServerArgs,
     database: &Database,
     read: &tokio_postgres::Config,
-    primary: &crate::db::Pool,
+    primary: &Pool,
 ) -> anyhow::Result<Arc<ReadRouter>> {
     let mut config = read.clone();
     config.application_name("geofn:replica-monitor");
     config.ssl_mode(database.tls.mode.wire_mode());
     if config.get_connect_timeout().is_none() {
-        config.connect_timeout(crate::db::pool::CONNECT_TIMEOUT);
+        config.connect_timeout(CONNECT_TIMEOUT);
     }
     let manager = deadpool_postgres::Manager::from_config(
         config,
-        crate::db::tls::connector(&database.tls)?,
+        connector(&database.tls)?,
         deadpool_postgres::ManagerConfig {
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },
     );
-    let monitor_pool = crate::db::Pool::builder(manager)
+    let monitor_pool = Pool::builder(manager)
         .max_size(1)
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
@@ -220,8 +254,8 @@ async fn with_pushed(
     loader: &Loader,
     server: &ServerArgs,
     fleet: &Fleet,
-    files: &crate::registry::HandlerSet,
-) -> anyhow::Result<Option<crate::registry::HandlerSet>> {
+    files: &HandlerSet,
+) -> anyhow::Result<Option<HandlerSet>> {
     let mut snapshot = read_snapshot(&server.handlers).await?;
     fleet.overlay(&mut snapshot).await?;
     if snapshot.fingerprint == files.fingerprint() {

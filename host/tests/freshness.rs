@@ -175,7 +175,7 @@ async fn no_request_finds_what_the_previous_one_left_even_through_swap() {
          reuse_requests = [50, 100]\n"
     );
     let dir = handlers_dir(&manifest, &[("probe.wasm", test_handler("probe-v1"))]);
-    let swap_before = geofn::runtime::system::swap_reachable();
+    let swap_before = geofn_runtime::system::swap_reachable();
 
     // No swap: slots are reset by PAGEMAP_SCAN, and swap switched on later
     // stops the host (its supervisor restarts it with the full reset).

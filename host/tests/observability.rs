@@ -196,7 +196,7 @@ async fn a_fresh_dev_host_lists_every_counter_at_zero_with_help() {
         .iter()
         .filter(|s| s.name == "geofn_handler_swaps_rejected_total")
         .count();
-    assert_eq!(rejected, geofn::registry::LoadError::REASONS.len());
+    assert_eq!(rejected, geofn_handler_set::error::LoadError::REASONS.len());
     for handler in ["points", "features"] {
         assert_eq!(
             value(

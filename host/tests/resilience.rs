@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use geofn::dev::{ClusterOptions, ServerTls};
+use geofn_pgcluster::{ClusterOptions, ServerTls};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, shipped_handlers, test_handler};

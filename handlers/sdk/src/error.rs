@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use crate::Response;
-use crate::db::DbError;
 use crate::http::{self, Problem};
-use crate::log;
 use crate::packed::Malformed;
+use crate::wit::Response;
+use crate::wit::db::DbError;
+use crate::wit::log;
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 pub const RETRY_AFTER_SECS: u32 = 1;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{Request, Response};
+use crate::wit::{Request, Response};
 
 /// Media type of RFC 9457 problem documents, the shape of every error answer.
 pub const PROBLEM_JSON: &str = geofn_contract::problem::CONTENT_TYPE;

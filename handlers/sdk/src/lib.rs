@@ -12,6 +12,8 @@
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
 //! - [`manifest`]: the handler's own manifest, embedded in its component.
+//! - [`wit`]: the world's interfaces and types under short names.
+//! - [`prelude`]: what most handlers use.
 //!
 //! A handler crate routes its requests and exports itself:
 //!
@@ -43,30 +45,9 @@ pub mod rows;
 pub mod sql;
 pub mod tx;
 
-/// What most handlers use.
-pub mod prelude {
-    pub use crate::db::Value;
-    pub use crate::error::{Error, IntoResponse, Json, Result};
-    pub use crate::http::Problem;
-    pub use crate::router::{Ctx, Router};
-    pub use crate::rows::{Point, Row, Rows};
-    pub use crate::{Guest, Request, Response};
-}
+pub mod bindings;
+pub mod prelude;
+pub mod wit;
 
-#[allow(missing_docs, unsafe_code, clippy::all)]
-pub mod bindings {
-    //! Generated from `wit/handler.wit`; see that file for the contract.
-    wit_bindgen::generate!({
-        world: "handler",
-        path: "../../wit",
-        pub_export_macro: true,
-        export_macro_name: "export_handler",
-        default_bindings_module: "geofn_guest::bindings",
-    });
-}
-
-pub use bindings::geofn::handler::db;
-pub use bindings::geofn::handler::log;
-pub use bindings::geofn::handler::route;
-pub use bindings::geofn::handler::types::{Request, Response};
 pub use bindings::{Guest, export_handler};
+pub use wit::{Request, Response, db, log, route};

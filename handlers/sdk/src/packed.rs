@@ -9,7 +9,7 @@
 //! })?;
 //! ```
 
-use crate::db::{self, DbError, Value};
+use crate::wit::db::{self, DbError, Value};
 
 use geofn_contract::packed::Cells;
 pub use geofn_contract::packed::{Cell, Malformed};

@@ -23,8 +23,8 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, IntoResponse, Result};
-use crate::route;
-use crate::{Request, Response};
+use crate::wit::route;
+use crate::wit::{Request, Response};
 
 /// One request as a handler function sees it.
 #[derive(Debug)]

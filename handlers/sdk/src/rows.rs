@@ -8,9 +8,9 @@
 //! }
 //! ```
 
-use crate::db::{self, Value};
 use crate::error::{Error, Result};
 use crate::geometry::point_xy;
+use crate::wit::db::{self, Value};
 
 /// The rows of one statement.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl Row<'_> {
 }
 
 fn internal(detail: String) -> Error {
-    crate::log::log(crate::log::Level::Error, &detail);
+    crate::wit::log::log(crate::wit::log::Level::Error, &detail);
     Error::new(
         500,
         "internal",

@@ -1,10 +1,10 @@
 //! `db` calls whose failures are [`Error`]s, so `?` works in handler
 //! functions, and results read by column name ([`Rows`]).
 
-use crate::Response;
-use crate::db::{self, Value};
 use crate::error::{Error, IntoResponse};
 use crate::rows::Rows;
+use crate::wit::Response;
+use crate::wit::db::{self, Value};
 
 pub use crate::error::RETRY_AFTER_SECS;
 
@@ -39,6 +39,6 @@ pub fn use_primary() {
 /// 503 with `Retry-After` when the database is unreachable, 500 otherwise;
 /// `context` goes to the log.
 pub fn failure_response(context: &str, err: db::DbError) -> Response {
-    crate::log::log(crate::log::Level::Info, &format!("{context}: {err:?}"));
+    crate::wit::log::log(crate::wit::log::Level::Info, &format!("{context}: {err:?}"));
     Error::from(err).into_response()
 }

@@ -10,9 +10,9 @@
 //! If the closure returns an error, or the handler traps or runs out of
 //! time, nothing of it is stored.
 
-use crate::db::{self, Value};
 use crate::error::Result;
 use crate::rows::Rows;
+use crate::wit::db::{self, Value};
 
 /// A transaction in progress; see [`transaction`].
 #[derive(Debug)]

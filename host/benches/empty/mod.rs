@@ -5,10 +5,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use geofn::bindings::{HandlerPre, Matched, Request};
-use geofn::db::handler_pools::{HandlerConnections, HandlerDb};
-use geofn::runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
-use geofn::runtime::{CallInputs, GuestState, Limits, Runtime, RuntimeSettings};
+use geofn_db::handler_pools::{HandlerConnections, HandlerDb};
+use geofn_runtime::bindings::{HandlerPre, Matched, Request};
+use geofn_runtime::limits::DEFAULT_MAX_MEMORY_BYTES;
+use geofn_runtime::{CallInputs, GuestState, Limits, Runtime, RuntimeSettings};
 
 /// The runtime, the pre-linked component and what a call needs.
 pub struct EmptyHandler {
@@ -29,12 +29,12 @@ impl EmptyHandler {
                 cache_dir: None,
                 perf_map: false,
                 // What a host on this machine would run with.
-                reset: geofn::runtime::reset::ResetSetting::Auto.choose(),
+                reset: geofn_runtime::reset::ResetSetting::Auto.choose(),
             })
             .unwrap(),
         );
         let bytes = component();
-        let sha256 = geofn::registry::load::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         let pre = runtime.prepare(&bytes, &sha256).unwrap();
         Self {
             runtime,

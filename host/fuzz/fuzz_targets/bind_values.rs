@@ -5,9 +5,9 @@
 
 use arbitrary::Arbitrary;
 use bytes::BytesMut;
-use geofn::bindings::Value;
-use geofn::db::bind::bind;
-use geofn::db::geometry::Geometry;
+use geofn_db::value::Value;
+use geofn_db::bind::bind;
+use geofn_db::geometry::Geometry;
 use libfuzzer_sys::fuzz_target;
 use tokio_postgres::types::{ToSql, Type};
 

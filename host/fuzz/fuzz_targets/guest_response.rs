@@ -3,8 +3,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use geofn::bindings::Response;
-use geofn::http::convert::http_response;
+use geofn_runtime::bindings::Response;
+use geofn_http::convert::http_response;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]

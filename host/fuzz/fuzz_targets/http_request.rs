@@ -4,7 +4,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use geofn::http::convert::guest_request;
+use geofn_http::convert::guest_request;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]

@@ -1,13 +1,13 @@
 //! Where PostgreSQL is: `DATABASE_URL` or the guide's `DB_*` variables,
-//! TLS as libpq's `sslmode`, and a redacted form for logs.
+//! TLS as libpq's `sslmode`.
 
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Args;
-use tokio_postgres::config::Host;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-use crate::db::tls::{SslMode, TlsSettings, split_tls_options};
+use geofn_db::tls::{SslMode, TlsSettings, split_tls_options};
 
 /// PostgreSQL's own default port, for `DB_HOST` without `DB_PORT`.
 const DEFAULT_DB_PORT: u16 = 5432;
@@ -35,7 +35,9 @@ pub struct DatabaseArgs {
     pub db_password: Option<String>,
     /// TLS to the database, as libpq's sslmode (PGSSLMODE is read too);
     /// an sslmode in DATABASE_URL wins.
-    #[arg(long, env = "DB_SSLMODE", value_enum)]
+    #[arg(long, env = "DB_SSLMODE",
+          value_parser = PossibleValuesParser::new(SslMode::NAMES)
+              .try_map(|name| SslMode::parse(&name).ok_or("an sslmode")))]
     pub db_sslmode: Option<SslMode>,
     /// PEM file of the CA to verify the server with (PGSSLROOTCERT is read too).
     #[arg(long, env = "DB_SSLROOTCERT")]
@@ -219,32 +221,6 @@ impl DatabaseArgs {
     }
 }
 
-/// A connection target fit for logs: hosts, ports, database and user, never
-/// the password.
-pub fn redacted(config: &tokio_postgres::Config) -> String {
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|host| match host {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
-    format!(
-        "postgresql://{}@{}:{}/{}{}",
-        config.get_user().unwrap_or("?"),
-        hosts.join(","),
-        ports.join(","),
-        config.get_dbname().unwrap_or(""),
-        if config.get_password().is_some() {
-            " (password set)"
-        } else {
-            ""
-        }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,15 +262,5 @@ mod tests {
     #[test]
     fn nothing_configured_is_none() {
         assert!(DatabaseArgs::default().pg_config().unwrap().is_none());
-    }
-
-    #[test]
-    fn redaction_hides_the_password() {
-        let config =
-            tokio_postgres::Config::from_str("postgresql://gisuser:s3cret@db.example:6432/gisdb")
-                .unwrap();
-        let shown = redacted(&config);
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("gisuser@db.example:6432/gisdb"), "{shown}");
     }
 }

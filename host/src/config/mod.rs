@@ -6,7 +6,7 @@
 
 mod database;
 
-pub use database::{ConfigError, Database, DatabaseArgs, redacted};
+pub use database::{ConfigError, Database, DatabaseArgs};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,21 +14,21 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::PoolSettings;
-use crate::db::handler_databases::{HandlerDbSettings, RoleMode};
-use crate::db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE};
-use crate::db::replica::DEFAULT_MAX_LAG;
-use crate::http::admission::DEFAULT_MAX_IN_FLIGHT;
-use crate::reload::DEFAULT_POLL;
-use crate::runtime::budget::{
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use geofn_db::handler_databases::{HandlerDbSettings, RoleMode};
+use geofn_db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE, PoolSettings};
+use geofn_db::replica::DEFAULT_MAX_LAG;
+use geofn_handler_set::reload::DEFAULT_POLL;
+use geofn_http::admission::DEFAULT_MAX_IN_FLIGHT;
+use geofn_http::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
+use geofn_runtime::budget::{
     DEFAULT_BUDGET_WAIT, DEFAULT_HANDLER_SHARE_PERCENT, default_budget_bytes,
 };
-use crate::runtime::limits::{
+use geofn_runtime::limits::{
     DEFAULT_BODY_BYTES, DEFAULT_DEADLINE, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MEMORY_BYTES,
 };
-use crate::runtime::reset::ResetSetting;
-use crate::runtime::{Limits, RuntimeSettings};
-use crate::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
+use geofn_runtime::reset::ResetSetting;
+use geofn_runtime::{Limits, RuntimeSettings};
 
 /// The guide's Flask port, kept so proxies and probes need no change.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:5000";
@@ -261,7 +261,9 @@ pub struct ServerArgs {
     /// the pages a request wrote (PAGEMAP_SCAN), which misses pages gone to
     /// swap; `full` resets every page; `auto` scans only where this process
     /// cannot swap, and stops the host if swap is switched on later.
-    #[arg(long, env = "GEOFN_MEMORY_RESET", value_enum, default_value_t)]
+    #[arg(long, env = "GEOFN_MEMORY_RESET", default_value = "auto",
+          value_parser = PossibleValuesParser::new(ResetSetting::NAMES)
+              .try_map(|name| name.parse::<ResetSetting>()))]
     pub memory_reset: ResetSetting,
     /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
     #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]

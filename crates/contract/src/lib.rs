@@ -1,0 +1,34 @@
+//! The formats the geofn host and its guests both read and write, defined
+//! once so the two sides cannot drift apart. The WIT world
+//! (`wit/handler.wit`) says what crosses the boundary; this crate says how
+//! the byte-level parts of it are laid out, and how a handler describes
+//! itself.
+//!
+//! - [`packed`]: the `packed-rows` layout of `db.query-packed`.
+//! - [`problem`]: RFC 9457 problem documents, the shape of every error.
+//! - [`ewkb`]: EWKB headers and points, how geometries travel.
+//!
+//! With the `manifest` feature (the host's; guests need not compile TOML):
+//!
+//! - [`manifest`]: `geofn.toml`, which component answers which routes.
+//! - [`embedded`]: the manifest a component carries inside itself.
+//! - [`names`], [`route`], [`limits`], [`access`]: the parts both share.
+
+#![deny(missing_docs)]
+
+pub mod ewkb;
+pub mod packed;
+pub mod problem;
+
+#[cfg(feature = "manifest")]
+pub mod access;
+#[cfg(feature = "manifest")]
+pub mod embedded;
+#[cfg(feature = "manifest")]
+pub mod limits;
+#[cfg(feature = "manifest")]
+pub mod manifest;
+#[cfg(feature = "manifest")]
+pub mod names;
+#[cfg(feature = "manifest")]
+pub mod route;

@@ -1,0 +1,174 @@
+//! Hot swap: a reconcile loop that keeps the served handler set equal to
+//! what the handlers directory says, without a restart or a failed request.
+//!
+//! trigger ([`trigger`]: inotify through `notify`, plus a stat-polling
+//! fallback for file systems where events are unreliable) → coalesce a
+//! burst of events → read a [`Snapshot`](crate::snapshot::Snapshot) → if
+//! its fingerprint differs, build a new set (compiling only new bytes, off
+//! the async workers) → swap it in whole. A set that fails to build is
+//! rejected with one log line and a metric; the running set stays.
+//! Requests in flight keep the set they started with.
+
+pub mod stats;
+pub mod trigger;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+pub use stats::ReloadStats;
+
+use geofn_db::tls::TlsSettings;
+
+use crate::build::build;
+use crate::fleet::overlay::Fleet;
+use crate::loader::Loader;
+use crate::set::Registry;
+use crate::snapshot::read_snapshot;
+
+/// How often the polling fallback compares file metadata when enabled.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
+
+/// What the reload loop needs.
+pub struct Reloader {
+    /// Directory with `geofn.toml` and the components.
+    pub dir: PathBuf,
+    /// What building a handler set needs.
+    pub loader: Loader,
+    /// The set being served.
+    pub registry: Arc<Registry>,
+    /// Counters exposed to admins and metrics.
+    pub stats: Arc<ReloadStats>,
+    /// Metadata polling interval; `None` relies on file events alone.
+    pub poll: Option<Duration>,
+    /// Handlers pushed to the database, laid over the directory's.
+    pub fleet: Arc<Fleet>,
+    /// Where to LISTEN for pushes; `None` reconciles on file changes only.
+    pub listen: Option<(tokio_postgres::Config, TlsSettings)>,
+}
+
+impl Reloader {
+    /// Starts watching now, and runs the loop on a task until `shutdown` is
+    /// cancelled. The watcher exists before this returns, and the loop's
+    /// first act is a reconcile, so no change made after the initial load
+    /// is missed.
+    pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let (events, changed) = tokio::sync::mpsc::channel(1);
+        let watcher = match trigger::watch(&self.dir, events.clone()) {
+            Ok(watcher) => Some(watcher),
+            Err(err) => {
+                tracing::warn!(
+                    dir = %self.dir.display(), error = %err,
+                    "cannot watch the handlers directory; relying on polling"
+                );
+                None
+            }
+        };
+        if let Some((config, tls)) = self.listen.clone() {
+            tokio::spawn(crate::fleet::listen::run(
+                config,
+                tls,
+                self.fleet.secret().clone(),
+                events.clone(),
+                shutdown.clone(),
+            ));
+        }
+        tokio::spawn(self.run(watcher, changed, shutdown))
+    }
+
+    async fn run(
+        self,
+        // Kept alive for as long as the loop runs.
+        _watcher: Option<notify::RecommendedWatcher>,
+        mut changed: tokio::sync::mpsc::Receiver<()>,
+        shutdown: CancellationToken,
+    ) {
+        let poll_every = self.poll.unwrap_or(Duration::from_secs(3600));
+        let mut poll = tokio::time::interval(poll_every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = trigger::stat_fingerprint(&self.dir).await;
+        let mut last_rejection: Option<String> = None;
+        self.reconcile(&mut last_rejection).await;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(()) = changed.recv() => {
+                    trigger::settle(&mut changed).await;
+                    seen = trigger::stat_fingerprint(&self.dir).await;
+                    self.reconcile(&mut last_rejection).await;
+                }
+                _ = poll.tick(), if self.poll.is_some() => {
+                    let now = trigger::stat_fingerprint(&self.dir).await;
+                    if now != seen {
+                        seen = now;
+                        self.reconcile(&mut last_rejection).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Brings the served set in line with the directory, or leaves it alone.
+    async fn reconcile(&self, last_rejection: &mut Option<String>) {
+        let started = Instant::now();
+        let current = self.registry.current();
+        let mut snapshot = read_snapshot(&self.dir).await;
+        if let Ok(snapshot) = &mut snapshot
+            && let Err(err) = self.fleet.overlay(snapshot).await
+        {
+            // Without the stored handlers the set would fall back to the
+            // directory's: keep serving what we have; the listener retries.
+            tracing::warn!(error = %err, "cannot read pushed handlers; keeping the current set");
+            return;
+        }
+        let result = match snapshot {
+            Ok(snapshot) if snapshot.fingerprint == current.fingerprint() => {
+                *last_rejection = None;
+                return;
+            }
+            Ok(snapshot) => build(&self.loader, &self.dir, &snapshot, Some(&current))
+                .await
+                .map_err(|err| (err, Some(snapshot.fingerprint))),
+            Err(err) => Err((err, None)),
+        };
+        match result {
+            Ok(set) => {
+                for handler in set.handlers() {
+                    let before = current.handlers().iter().find(|h| h.name == handler.name);
+                    if before.map(|b| &b.sha256) != Some(&handler.sha256) {
+                        tracing::info!(
+                            handler.name = %handler.name,
+                            handler.sha256 = %handler.sha256,
+                            handler.previous = before.map_or("none", |b| b.sha256.as_str()),
+                            "handler swapped in"
+                        );
+                    }
+                }
+                self.registry.swap(set);
+                self.stats.applied(&self.registry.current());
+                *last_rejection = None;
+                tracing::info!(
+                    reload.ms = started.elapsed().as_secs_f64() * 1e3,
+                    "handler set reloaded"
+                );
+            }
+            Err((err, fingerprint)) => {
+                // The same broken state seen again (another event, a poll) is
+                // not news: log and count it once.
+                let key = fingerprint.unwrap_or_else(|| err.to_string());
+                if last_rejection.as_deref() == Some(key.as_str()) {
+                    return;
+                }
+                *last_rejection = Some(key);
+                self.stats.rejected(err.reason(), &err.to_string());
+                tracing::warn!(
+                    reload.reason = err.reason(),
+                    error = %err,
+                    "handler reload rejected; still serving the previous version"
+                );
+            }
+        }
+    }
+}

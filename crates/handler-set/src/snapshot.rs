@@ -1,0 +1,76 @@
+//! Reading a handlers directory into a [`Snapshot`]: the manifest and every
+//! component it names, fingerprinted so the reload loop can tell when
+//! nothing changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use geofn_contract::manifest::{MANIFEST_FILE, Manifest};
+use sha2::{Digest, Sha256};
+
+use crate::error::LoadError;
+
+/// A component's bytes and their hash.
+#[derive(Clone)]
+pub struct ComponentFile {
+    /// The component.
+    pub bytes: Arc<[u8]>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+}
+
+/// Everything a handler set is built from, read at one moment.
+pub struct Snapshot {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// Components by the path the manifest gives.
+    pub components: BTreeMap<PathBuf, ComponentFile>,
+    /// Hash over the manifest text and every component's hash: equal
+    /// fingerprints mean nothing to reload.
+    pub fingerprint: String,
+}
+
+/// Reads the manifest of `dir` and every component it names.
+pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = read(&manifest_path).await?;
+    let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
+        path: manifest_path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let manifest = Manifest::parse(manifest_text)?;
+    let mut fingerprint = Sha256::new();
+    fingerprint.update(&text);
+    let mut components = BTreeMap::new();
+    for spec in manifest.handlers.values() {
+        if components.contains_key(&spec.component) {
+            continue;
+        }
+        let bytes = read(&dir.join(&spec.component)).await?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        fingerprint.update(spec.component.as_os_str().as_encoded_bytes());
+        fingerprint.update(sha256.as_bytes());
+        components.insert(
+            spec.component.clone(),
+            ComponentFile {
+                bytes: bytes.into(),
+                sha256,
+            },
+        );
+    }
+    Ok(Snapshot {
+        manifest,
+        components,
+        fingerprint: hex::encode(fingerprint.finalize()),
+    })
+}
+
+async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}

@@ -1,0 +1,21 @@
+//! Host-side bindings of the `geofn:handler` world (`wit/handler.wit`),
+//! generated in exactly this one place.
+//!
+//! Imports are async on the host so that a guest waiting on PostgreSQL parks
+//! its task instead of blocking a tokio worker.
+
+#![allow(missing_docs, unsafe_code, clippy::all)]
+
+wasmtime::component::bindgen!({
+    world: "handler",
+    path: "../../wit",
+    imports: { default: async },
+    exports: { default: async },
+    with: {
+        "geofn:handler/db.transaction": crate::transaction::Transaction,
+    },
+});
+
+pub use self::geofn::handler::db::{DbError, PackedRows, QueryFailure, Rows, Value};
+pub use self::geofn::handler::log::Level;
+pub use self::geofn::handler::route::Matched;

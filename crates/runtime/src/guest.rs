@@ -1,0 +1,339 @@
+//! Everything one request's store holds, and the host imports on it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::StoreLimitsBuilder;
+use wasmtime::component::{Resource, ResourceTable};
+
+use geofn_db::handler_pools::HandlerConnections;
+use geofn_db::session::{DbSession, Lane, ReadPlan};
+use geofn_telemetry::metrics::DB_QUERY;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::geofn::handler::{db, log, route, types};
+use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
+use crate::db_values;
+use crate::limits::Limits;
+use crate::memory_watch::WatchedLimits;
+use crate::transaction::Transaction;
+
+/// Bytes of a guest's stderr kept for the log (Rust panics print there).
+pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
+/// Longest guest log message passed on; longer ones are cut.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+
+/// The data of one request's store.
+pub struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: WatchedLimits,
+    db: DbSession,
+    /// Most bytes of rows one statement may bring in: the handler's memory.
+    result_cap: usize,
+    handler: Arc<str>,
+    route: Matched,
+    stderr: MemoryOutputPipe,
+}
+
+impl GuestState {
+    /// State for one call of `handler`: WASI with no files, sockets,
+    /// environment or arguments; stderr captured for the log; the database
+    /// through `db`, reads where `reads` says.
+    pub fn new(
+        handler: Arc<str>,
+        limits: &Limits,
+        db: &HandlerConnections,
+        reads: ReadPlan,
+        route: Matched,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limits: WatchedLimits::new(
+                StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .instances(limits.instances)
+                    .tables(limits.tables)
+                    .table_elements(limits.table_elements)
+                    .build(),
+            ),
+            db: DbSession::new(db, reads).capped(limits.memory_bytes),
+            result_cap: limits.memory_bytes,
+            handler,
+            route,
+            stderr,
+        }
+    }
+
+    /// The request's database session.
+    pub fn db(&mut self) -> &mut DbSession {
+        &mut self.db
+    }
+
+    /// Readies a kept instance for its next request: a database session
+    /// and route of that request's own.
+    pub fn begin_request(&mut self, db: &HandlerConnections, reads: ReadPlan, route: Matched) {
+        self.db = DbSession::new(db, reads).capped(self.result_cap);
+        self.route = route;
+    }
+
+    /// Ends a request on an instance that is kept: its session gives its
+    /// connections back (or has them reset) now.
+    pub fn end_request(&mut self, db: &HandlerConnections) {
+        self.db = DbSession::new(db, ReadPlan::default());
+    }
+
+    /// What the guest wrote to stderr, lossily decoded.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for GuestState {}
+
+impl db::Host for GuestState {
+    async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query(Lane::Autocommit, &sql, db_values::params(params))
+            .await
+            .map(db_values::rows)
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_packed(
+        &mut self,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<PackedRows, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query_packed(Lane::Autocommit, &sql, db_values::params(params))
+            .await
+            .map(db_values::packed)
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_json(&mut self, sql: String, params: Vec<Value>) -> Result<Vec<u8>, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query_json(Lane::Autocommit, &sql, db_values::params(params))
+            .await
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .execute(Lane::Autocommit, &sql, db_values::params(params))
+            .await
+            .map_err(db_values::error);
+        observe_db(
+            &self.handler,
+            "execute",
+            started,
+            &sql,
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    async fn begin(&mut self) -> Result<Resource<Transaction>, DbError> {
+        let started = Instant::now();
+        let result = self.db.begin().await.map_err(db_values::error);
+        observe_db(
+            &self.handler,
+            "begin",
+            started,
+            "BEGIN",
+            result.as_ref().err(),
+        );
+        result?;
+        self.table.push(Transaction).map_err(|e| {
+            DbError::Unavailable(format!("no room for another resource in this request: {e}"))
+        })
+    }
+
+    async fn use_primary(&mut self) {
+        self.db.use_primary();
+    }
+}
+
+impl db::HostTransaction for GuestState {
+    async fn query(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Rows, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query(Lane::Transaction, &sql, db_values::params(params))
+            .await
+            .map(db_values::rows)
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_packed(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<PackedRows, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query_packed(Lane::Transaction, &sql, db_values::params(params))
+            .await
+            .map(db_values::packed)
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn query_json(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Vec<u8>, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .query_json(Lane::Transaction, &sql, db_values::params(params))
+            .await
+            .map_err(db_values::error);
+        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        result
+    }
+
+    async fn execute(
+        &mut self,
+        _tx: Resource<Transaction>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<u64, DbError> {
+        let started = Instant::now();
+        let result = self
+            .db
+            .execute(Lane::Transaction, &sql, db_values::params(params))
+            .await
+            .map_err(db_values::error);
+        observe_db(
+            &self.handler,
+            "execute",
+            started,
+            &sql,
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    async fn commit(&mut self, tx: Resource<Transaction>) -> Result<(), DbError> {
+        let _ = self.table.delete(tx);
+        let started = Instant::now();
+        let result = self.db.commit().await.map_err(db_values::error);
+        observe_db(
+            &self.handler,
+            "commit",
+            started,
+            "COMMIT",
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    async fn drop(&mut self, tx: Resource<Transaction>) -> wasmtime::Result<()> {
+        // A transaction dropped without commit: roll it back now (a commit
+        // already ended it, and this is then a no-op).
+        self.table.delete(tx)?;
+        self.db.rollback().await;
+        Ok(())
+    }
+}
+
+impl route::Host for GuestState {
+    async fn current(&mut self) -> Matched {
+        self.route.clone()
+    }
+}
+
+fn observe_db(
+    handler: &Arc<str>,
+    call: &'static str,
+    started: Instant,
+    sql: &str,
+    error: Option<&DbError>,
+) {
+    metrics::histogram!(DB_QUERY, "handler" => handler.clone(), "call" => call)
+        .record(started.elapsed().as_secs_f64());
+    match error {
+        None => tracing::trace!(handler.name = &**handler, db.statement = sql, "db call"),
+        Some(err) => {
+            tracing::debug!(handler.name = &**handler, db.statement = sql, error = ?err, "db call failed");
+        }
+    }
+}
+
+impl log::Host for GuestState {
+    async fn log(&mut self, level: Level, message: String) {
+        let message = truncate(&message, MAX_LOG_MESSAGE_BYTES);
+        let handler = &*self.handler;
+        match level {
+            Level::Trace => tracing::trace!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Debug => tracing::debug!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Info => tracing::info!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Warn => tracing::warn!(handler.name = handler, guest.log = true, "{message}"),
+            Level::Error => tracing::error!(handler.name = handler, guest.log = true, "{message}"),
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,40 @@
+//! The wasm side of the geofn host: one engine, components compiled once
+//! and pre-linked once, a fresh limited store per request, and the host
+//! imports a handler calls. This is where WIT types meet the database
+//! layer's, in [`db_values`] alone.
+//!
+//! - [`engine`]: the engine, the linker, compiling, the epoch ticker.
+//! - [`bindings`]: the `geofn:handler` WIT world, generated once.
+//! - [`transaction`]: the host side of the guest's `db.transaction`.
+//! - [`db_values`]: WIT `db` values, rows and errors ↔ `geofn_db`'s.
+//! - [`guest`]: the store's data: WASI with nothing granted, the request's
+//!   database session, and the `db`/`log`/`route` imports on it.
+//! - [`call`]: one request through one handler, with its deadline.
+//! - [`limits`]: per-handler limits and their defaults.
+//! - [`memory_watch`]: the store's limiter, with the largest memory seen.
+//! - [`budget`]: the memory budget the instances alive at once share.
+//! - [`reuse`]: opt-in bounded reuse of a handler's instances.
+//! - [`reset`]: how instance slots are wiped between requests.
+//! - [`artifacts`]: compiled components cached on disk.
+//! - [`system`]: what the kernel says about memory and swap.
+
+#![deny(missing_docs)]
+
+pub mod artifacts;
+pub mod bindings;
+pub mod budget;
+pub mod call;
+pub mod db_values;
+pub mod engine;
+pub mod guest;
+pub mod limits;
+pub mod memory_watch;
+pub mod reset;
+pub mod reuse;
+pub mod system;
+pub mod transaction;
+
+pub use call::{Answer, CallError, CallInputs, Called, Warm};
+pub use engine::{CompileError, EPOCH_TICK, MAX_CONCURRENT_INSTANCES, Runtime, RuntimeSettings};
+pub use guest::GuestState;
+pub use limits::Limits;

@@ -1,0 +1,198 @@
+//! The files `geofn new` writes: its templates, and the SDK, contract and
+//! WIT of this very host, included at build time so a generated handler
+//! needs nothing from the geofn repository.
+
+/// Files of the generated crate, by path, with `{{...}}` placeholders.
+pub const TEMPLATE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../templates/new-handler/Cargo.toml"),
+    ),
+    (
+        "geofn-handler.toml",
+        include_str!("../../templates/new-handler/geofn-handler.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../templates/new-handler/src/lib.rs"),
+    ),
+    (
+        ".cargo/config.toml",
+        include_str!("../../templates/new-handler/.cargo/config.toml"),
+    ),
+    (
+        "rust-toolchain.toml",
+        include_str!("../../templates/new-handler/rust-toolchain.toml"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/new-handler/gitignore"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/new-handler/README.md"),
+    ),
+    (
+        "vendor/geofn-guest/Cargo.toml",
+        include_str!("../../templates/new-handler/vendor-geofn-guest.Cargo.toml"),
+    ),
+    (
+        "vendor/geofn-contract/Cargo.toml",
+        include_str!("../../templates/new-handler/vendor-geofn-contract.Cargo.toml"),
+    ),
+];
+
+/// The guest SDK, the shared contract and the WIT world, copied as they
+/// are in this host's source (a test keeps the list complete).
+pub const VENDORED: &[(&str, &str)] = &[
+    ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
+    (
+        "vendor/geofn-guest/src/lib.rs",
+        include_str!("../../../handlers/sdk/src/lib.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/error.rs",
+        include_str!("../../../handlers/sdk/src/error.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/geometry.rs",
+        include_str!("../../../handlers/sdk/src/geometry.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/http.rs",
+        include_str!("../../../handlers/sdk/src/http.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/manifest.rs",
+        include_str!("../../../handlers/sdk/src/manifest.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/packed.rs",
+        include_str!("../../../handlers/sdk/src/packed.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/router.rs",
+        include_str!("../../../handlers/sdk/src/router.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/rows.rs",
+        include_str!("../../../handlers/sdk/src/rows.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/sql.rs",
+        include_str!("../../../handlers/sdk/src/sql.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/tx.rs",
+        include_str!("../../../handlers/sdk/src/tx.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/bindings.rs",
+        include_str!("../../../handlers/sdk/src/bindings.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/prelude.rs",
+        include_str!("../../../handlers/sdk/src/prelude.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/wit.rs",
+        include_str!("../../../handlers/sdk/src/wit.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/lib.rs",
+        include_str!("../../../crates/contract/src/lib.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/ewkb.rs",
+        include_str!("../../../crates/contract/src/ewkb.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/packed.rs",
+        include_str!("../../../crates/contract/src/packed.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/problem.rs",
+        include_str!("../../../crates/contract/src/problem.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/access.rs",
+        include_str!("../../../crates/contract/src/access.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/embedded.rs",
+        include_str!("../../../crates/contract/src/embedded.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/limits.rs",
+        include_str!("../../../crates/contract/src/limits.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/manifest.rs",
+        include_str!("../../../crates/contract/src/manifest.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/names.rs",
+        include_str!("../../../crates/contract/src/names.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/route.rs",
+        include_str!("../../../crates/contract/src/route.rs"),
+    ),
+];
+
+/// Files of a generated Python handler, with `{{...}}` placeholders.
+pub const PYTHON_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "app.py",
+        include_str!("../../templates/new-handler-python/app.py"),
+    ),
+    (
+        "geofn-handler.toml",
+        include_str!("../../templates/new-handler-python/geofn-handler.toml"),
+    ),
+    (
+        "build.sh",
+        include_str!("../../templates/new-handler-python/build.sh"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/new-handler-python/gitignore"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/new-handler-python/README.md"),
+    ),
+];
+
+/// The Python SDK, its build step and the WIT world, as in this source.
+pub const PYTHON_VENDORED: &[(&str, &str)] = &[
+    ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
+    (
+        "build.py",
+        include_str!("../../../handlers/python/build.py"),
+    ),
+    (
+        "geofn/__init__.py",
+        include_str!("../../../handlers/python/sdk/geofn/__init__.py"),
+    ),
+    (
+        "geofn/app.py",
+        include_str!("../../../handlers/python/sdk/geofn/app.py"),
+    ),
+    (
+        "geofn/db.py",
+        include_str!("../../../handlers/python/sdk/geofn/db.py"),
+    ),
+    (
+        "geofn/geometry.py",
+        include_str!("../../../handlers/python/sdk/geofn/geometry.py"),
+    ),
+    (
+        "geofn/http.py",
+        include_str!("../../../handlers/python/sdk/geofn/http.py"),
+    ),
+    (
+        "geofn/log.py",
+        include_str!("../../../handlers/python/sdk/geofn/log.py"),
+    ),
+];
