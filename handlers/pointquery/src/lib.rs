@@ -3,19 +3,22 @@
 //! page and render the same way.
 //!
 //! - [`filter`]: `bbox`, `near` + `radius`, `datetime`, `limit`, `cursor` from a query string.
+//! - [`datetime`]: `datetime`, an instant or an interval over `created_at`.
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
 //! - [`geojson`]: Features and FeatureCollections.
 //! - [`wire`]: the guide's JSON array of points, written directly.
 
 pub mod cursor;
+pub mod datetime;
 pub mod filter;
 pub mod geojson;
 pub mod store;
 pub mod wire;
 
 pub use cursor::Cursor;
-pub use filter::{Bbox, Limits, Near, Query, TimeBound, TimeRange};
+pub use datetime::{TimeBound, TimeRange};
+pub use filter::{Bbox, Limits, Near, Query};
 pub use store::{Page, Point};
 
 /// The query string of the next page: the request's own parameters with
