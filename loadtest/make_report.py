@@ -5,76 +5,22 @@ Usage: make_report.py REPORT_DIR CLIENTS HOLD [ROUNDS]
 """
 
 import csv
+import functools
 import os
 import pathlib
-import platform
-import re
 import subprocess
 import sys
+
+import report_inputs
+from report_floor import floor_accounting
+from report_inputs import cpu, held
 
 out = pathlib.Path(sys.argv[1])
 clients, hold = sys.argv[2], sys.argv[3]
 rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-
-
-def summary(name):
-    rows = list(csv.DictReader(open(out / f"{name}-summary.csv")))
-    row = next(r for r in rows if r["request"] == "all")
-    seconds = float(hold.rstrip("s"))
-    requests, failures = int(row["requests"]), int(row["failures"])
-    return {
-        "rps": (requests - failures) / seconds,
-        "failures": failures,
-        "p50": float(row["p50_ms"]),
-        "p95": float(row["p95_ms"]),
-        "p99": float(row["p99_ms"]),
-    }
-
-
-def cpu_per_request():
-    """µs of CPU per answered request, of the server and of PostgreSQL, by run label."""
-    path = out / "cpu.csv"
-    if not path.exists():
-        return {}
-    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-    table = {}
-    for row in csv.DictReader(open(path)):
-        answered = summary(row["label"])["rps"] * float(hold.rstrip("s"))
-        if answered > 0:
-            table[row["label"]] = (int(row["server_ticks"]) * tick_us / answered,
-                                   int(row["postgres_ticks"]) * tick_us / answered)
-    return table
-
-
-def steps(name):
-    return list(csv.DictReader(open(out / f"{name}-steps.csv")))
-
-
-def pgbench(script):
-    text = (out / f"pgbench-{script}.txt").read_text()
-    tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
-    latency = float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
-    return tps, latency
-
-
-def criterion():
-    text = (out / "criterion.txt").read_text()
-    match = re.search(r"time:\s+\[([\d.]+) (\S+) ([\d.]+) (\S+) ([\d.]+) (\S+)\]", text)
-    if not match:
-        return None
-    value, unit = float(match.group(3)), match.group(4)
-    scale = {"ns": 0.001, "µs": 1.0, "us": 1.0, "ms": 1000.0}[unit]
-    return value * scale
-
-
-def cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+summary = functools.partial(report_inputs.summary, out, hold)
+steps = functools.partial(report_inputs.steps, out)
+pgbench = functools.partial(report_inputs.pgbench, out)
 
 
 g_get, n_get = summary("geofn-get"), summary("native-get")
@@ -83,29 +29,13 @@ has_reuse = (out / "reuse-get-summary.csv").exists()
 r_get, r_post = (summary("reuse-get"), summary("reuse-post")) if has_reuse else (None, None)
 empty = summary("geofn-empty")
 livez = summary("geofn-livez") if (out / "geofn-livez-summary.csv").exists() else None
-cpu_us = cpu_per_request()
+cpu_us = report_inputs.cpu_per_request(out, hold)
 pg_select, pg_insert = pgbench("select"), pgbench("insert")
-instantiate = criterion()
+instantiate = report_inputs.criterion(out)
 users = steps("users")
 native_users = steps("native-users") if (out / "native-users-steps.csv").exists() else None
 rates = steps("rates")
 top = users[-1]
-
-
-def held(ramp):
-    """The most users of a ramp answered with p95 < 100 ms and no failure,
-    counting only the steps before the first one that missed."""
-    best = 0
-    for row in ramp:
-        if float(row["p95_ms"]) >= 100 or float(row["failures_per_s"]) > 0:
-            break
-        best = int(row["users"])
-    return best
-
-
-def floor_rows():
-    path = out / "floor.csv"
-    return {r["setting"]: r for r in csv.DictReader(open(path))} if path.exists() else None
 
 
 def room_for_the_targets():
@@ -144,96 +74,6 @@ def room_for_the_targets():
         w(f"| {name} | {reference:.0f}/s | {cores * 1e6 / (fraction * reference):.0f} µs | "
           f"{allowed:.0f} µs | {instance:.0f} µs | {left} | {today:.0f} µs |")
     w("")
-
-
-def floor_accounting():
-    """The floor of a fresh instance, counted by the kernel (floor.sh)."""
-    rows = floor_rows()
-    if rows is None or not {"hot", "cycled", "http-livez", "http-empty"} <= rows.keys():
-        return
-    w("### The per-request floor, accounted for")
-    w("")
-    w("`loadtest/floor.sh` counts, per request, what the kernel sees of one fresh instance of the "
-      "empty handler: CPU (perf's task-clock), page faults, context switches, TLB flushes of the "
-      "process (`tlb:tlb_flush`), TLB shootdown interrupts on the whole machine (`/proc/interrupts`) "
-      "and system calls (`raw_syscalls:sys_enter`). *hot* is criterion's loop (instantiate + call "
-      "one after another on one task: the same pool slot every time); *cycled* the same with 32 "
-      "calls in flight, so 32 slots take turns as under load; *http* the running host at 32 "
-      "connections, `GET /empty` against `GET /livez` (a host route that never enters wasm), each "
-      "minus the same window of the idle host.")
-    w("")
-    w("| setting | host CPU µs/req | page faults | context switches | TLB flushes | TLB shootdowns | system calls |")
-    w("|---|---|---|---|---|---|---|")
-    names = {"hot": "instantiate + call, one slot (criterion's loop)",
-             "cycled": "instantiate + call, 32 in flight",
-             "http-livez": "HTTP `GET /livez`, no wasm",
-             "http-empty": "HTTP `GET /empty`, a fresh instance",
-             "http-scatter-16": "HTTP, the probe writing 16 pages 8 KiB apart",
-             "http-scatter-100": "HTTP, the probe writing 100 pages 8 KiB apart"}
-    keys = ["cpu_us", "page_faults", "context_switches", "tlb_flushes", "tlb_shootdowns", "syscalls"]
-    for name, label in names.items():
-        if name not in rows:
-            continue
-        r = rows[name]
-        w(f"| {label} | " + " | ".join(r[k].replace("-0.000", "0.000") for k in keys) + " |")
-    e, l = rows["http-empty"], rows["http-livez"]
-    diff = {k: float(e[k]) - float(l[k]) for k in keys}
-    w("| *the instance in the host: `/empty` − `/livez`* | " + " | ".join(
-        f"*{diff[k]:.2f}*" if k == "cpu_us" else f"*{diff[k]:.3f}*" for k in keys) + " |")
-    w("")
-    hot, cycled = float(rows["hot"]["cpu_us"]), float(rows["cycled"]["cpu_us"])
-    syscalls = out / "floor-syscalls.txt"
-    listed = ""
-    if syscalls.exists():
-        lines_ = syscalls.read_text().splitlines()[1:]
-        listed = ", ".join(f"`{n}` {v}" for n, v in (x.split() for x in lines_[1:8]))
-    w(f"The instance costs the host {diff['cpu_us']:.1f} µs of CPU per request over a host route. "
-      f"Criterion's loop accounts for {hot:.1f} µs of it; with 32 calls in flight the same work "
-      f"costs {cycled:.1f} µs, {cycled - hot:.1f} µs more, with page faults, TLB flushes and system "
-      "calls unchanged: that is memory traffic (each slot's tables, stack and first heap pages are "
-      "cold in the caches when its turn comes back), not kernel work. The rest, "
-      f"{diff['cpu_us'] - cycled:.1f} µs, is the dispatch around the call in the host (route "
-      "lookup, admission, the memory-budget reservation, the request's copy into the guest and "
-      "the answer's out of it). The kernel's share is small: "
-      f"{diff['page_faults']:.3f} page faults, {diff['tlb_shootdowns']:.3f} TLB shootdowns and "
-      f"{diff['syscalls']:.2f} system calls more per request, the one system call being the "
-      "`PAGEMAP_SCAN` ioctl that finds the pages the request wrote (`ioctl` in the strace "
-      f"count of `GET /empty`, per request: {listed}). No `mprotect`, no `madvise` per request "
-      "(the slot keeps 1 MiB of guest memory resident and resets only what was written), and "
-      "no `getrandom`: wasmtime-wasi 48 seeds each WASI context's generators from the thread's "
-      "own generator, which asks the OS only when it reseeds (0.002 calls per request). The "
-      "`clock_nanosleep` calls are the epoch ticker's (one thread waking every millisecond for "
-      "deadlines, whatever the load), `process_madvise` wasmtime's batched decommits of the "
-      "slots of instances that grew beyond what stays resident.")
-    w("")
-    if {"http-scatter-16", "http-scatter-100"} <= rows.keys():
-        few, many = rows["http-scatter-16"], rows["http-scatter-100"]
-        empty_faults = float(rows["http-empty"]["page_faults"])
-        refaults = float(many["page_faults"]) - empty_faults
-        w("A handler that writes its memory in many scattered places pays for each page written: "
-          f"16 pages 8 KiB apart cost {float(few['cpu_us']):.1f} µs per request, 100 cost "
-          f"{float(many['cpu_us']):.1f} µs: the guest's own writes, and the reset zeroing every "
-          "page written. wasmtime PR #14357 reports that one `PAGEMAP_SCAN` stops after 32 dirty "
-          "regions and the rest is decommitted, to fault in again on the slot's next request: "
-          + (f"here 100 regions cost {float(many['page_faults']):.3f} page faults per request "
-             f"against {float(few['page_faults']):.3f} for 16 and {empty_faults:.3f} for the empty "
-             "handler, so with wasmtime 48.0.8 on this kernel no such re-faulting shows."
-             if refaults < 1 else
-             f"here 100 regions cost {refaults:.1f} page faults per request more than the empty "
-             "handler: that re-faulting.") )
-        w("")
-    reset = out / "memory-reset.csv"
-    if reset.exists():
-        empty_rows = [r for r in csv.DictReader(open(reset)) if r["path"] == "/empty"]
-        scan = sorted(float(r["scan_host_us"]) for r in empty_rows)
-        full = sorted(float(r["full_host_us"]) for r in empty_rows)
-        w("These counts are for the `PAGEMAP_SCAN` reset, which geofn uses only where no page of "
-          "the process can reach swap (Security model in the README). Where swap is reachable "
-          "every page of the slot is reset: `GET /empty` then costs the host "
-          f"{full[0]:.0f}-{full[-1]:.0f} µs per request against {scan[0]:.0f}-{scan[-1]:.0f} "
-          "with the scan (`loadtest/memory-reset.sh`, `report/memory-reset.csv`); the fix that "
-          "would remove that price is a second scan for swapped pages in wasmtime.")
-        w("")
 
 
 def paired_ratio(route, key, host="geofn"):
@@ -421,7 +261,7 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "request's work done in wasm behind a copy at each boundary, and the HTTP and tracing layers "
   "around it.")
 w("")
-floor_accounting()
+floor_accounting(out, w)
 room_for_the_targets()
 clean = [r for r in users if float(r["failures_per_s"]) == 0]
 first_503 = next((r for r in users if float(r["failures_per_s"]) > 0), None)
