@@ -75,9 +75,14 @@ build: handlers
 run: build
 	target/release/geofn dev --listen $(LISTEN) --handlers target/handlers --data-dir $(DATA_DIR)
 
+# The host's crates, bottom layer first (docs/internals.md draws them).
+HOST_CRATES := geofn-contract geofn-telemetry geofn-pgcluster geofn-db geofn-runtime \
+               geofn-handler-set geofn-http geofn
+
 lint: deps
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p geofn -p geofn-load -p geofn-contract --all-targets -- -D warnings
+	python3 scripts/check-structure.py
+	$(CARGO) clippy $(addprefix -p ,$(HOST_CRATES) geofn-load) --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-contract geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
 
 # Known advisories (offline RustSec snapshot), licences, bans, sources.
@@ -94,7 +99,7 @@ verify-deploy: test-deps handlers
 
 # The image built and both compose stacks run for real with podman, stand-in
 # base images where no registry is reachable (deploy/podman/). Not part of
-# `make test`: see the README for how long it takes.
+# `make test`: docs/deploying.md says how long it takes.
 verify-containers: handlers
 	@deploy/podman/install.sh $(TARGET_DIR)/tools
 	python3 deploy/podman/verify.py $(TARGET_DIR)/tools
