@@ -1,10 +1,12 @@
 //! Fleet deploys: `PUT /admin/handlers/{name}` stores a new version after
-//! checking it would load, `POST /admin/handlers/{name}/rollback` goes back.
+//! checking it would load, `POST /admin/handlers/{name}/rollback` goes back;
+//! each answers once the replica it was sent to serves the result.
 //! Every replica picks the change up through LISTEN/NOTIFY
 //! (`geofn_handler_set::fleet`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::to_bytes;
@@ -25,6 +27,14 @@ use geofn_handler_set::snapshot::{ComponentFile, read_snapshot};
 
 use crate::problem::Problem;
 use crate::state::AppState;
+
+/// How long a push or rollback waits for this replica to serve the new
+/// version before it answers: the component was compiled (and cached) and
+/// its migrations applied while the push was checked, so the swap itself
+/// takes milliseconds; a reload held up by the database takes longer.
+const SERVED_WITHIN: Duration = Duration::from_secs(10);
+/// How often the served set is looked at meanwhile.
+const SERVED_POLL: Duration = Duration::from_millis(5);
 
 fn bad(detail: impl Into<String>) -> Problem {
     Problem::new(
@@ -162,16 +172,49 @@ async fn push_version(
         .await
         .map_err(store_failure)?;
     tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, "handler pushed");
+    let served_here = served_here(state, &name, version).await;
+    let routes = if spec.routes.is_empty() {
+        &embedded.routes
+    } else {
+        &spec.routes
+    };
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/admin/handlers/{name}"))],
         Json(json!({
             "name": name, "version": version, "sha256": sha256,
-            "routes": spec.routes, "database": spec.database,
+            "routes": routes, "database": spec.database,
             "migrations": embedded.migrations.iter().map(|m| &m.id).collect::<Vec<_>>(),
+            "served_here": served_here,
         })),
     )
         .into_response())
+}
+
+/// Waits until this replica serves `version` of `name` (its reload loop
+/// takes the change from the fleet's notification), so that whoever
+/// pushed can call the new version through this replica as soon as the
+/// answer arrives; whether it did within [`SERVED_WITHIN`]. The others
+/// follow on their own.
+async fn served_here(state: &AppState, name: &str, version: i32) -> bool {
+    let origin = component_key(name, version).display().to_string();
+    let deadline = Instant::now() + SERVED_WITHIN;
+    loop {
+        let served = state
+            .registry
+            .current()
+            .handlers()
+            .iter()
+            .any(|h| *h.name == *name && *h.origin == origin);
+        if served {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(handler.name = %name, handler.version = version, "stored, but not served here within {SERVED_WITHIN:?}");
+            return false;
+        }
+        tokio::time::sleep(SERVED_POLL).await;
+    }
 }
 
 /// The request body, the component, within [`MAX_COMPONENT_BYTES`].
@@ -292,7 +335,9 @@ pub async fn rollback(
     match store::rollback(&state.pool, &name, to, &notification).await {
         Ok(version) => {
             tracing::info!(handler.name = %name, handler.version = version, "handler rolled back");
-            Json(json!({ "name": name, "version": version })).into_response()
+            let served_here = served_here(&state, &name, version).await;
+            Json(json!({ "name": name, "version": version, "served_here": served_here }))
+                .into_response()
         }
         Err(err) => store_failure(err).into_response(),
     }
