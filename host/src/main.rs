@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod admin_client;
 mod config;
+mod dev_token;
 mod healthcheck;
 mod scaffold;
 mod startup;
@@ -87,41 +88,45 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             let database = args.database.resolve()?.ok_or(ConfigError::NoDatabase)?;
-            serve(&args.server, database).await
+            serve(&args.server, database, None).await
         }
-        Command::Dev(args) => match args.database.resolve()? {
-            Some(database) => serve(&args.server, database).await,
-            None => {
-                let data_dir = args.data_dir.clone();
-                let cluster = tokio::task::spawn_blocking(move || {
-                    PgCluster::start(&data_dir, ClusterOptions::default())
-                })
-                .await?
-                .with_context(|| {
-                    format!(
-                        "starting the private PostgreSQL in {}",
-                        args.data_dir.display()
-                    )
-                })?;
-                tracing::info!(
-                    data_dir = %args.data_dir.display(),
-                    port = cluster.port(),
-                    "private PostGIS cluster running"
-                );
-                // Loopback to our own cluster: nothing to encrypt against.
-                let database = Database::primary(
-                    cluster.config(),
-                    TlsSettings {
-                        mode: SslMode::Disable,
-                        root_cert: None,
-                    },
-                );
-                let result = serve(&args.server, database).await;
-                // Stopping waits for PostgreSQL to exit: keep it off the workers.
-                tokio::task::spawn_blocking(move || drop(cluster)).await?;
-                result
+        Command::Dev(mut args) => {
+            let token_file = dev_admin_token(&mut args.server, &args.data_dir)?;
+            let token_file = token_file.as_deref();
+            match args.database.resolve()? {
+                Some(database) => serve(&args.server, database, token_file).await,
+                None => {
+                    let data_dir = args.data_dir.clone();
+                    let cluster = tokio::task::spawn_blocking(move || {
+                        PgCluster::start(&data_dir, ClusterOptions::default())
+                    })
+                    .await?
+                    .with_context(|| {
+                        format!(
+                            "starting the private PostgreSQL in {}",
+                            args.data_dir.display()
+                        )
+                    })?;
+                    tracing::info!(
+                        data_dir = %args.data_dir.display(),
+                        port = cluster.port(),
+                        "private PostGIS cluster running"
+                    );
+                    // Loopback to our own cluster: nothing to encrypt against.
+                    let database = Database::primary(
+                        cluster.config(),
+                        TlsSettings {
+                            mode: SslMode::Disable,
+                            root_cert: None,
+                        },
+                    );
+                    let result = serve(&args.server, database, token_file).await;
+                    // Stopping waits for PostgreSQL to exit: keep it off the workers.
+                    tokio::task::spawn_blocking(move || drop(cluster)).await?;
+                    result
+                }
             }
-        },
+        }
         Command::Health(_)
         | Command::Push(_)
         | Command::Rollback(_)
@@ -132,7 +137,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
+/// The admin token of `geofn dev`: the one given, else the data
+/// directory's own (made on first start); returns that file, which the
+/// server announces once it listens.
+fn dev_admin_token(
+    server: &mut ServerArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if server.admin_token.is_some() {
+        return Ok(None);
+    }
+    let (token, made) = dev_token::load_or_create(data_dir)
+        .with_context(|| format!("keeping an admin token in {}", data_dir.display()))?;
+    let file = data_dir.join(dev_token::TOKEN_FILE);
+    if made {
+        tracing::info!(file = %file.display(), "made an admin token for this dev server");
+    }
+    server.admin_token = Some(token);
+    Ok(Some(file))
+}
+
+/// Serves until a signal; `dev_token`: the token file a `geofn dev`
+/// announces to the admin commands on this machine.
+async fn serve(
+    server: &ServerArgs,
+    database: Database,
+    dev_token: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let state = startup::build_state(server, database.clone()).await?;
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
@@ -148,7 +179,19 @@ async fn serve(server: &ServerArgs, database: Database) -> anyhow::Result<()> {
     tracing::info!(listen = %local, memory_reset = ?state.runtime().reset(), "serving");
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
-    geofn_http::run(listener, state, shutdown.clone(), server.shutdown_timing()).await?;
+    if let Some(file) = dev_token {
+        dev_token::announce(local.port(), file);
+        println!(
+            "admin token: {} (kept in {}; push with: geofn push FILE)",
+            server.admin_token.as_deref().unwrap_or_default(),
+            file.display()
+        );
+    }
+    let served = geofn_http::run(listener, state, shutdown.clone(), server.shutdown_timing()).await;
+    if dev_token.is_some() {
+        dev_token::withdraw(local.port());
+    }
+    served?;
     reloader.await?;
     shutdown.cancel();
     anyhow::ensure!(

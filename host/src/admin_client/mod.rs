@@ -1,80 +1,21 @@
 //! `geofn push`, `geofn rollback`, `geofn handlers`: the admin API from the
-//! command line. Exit codes: 0 done, 1 refused by the server (the problem
-//! document is printed), 2 the server could not be reached.
+//! command line. Exit codes: 0 done, 1 refused (with what is wrong and what
+//! to do), 2 the server could not be reached.
+//!
+//! - [`target`]: the server and the token shown to it.
+//! - [`outcome`]: an answer made into a result or an explanation.
 
-use std::process::ExitCode;
+mod outcome;
+mod target;
 
 use geofn_contract::embedded::Embedded;
 use geofn_handler_set::artifact;
 use geofn_handler_set::fleet::store::MAX_COMPONENT_BYTES;
+pub use outcome::Outcome;
+use outcome::{agent, finish};
+use target::Target;
 
 use crate::config::{AdminArgs, PushArgs, RollbackArgs};
-
-/// What a command ended with.
-pub enum Outcome {
-    /// Success, with the server's JSON answer.
-    Done(serde_json::Value),
-    /// The server said no: status and its problem document (or body).
-    Refused(u16, String),
-    /// No answer.
-    Unreachable(String),
-}
-
-impl Outcome {
-    /// Prints the outcome and turns it into the process exit code.
-    pub fn report(self) -> ExitCode {
-        match self {
-            Outcome::Done(body) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&body).unwrap_or_default()
-                );
-                ExitCode::SUCCESS
-            }
-            Outcome::Refused(status, body) => {
-                let detail = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|p| p["detail"].as_str().map(str::to_owned))
-                    .unwrap_or(body);
-                eprintln!("refused ({status}): {detail}");
-                ExitCode::from(1)
-            }
-            Outcome::Unreachable(why) => {
-                eprintln!("no answer: {why}");
-                ExitCode::from(2)
-            }
-        }
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
-fn url(admin: &AdminArgs, path: &str) -> String {
-    format!("{}{path}", admin.url.trim_end_matches('/'))
-}
-
-fn finish(response: Result<http::Response<ureq::Body>, ureq::Error>) -> Outcome {
-    match response {
-        Err(err) => Outcome::Unreachable(err.to_string()),
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let body = response.body_mut().read_to_string().unwrap_or_default();
-            if (200..300).contains(&status) {
-                Outcome::Done(
-                    serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-                )
-            } else {
-                Outcome::Refused(status, body)
-            }
-        }
-    }
-}
 
 /// Pushes a component.
 pub fn push(args: &PushArgs) -> Outcome {
@@ -126,17 +67,14 @@ pub fn push(args: &PushArgs) -> Outcome {
     for (key, value) in &args.limits {
         query.append_pair(key, value);
     }
-    let target = url(
-        &args.admin,
-        &format!("/admin/handlers/{name}?{}", query.finish()),
-    );
-    finish(
-        agent()
-            .put(&target)
-            .header("authorization", &format!("Bearer {}", args.admin.token))
-            .header("content-type", "application/wasm")
-            .send(&bytes[..]),
-    )
+    let target = Target::new(&args.admin);
+    let mut request = agent()
+        .put(&target.url(&format!("/admin/handlers/{name}?{}", query.finish())))
+        .header("content-type", "application/wasm");
+    if let Some(authorization) = target.authorization() {
+        request = request.header("authorization", &authorization);
+    }
+    finish(&target, request.send(&bytes[..]))
 }
 
 /// Rolls a handler back.
@@ -145,20 +83,20 @@ pub fn rollback(args: &RollbackArgs) -> Outcome {
     if let Some(version) = args.version {
         path.push_str(&format!("?version={version}"));
     }
-    finish(
-        agent()
-            .post(&url(&args.admin, &path))
-            .header("authorization", &format!("Bearer {}", args.admin.token))
-            .send_empty(),
-    )
+    let target = Target::new(&args.admin);
+    let mut request = agent().post(&target.url(&path));
+    if let Some(authorization) = target.authorization() {
+        request = request.header("authorization", &authorization);
+    }
+    finish(&target, request.send_empty())
 }
 
 /// Lists handlers.
 pub fn handlers(args: &AdminArgs) -> Outcome {
-    finish(
-        agent()
-            .get(&url(args, "/admin/handlers"))
-            .header("authorization", &format!("Bearer {}", args.token))
-            .call(),
-    )
+    let target = Target::new(args);
+    let mut request = agent().get(&target.url("/admin/handlers"));
+    if let Some(authorization) = target.authorization() {
+        request = request.header("authorization", &authorization);
+    }
+    finish(&target, request.call())
 }

@@ -99,9 +99,10 @@ pub struct AdminArgs {
     /// Base URL of any replica (or the load balancer in front of them).
     #[arg(long, env = "GEOFN_URL", default_value = "http://127.0.0.1:5000")]
     pub url: String,
-    /// The admin token (GEOFN_ADMIN_TOKEN of the replicas).
+    /// The admin token (GEOFN_ADMIN_TOKEN of the replicas) [default: a
+    /// local `geofn dev` server's own, when --url is one on this machine].
     #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
 }
 
 /// `geofn push`.
@@ -240,7 +241,8 @@ pub struct ServerArgs {
     /// Default request-body cap.
     #[arg(long, env = "GEOFN_MAX_BODY_KIB", default_value_t = DEFAULT_BODY_BYTES >> 10)]
     pub max_body_kib: usize,
-    /// Bearer token for /admin/...; without one there are no admin routes.
+    /// Bearer token for /admin/...; without one `serve` has no admin
+    /// routes, and `dev` makes one of its own (kept in --data-dir).
     #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// How often to compare the handlers directory's metadata, as a fallback

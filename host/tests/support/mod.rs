@@ -300,6 +300,16 @@ impl Host {
         ] {
             command.env_remove(var);
         }
+        // A `geofn dev` records its admin token's place in the user's state
+        // directory: keep the tests' records out of the real one, unless the
+        // test chose a home of its own.
+        let own_home = command
+            .as_std()
+            .get_envs()
+            .any(|(key, _)| key == "HOME" || key == "XDG_STATE_HOME");
+        if !own_home {
+            command.env("XDG_STATE_HOME", target_dir().join("test-state"));
+        }
         command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
