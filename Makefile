@@ -2,7 +2,8 @@
 #
 #   make run     install what is missing, build, serve on a private PostGIS (.geofn/)
 #   make test    the whole suite (what CI runs)
-#   make build   release host at target/release/geofn, components + manifest in target/handlers/
+#   make build   release host at target/release/geofn (and on the PATH, in $(BINDIR)),
+#                components + manifest in target/handlers/
 
 CARGO       ?= cargo
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
@@ -19,6 +20,9 @@ PYTHON_HANDLERS := points
 COMPONENTIZE_PY_VERSION := 0.25.1
 PYTHON_OUT  := $(TARGET_DIR)/python-handlers
 LISTEN      ?= 0.0.0.0:5000
+# Where `make build` puts `geofn` so the README's commands find it: a
+# directory every login has on its PATH.
+BINDIR      ?= $(if $(filter 0,$(shell id -u)),/usr/local/bin,$(HOME)/.cargo/bin)
 DATA_DIR    ?= .geofn
 
 .PHONY: run test build handlers python-handlers deps test-deps lint audit chart verify-deploy verify-containers
@@ -71,6 +75,10 @@ build: handlers
 	  mkdir -p target/release target/handlers && \
 	  cp $(TARGET_DIR)/release/geofn target/release/geofn && \
 	  cp $(TARGET_DIR)/handlers/* target/handlers/; fi
+	@mkdir -p $(BINDIR) && install -m 0755 target/release/geofn $(BINDIR)/geofn.tmp && \
+	  mv -f $(BINDIR)/geofn.tmp $(BINDIR)/geofn && echo "installed $(BINDIR)/geofn"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	  *) echo "note: $(BINDIR) is not on your PATH; add it, or call $(BINDIR)/geofn";; esac
 
 run: build
 	target/release/geofn dev --listen $(LISTEN) --handlers target/handlers --data-dir $(DATA_DIR)
