@@ -14,6 +14,9 @@
 //! [database]              # optional: other handlers' schemas or tables
 //! read = ["points"]
 //!
+//! [auth]                  # optional: routes that need a verified token
+//! require = ["POST /regions"]
+//!
 //! [[migrations]]          # forward only, applied in order, each once
 //! id = "0001-regions"
 //! sql = "CREATE TABLE regions (...)"
@@ -22,6 +25,7 @@
 use serde::Deserialize;
 
 use crate::access::DatabaseAccess;
+use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::route::parse_route;
@@ -46,6 +50,9 @@ pub struct Embedded {
     /// Other handlers' schemas or tables it uses.
     #[serde(default)]
     pub database: DatabaseAccess,
+    /// Which of its routes need a verified token, with which scopes.
+    #[serde(default)]
+    pub auth: AuthPolicy,
     /// Its schema, step by step.
     #[serde(default)]
     pub migrations: Vec<Migration>,
@@ -98,6 +105,9 @@ impl Embedded {
                 "database name {table:?} is not `name` or `schema.table`"
             ));
         }
+        if let Some(why) = self.auth.invalid_entry() {
+            return invalid(format!("[auth]: {why}"));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for migration in &self.migrations {
             let id = &migration.id;
@@ -124,10 +134,12 @@ mod tests {
     #[test]
     fn a_manifest_with_migrations_parses() {
         let text = "name = \"regions\"\nroutes = [\"GET /regions\"]\n\
+                    [auth]\nrequire = [\"GET /regions\"]\n\
                     [[migrations]]\nid = \"0001\"\nsql = \"CREATE TABLE regions (id int)\"\n";
         let manifest = Embedded::parse(text.as_bytes()).unwrap();
         assert_eq!(manifest.name.as_deref(), Some("regions"));
         assert_eq!(manifest.migrations[0].id, "0001");
+        assert_eq!(manifest.auth.require, ["GET /regions"]);
     }
 
     #[test]
@@ -141,6 +153,7 @@ mod tests {
                 "twice",
             ),
             ("unknown = 1", "unknown field"),
+            ("[auth]\nrequire = [\"/x\"]", "[auth]"),
         ] {
             let err = Embedded::parse(text.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");

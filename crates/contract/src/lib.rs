@@ -12,7 +12,7 @@
 //!
 //! - [`manifest`]: `geofn.toml`, which component answers which routes.
 //! - [`embedded`]: the manifest a component carries inside itself.
-//! - [`names`], [`route`], [`limits`], [`access`]: the parts both share.
+//! - [`names`], [`route`], [`limits`], [`access`], [`auth`]: the parts both share.
 
 #![deny(missing_docs)]
 
@@ -22,6 +22,8 @@ pub mod problem;
 
 #[cfg(feature = "manifest")]
 pub mod access;
+#[cfg(feature = "manifest")]
+pub mod auth;
 #[cfg(feature = "manifest")]
 pub mod embedded;
 #[cfg(feature = "manifest")]

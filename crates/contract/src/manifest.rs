@@ -15,6 +15,9 @@
 //!
 //! [handlers.points.database]   # other handlers' schemas, or schema.table
 //! read = ["places"]
+//!
+//! [handlers.points.auth]       # routes that need a verified token
+//! require = ["POST /point"]
 //! ```
 //!
 //! Each handler's SQL runs as its own database role, which owns a schema
@@ -27,6 +30,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::access::DatabaseAccess;
+use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::route::{Route, parse_route};
@@ -60,6 +64,10 @@ pub struct HandlerSpec {
     /// component's own manifest says.
     #[serde(default)]
     pub database: Option<DatabaseAccess>,
+    /// Which routes need a verified token; when absent, what the
+    /// component's own manifest says.
+    #[serde(default)]
+    pub auth: Option<AuthPolicy>,
 }
 
 /// Why a manifest was refused.
@@ -94,6 +102,14 @@ pub enum ManifestError {
         /// The name as written.
         table: String,
     },
+    /// An `[auth]` entry that cannot be a route policy.
+    #[error("handler {handler:?}: [auth] {why}")]
+    BadAuth {
+        /// Handler name.
+        handler: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl Manifest {
@@ -113,6 +129,12 @@ impl Manifest {
                 return Err(ManifestError::BadTable {
                     handler: name.clone(),
                     table: table.to_owned(),
+                });
+            }
+            if let Some(why) = spec.auth.as_ref().and_then(AuthPolicy::invalid_entry) {
+                return Err(ManifestError::BadAuth {
+                    handler: name.clone(),
+                    why,
                 });
             }
         }

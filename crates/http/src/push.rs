@@ -299,6 +299,8 @@ async fn would_load(
             routes: spec.routes.clone(),
             limits: spec.limits,
             database: (!spec.database.is_empty()).then(|| spec.database.clone()),
+            // The component's own [auth] applies.
+            auth: None,
         },
     );
     let current = state.registry.current();

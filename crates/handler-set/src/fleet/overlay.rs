@@ -84,6 +84,8 @@ impl Fleet {
                     limits: handler.limits,
                     // Stored empty: the component's own says.
                     database: (!handler.database.is_empty()).then_some(handler.database),
+                    // The component's own [auth] applies.
+                    auth: None,
                 },
             );
         }
