@@ -30,15 +30,19 @@ LAYERS = {
     "geofn-contract": set(),
     "geofn-telemetry": set(),
     "geofn-pgcluster": set(),
+    # Tests' and benches' token issuer: a dev-dependency only.
+    "geofn-test-issuer": set(),
+    "geofn-auth": {"geofn-contract", "geofn-telemetry"},
     "geofn-db": {"geofn-contract", "geofn-telemetry"},
-    "geofn-runtime": {"geofn-contract", "geofn-db", "geofn-telemetry"},
+    "geofn-runtime": {"geofn-auth", "geofn-contract", "geofn-db", "geofn-telemetry"},
     "geofn-handler-set": {"geofn-contract", "geofn-db", "geofn-runtime", "geofn-telemetry"},
     "geofn-http": {
-        "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-runtime", "geofn-telemetry",
+        "geofn-auth", "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-runtime",
+        "geofn-telemetry",
     },
     "geofn": {
-        "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-http", "geofn-pgcluster",
-        "geofn-runtime", "geofn-telemetry",
+        "geofn-auth", "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-http",
+        "geofn-pgcluster", "geofn-runtime", "geofn-telemetry",
     },
 }
 # Crates (by name prefix) the database layer must not reach at all.

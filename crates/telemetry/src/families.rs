@@ -64,6 +64,17 @@ pub const MEMORY_RESERVED: &str = "geofn_memory_budget_reserved_bytes";
 /// What one handler's instances may hold of the budget.
 pub const MEMORY_SHARE: &str = "geofn_memory_budget_handler_share_bytes";
 
+/// Requests refused by the host's token check before their handler ran, by
+/// `handler` and `reason`.
+pub const AUTH_REFUSED: &str = "geofn_auth_refusals_total";
+/// Bearer tokens accepted, by `how`: `signature` (verified now) or
+/// `cached` (verified before).
+pub const AUTH_VERIFIED: &str = "geofn_auth_tokens_verified_total";
+/// Loads of the issuer's keys, by `result` (ok, failed).
+pub const AUTH_KEY_REFRESHES: &str = "geofn_auth_key_refreshes_total";
+/// Keys of the issuer this host can verify with.
+pub const AUTH_KEYS: &str = "geofn_auth_keys";
+
 /// One series per handler version served, rebuilt at every scrape, by
 /// `handler` and `sha256`.
 pub const HANDLER_INFO: &str = "geofn_handler_info";
@@ -121,6 +132,18 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
         READ_FALLBACKS,
         "Reads sent to the primary instead of the read replica, by reason.",
     ),
+    (
+        AUTH_REFUSED,
+        "Requests refused by the token check before their handler ran, by handler and reason.",
+    ),
+    (
+        AUTH_VERIFIED,
+        "Bearer tokens accepted, by how: signature (verified now) or cached.",
+    ),
+    (
+        AUTH_KEY_REFRESHES,
+        "Loads of the token issuer's keys, by result.",
+    ),
 ];
 pub(crate) const GAUGES: &[(&str, &str)] = &[
     (
@@ -154,6 +177,10 @@ pub(crate) const GAUGES: &[(&str, &str)] = &[
     (
         REPLICA_UP,
         "1 while the read replica answers its polls, else 0.",
+    ),
+    (
+        AUTH_KEYS,
+        "Keys of the token issuer this host can verify with.",
     ),
     (
         REPLICA_LAG,

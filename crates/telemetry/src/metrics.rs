@@ -24,6 +24,10 @@ const LATENCY_BUCKETS: &[f64] = &[
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// Families counted per handler and reason, with every reason their owner
+/// can give: zeroed for each handler as it loads.
+static PER_HANDLER_REASONS: RwLock<Vec<(&'static str, &'static str, &'static [&'static str])>> =
+    RwLock::new(Vec::new());
 
 /// What runs at every scrape: it sets the gauges its owner reads at that
 /// moment, and may append whole families of its own to the text.
@@ -122,6 +126,12 @@ fn describe_and_zero() {
     for target in ["primary", "replica"] {
         metrics::counter!(READS, "target" => target).increment(0);
     }
+    for how in ["signature", "cached"] {
+        metrics::counter!(AUTH_VERIFIED, "how" => how).increment(0);
+    }
+    for result in ["ok", "failed"] {
+        metrics::counter!(AUTH_KEY_REFRESHES, "result" => result).increment(0);
+    }
     for route in ["/status", "/livez", "/metrics", "/"] {
         zero_requests(route, "host");
     }
@@ -136,11 +146,29 @@ pub fn zero_counters(name: &'static str, label: &'static str, values: &[&'static
     }
 }
 
+/// Says that `name` counts per handler and `label`, whose values are
+/// `values`: each handler that loads starts with every value at zero.
+pub fn count_per_handler(name: &'static str, label: &'static str, values: &'static [&'static str]) {
+    PER_HANDLER_REASONS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((name, label, values));
+}
+
 /// Registers at zero the counters of one handler and of its route
 /// templates (counters already running keep their counts).
 pub fn register_handler<'a>(handler: &str, routes: impl IntoIterator<Item = &'a str>) {
     for &counter in PER_HANDLER_COUNTERS {
         metrics::counter!(counter, "handler" => handler.to_owned()).increment(0);
+    }
+    for &(name, label, values) in PER_HANDLER_REASONS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+    {
+        for &value in values {
+            metrics::counter!(name, "handler" => handler.to_owned(), label => value).increment(0);
+        }
     }
     for route in routes {
         zero_requests(route, handler);
