@@ -299,6 +299,8 @@ impl HandlerDb {
         }
         settle.push(if leftover.dirty {
             RESET_SESSION
+        } else if leftover.claims {
+            CLEAR_CLAIMS
         } else {
             "SELECT 1"
         });
@@ -327,14 +329,19 @@ pub struct Leftover {
     pub dirty: bool,
     /// A transaction is open on it.
     pub in_transaction: bool,
+    /// A request's verified claims are set on it (`request.jwt.claims`).
+    pub claims: bool,
 }
 
 impl Leftover {
     /// Whether it needs anything before it can be reused.
     pub fn any(&self) -> bool {
-        self.busy || self.dirty || self.in_transaction
+        self.busy || self.dirty || self.in_transaction || self.claims
     }
 }
+
+/// Clears a request's claims from its connection (a full reset does too).
+pub const CLEAR_CLAIMS: &str = "SELECT set_config('request.jwt.claims', '', false)";
 
 /// What a connection left with session state runs before it goes back to
 /// the pool. Prepared statements are kept: they are the statement cache.

@@ -75,6 +75,13 @@ pub fn refuse(sql: &str) -> Result<(), DbError> {
         )));
     }
     let lower = sql.to_ascii_lowercase();
+    if lower.contains("request.jwt") && lower.contains("set_config") {
+        return Err(DbError::Forbidden(
+            "request.jwt.claims is set by the host from the caller's verified token; \
+             handlers may read it, not set it"
+                .to_owned(),
+        ));
+    }
     if let Some(function) = OUTSIDE_FUNCTIONS.iter().find(|f| lower.contains(*f)) {
         return Err(DbError::Forbidden(format!(
             "{function} reaches beyond the handler's tables; handlers may not call it"
@@ -132,6 +139,8 @@ mod tests {
             "NOTIFY geofn_handlers",
             "SELECT PG_NOTIFY('geofn_handlers', 'x')",
             "LOAD 'plugin'",
+            "SELECT set_config('request.jwt.claims', '{}', false)",
+            "select SET_CONFIG('Request.JWT.claims', $1, true)",
         ] {
             assert!(matches!(refuse(sql), Err(DbError::Forbidden(_))), "{sql}");
         }

@@ -27,6 +27,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with_share(2).await
+}
+
+async fn setup_with_share(share: usize) -> Setup {
     let dir = tempfile::Builder::new()
         .prefix("geofn-db-")
         .tempdir_in("/tmp")
@@ -79,7 +83,7 @@ async fn setup() -> Setup {
         .await
         .expect("role, schema and migration");
     let connections = databases
-        .pool("notes", &access, 2, Duration::from_secs(5))
+        .pool("notes", &access, share, Duration::from_secs(5))
         .await;
     Setup {
         connections,
@@ -231,4 +235,54 @@ async fn transactions_commit_whole_or_not_at_all_and_big_results_are_refused() {
         matches!(&huge, DbError::QueryFailed(f) if f.code == "54000"),
         "{huge:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claims_reach_sql_for_their_request_only() {
+    // One connection: every session below gets the same one.
+    let setup = setup_with_share(1).await;
+    let claims: std::sync::Arc<str> = std::sync::Arc::from(r#"{"sub":"alice","scope":"a"}"#);
+    let seen = "SELECT coalesce(current_setting('request.jwt.claims', true), '') AS claims";
+    let read = |rows: geofn_db::value::Rows| match &rows.rows[0][0] {
+        Value::Text(text) => text.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    let mut alice = session(&setup).with_claims(Some(claims.clone()));
+    let rows = alice.query(Lane::Autocommit, seen, vec![]).await.unwrap();
+    assert_eq!(read(rows), &*claims);
+    // Inside a transaction too.
+    alice.begin().await.unwrap();
+    let rows = alice.query(Lane::Transaction, seen, vec![]).await.unwrap();
+    assert_eq!(read(rows), &*claims);
+    alice.commit().await.unwrap();
+    // A handler cannot set them itself.
+    let forged = alice
+        .query(
+            Lane::Autocommit,
+            "SELECT set_config('request.jwt.claims', '{\"sub\":\"bob\"}', false)",
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(forged, DbError::Forbidden(_)), "{forged:?}");
+    drop(alice);
+
+    // The next request on the same connection sees nothing of Alice's.
+    let mut anonymous = session(&setup);
+    for _ in 0..20 {
+        let rows = anonymous.query(Lane::Autocommit, seen, vec![]).await;
+        match rows {
+            Ok(rows) => {
+                assert_eq!(read(rows), "");
+                return;
+            }
+            // Alice's connection is still being cleared: wait for it.
+            Err(DbError::Unavailable(_)) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    panic!("the connection never came back");
 }

@@ -76,6 +76,8 @@ pub struct DbSession {
     read: Slot,
     /// Most bytes of rows one statement may return (see [`Self::capped`]).
     result_cap: usize,
+    /// The caller's verified claims, JSON, for `request.jwt.claims`.
+    claims: Option<Arc<str>>,
 }
 
 impl DbSession {
@@ -94,7 +96,18 @@ impl DbSession {
             transaction: Slot::default(),
             read: Slot::default(),
             result_cap: usize::MAX,
+            claims: None,
         }
+    }
+
+    /// The same session, its SQL seeing the caller's verified `claims` (a
+    /// JSON object) as `current_setting('request.jwt.claims', true)`, the
+    /// name PostgREST gives them, so row-level security policies can read
+    /// them. Set on each connection before the request's first statement
+    /// on it, and cleared before anyone else uses the connection.
+    pub fn with_claims(mut self, claims: Option<Arc<str>>) -> Self {
+        self.claims = claims;
+        self
     }
 
     /// The same session, refusing a statement whose rows pass `bytes`
@@ -270,6 +283,7 @@ impl DbSession {
             let connection = db.checkout().await.map_err(unavailable)?;
             self.slot(lane).connection = Some(connection);
         }
+        let claims = self.claims.clone();
         let slot = self.slot(lane);
         if leaves_session_state(sql) {
             slot.dirty = true;
@@ -277,6 +291,17 @@ impl DbSession {
         // From here until `finished`, dropping this future leaves a
         // statement (or its preparation) running on the server.
         slot.busy = true;
+        if let (Some(claims), false, Some(connection)) = (&claims, slot.claims, &slot.connection) {
+            // Marked first: if this is cut short, the connection is cleared anyway.
+            slot.claims = true;
+            if let Err(err) = set_claims(&connection.client, claims, false).await {
+                slot.busy = false;
+                if lane != Lane::Transaction && !slot.dirty {
+                    slot.release(&db);
+                }
+                return Err(failure(&db, err));
+            }
+        }
         let prepared = match &slot.connection {
             Some(connection) => connection.client.prepare_cached(sql).await,
             None => return Err(DbError::Unavailable("no connection".into())),
@@ -326,6 +351,22 @@ impl Drop for DbSession {
             self.read.release(&replica);
         }
     }
+}
+
+/// Sets `claims` as the connection's `request.jwt.claims`, for its session
+/// or (`local`) for its open transaction only.
+pub(super) async fn set_claims(
+    client: &deadpool_postgres::Object,
+    claims: &str,
+    local: bool,
+) -> Result<(), tokio_postgres::Error> {
+    let statement = client
+        .prepare_cached("SELECT set_config('request.jwt.claims', $1, $2)")
+        .await?;
+    client
+        .execute(&statement, &[&claims, &local])
+        .await
+        .map(drop)
 }
 
 fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {

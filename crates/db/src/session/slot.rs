@@ -18,6 +18,8 @@ pub(super) struct Slot {
     pub(super) in_transaction: bool,
     /// A statement of the open transaction failed: PostgreSQL has aborted it.
     pub(super) aborted: bool,
+    /// The request's claims are set on this connection's session.
+    pub(super) claims: bool,
 }
 
 impl Slot {
@@ -40,6 +42,7 @@ impl Slot {
             busy: self.busy,
             dirty: self.dirty,
             in_transaction: self.in_transaction,
+            claims: self.claims,
         };
         *self = Slot::default();
         if !leftover.any() {

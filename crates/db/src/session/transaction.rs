@@ -20,7 +20,11 @@ impl DbSession {
         let slot = &mut self.transaction;
         slot.busy = true;
         let client = &slot.connection.insert(connection).client;
-        let begun = client.batch_execute("BEGIN").await;
+        let mut begun = client.batch_execute("BEGIN").await;
+        if let (Ok(()), Some(claims)) = (&begun, &self.claims) {
+            // Local to the transaction: gone at its end, whatever the end.
+            begun = super::set_claims(client, claims, true).await;
+        }
         slot.busy = false;
         match begun {
             Ok(()) => {
