@@ -6,6 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use geofn_auth::refusal::Refusal;
+use geofn_auth::verifier::Verifier;
 use geofn_db::Pool;
 use geofn_db::handler_databases::{HandlerDatabases, RoleMode};
 use geofn_db::host_role::HostRole;
@@ -45,6 +47,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     anyhow::ensure!(server.pool_size >= 1, "--pool-size must be at least 1");
     // First: whatever is counted while starting must reach /metrics.
     let metrics = m::install();
+    m::count_per_handler(m::AUTH_REFUSED, "reason", Refusal::LABELS);
     m::zero_counters(m::READ_FALLBACKS, "reason", Fallback::LABELS);
     m::zero_counters(m::SWAPS_REJECTED, "reason", LoadError::REASONS);
     let settings = server.runtime_settings();
@@ -126,6 +129,17 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     let registry = Arc::new(Registry::new(handlers));
     spawn_idle_sweeper(&registry);
     let admission = Arc::new(Admission::new(server.max_in_flight));
+    let auth = match server.auth.settings() {
+        Some(settings) => {
+            let location = settings.keys.to_string();
+            let verifier = Verifier::start(settings).await.map_err(|err| {
+                anyhow::anyhow!("loading the token issuer's keys from {location}: {err}")
+            })?;
+            tracing::info!(auth.jwks = %location, "bearer tokens are verified against the issuer's keys");
+            Some(verifier)
+        }
+        None => None,
+    };
     report_at_scrape(&metrics, &loader, &registry, &admission);
     Ok(AppState {
         pool,
@@ -139,6 +153,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         fleet,
         handlers_dir: server.handlers.as_path().into(),
         reads,
+        auth,
     })
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use geofn_contract::access::DatabaseAccess;
+use geofn_contract::auth::AuthPolicy;
 use geofn_contract::embedded::Embedded;
 use geofn_contract::manifest::{HandlerSpec, ManifestError};
 use geofn_contract::route::parse_route;
@@ -39,6 +40,7 @@ struct Resolved<'a> {
     routes: Vec<String>,
     limits: Limits,
     database: DatabaseAccess,
+    auth: AuthPolicy,
     /// "points.wasm" for a file, "db:points@3" for a pushed version.
     origin: Arc<str>,
 }
@@ -93,6 +95,7 @@ pub async fn build(
                     && old.limits == handler.limits
                     && old.routes == handler.routes
                     && old.database == handler.database
+                    && old.auth == handler.auth
                     && old.origin == handler.origin
             });
         let loaded = match unchanged {
@@ -107,6 +110,7 @@ pub async fn build(
                 routes: handler.routes.clone(),
                 origin: handler.origin.clone(),
                 database: handler.database.clone(),
+                auth: handler.auth.clone(),
                 embedded: handler.embedded.clone(),
                 pre,
                 db: loader
@@ -183,6 +187,13 @@ fn resolve<'a>(
     };
     let limits = loader.defaults.with(spec.limits.or(embedded.limits));
     check_limits(loader, name, &limits)?;
+    let auth = spec.auth.clone().unwrap_or_else(|| embedded.auth.clone());
+    if let Some(route) = auth.unknown_routes(&routes).into_iter().next() {
+        return Err(LoadError::AuthRoute {
+            handler: name.to_owned(),
+            route,
+        });
+    }
     Ok(Resolved {
         name,
         spec,
@@ -194,6 +205,7 @@ fn resolve<'a>(
         embedded,
         routes,
         limits,
+        auth,
         origin: Arc::from(spec.component.display().to_string()),
     })
 }
@@ -222,14 +234,15 @@ fn route(
                 route: text.clone(),
             })?;
         let entry = &mut by_path[index];
-        if entry.1.iter().any(|(m, _)| *m == method) {
+        if entry.1.iter().any(|(m, _, _)| *m == method) {
             return Err(LoadError::RouteConflict {
                 handler: handler.name.to_string(),
                 route: route.to_string(),
                 reason: "the same method and path is routed twice".into(),
             });
         }
-        entry.1.push((method, handler.clone()));
+        let requirement = Arc::new(handler.auth.requirement(&route));
+        entry.1.push((method, handler.clone(), requirement));
     }
     Ok(())
 }

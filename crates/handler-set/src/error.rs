@@ -87,6 +87,17 @@ pub enum LoadError {
         /// Why.
         source: ArtifactError,
     },
+    /// An `[auth]` policy names a route the handler does not serve.
+    #[error(
+        "handler {handler:?}: [auth] names {route:?}, which is not one of its routes (a policy \
+         must name routes exactly as they are written)"
+    )]
+    AuthRoute {
+        /// Handler name.
+        handler: String,
+        /// The route as the policy wrote it.
+        route: String,
+    },
     /// The database could not be made ready: a role, a grant, a migration.
     #[error(transparent)]
     Database(#[from] PrepareError),
@@ -123,6 +134,7 @@ impl LoadError {
         "db-share-invalid",
         "compiler-failed",
         "artifact-invalid",
+        "auth-route-unknown",
         "database-table-missing",
         "database-role",
         "migration-changed",
@@ -148,6 +160,7 @@ impl LoadError {
             LoadError::DbShare { .. } => "db-share-invalid",
             LoadError::CompilerFailed { .. } => "compiler-failed",
             LoadError::Artifact { .. } => "artifact-invalid",
+            LoadError::AuthRoute { .. } => "auth-route-unknown",
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable { .. })) => {
                 "database-table-missing"
             }
@@ -211,6 +224,10 @@ mod tests {
             LoadError::Artifact {
                 handler: "h".into(),
                 source: ArtifactError::Invalid("x".into()),
+            },
+            LoadError::AuthRoute {
+                handler: "h".into(),
+                route: "GET /x".into(),
             },
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable {
                 handler: "h".into(),

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use geofn_contract::access::DatabaseAccess;
+use geofn_contract::auth::{AuthPolicy, Requirement};
 use geofn_contract::embedded::Embedded;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_runtime::bindings::HandlerPre;
@@ -37,6 +38,8 @@ pub struct LoadedHandler {
     pub origin: Arc<str>,
     /// Tables beyond its own schema that its role may use.
     pub database: DatabaseAccess,
+    /// Which routes need a verified token, with which scopes.
+    pub auth: AuthPolicy,
     /// What the component says about itself (migrations included).
     pub embedded: Arc<Embedded>,
     /// The pre-linked component.
@@ -62,8 +65,9 @@ impl std::fmt::Debug for LoadedHandler {
     }
 }
 
-/// The handlers of one path, by method.
-pub(crate) type MethodTable = Vec<(Method, Arc<LoadedHandler>)>;
+/// The handlers of one path, by method, with what each route asks of
+/// its caller.
+pub(crate) type MethodTable = Vec<(Method, Arc<LoadedHandler>, Arc<Requirement>)>;
 
 /// One path template and the handlers of its methods.
 pub(crate) struct PathRoutes {
@@ -71,11 +75,24 @@ pub(crate) struct PathRoutes {
     pub(crate) methods: MethodTable,
 }
 
+/// A request's handler and route.
+pub struct Found {
+    /// The handler that answers it.
+    pub handler: Arc<LoadedHandler>,
+    /// The route template it matched (a bounded metric label).
+    pub template: Arc<str>,
+    /// The template's parameters, percent-decoded.
+    pub params: Vec<(String, String)>,
+    /// What the route asks of the caller.
+    pub requirement: Arc<Requirement>,
+}
+
 /// What the route table says about a request.
 pub enum RouteMatch {
     /// This handler answers it, under this route template (a bounded
-    /// metric label), with these path parameters (percent-decoded).
-    Found(Arc<LoadedHandler>, Arc<str>, Vec<(String, String)>),
+    /// metric label), with these path parameters (percent-decoded), once
+    /// the caller meets the route's requirement.
+    Found(Found),
     /// The path exists but not for this method; these methods would do.
     MethodNotAllowed(Vec<Method>),
     /// No route has this path.
@@ -112,14 +129,14 @@ impl HandlerSet {
             return RouteMatch::NotFound;
         };
         let table = &matched.value.methods;
-        let pick = |m: &Method| table.iter().find(|(candidate, _)| candidate == m);
+        let pick = |m: &Method| table.iter().find(|(candidate, _, _)| candidate == m);
         let found = pick(method).or_else(|| {
             (*method == Method::HEAD)
                 .then(|| pick(&Method::GET))
                 .flatten()
         });
         match found {
-            Some((_, handler)) => {
+            Some((_, handler, requirement)) => {
                 let params = matched
                     .params
                     .iter()
@@ -128,9 +145,14 @@ impl HandlerSet {
                         (name.to_owned(), value.into_owned())
                     })
                     .collect();
-                RouteMatch::Found(handler.clone(), matched.value.template.clone(), params)
+                RouteMatch::Found(Found {
+                    handler: handler.clone(),
+                    template: matched.value.template.clone(),
+                    params,
+                    requirement: requirement.clone(),
+                })
             }
-            None => RouteMatch::MethodNotAllowed(table.iter().map(|(m, _)| m.clone()).collect()),
+            None => RouteMatch::MethodNotAllowed(table.iter().map(|(m, _, _)| m.clone()).collect()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `/admin/...`: what this replica serves. Mounted only when an admin token
-//! is configured, and then only for requests bearing it.
+//! is configured (or an issuer and an admin scope), and then only for
+//! requests bearing it (or a verified token with that scope).
 
 use std::sync::Arc;
 
@@ -16,38 +17,62 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use geofn_contract::access::DatabaseAccess;
+use geofn_contract::auth::AuthPolicy;
 use geofn_handler_set::fleet::store;
 use geofn_handler_set::reload::stats::ReloadReport;
 
+use geofn_auth::refusal::Refusal;
+
 use crate::problem::Problem;
-use crate::push;
 use crate::state::AppState;
+use crate::{caller, push};
+
+/// Whether this replica has admin routes: with an admin token, or with an
+/// issuer and a scope that makes its tokens good for them.
+pub fn enabled(state: &AppState) -> bool {
+    state.admin_token.is_some() || admin_scope(state).is_some()
+}
+
+fn admin_scope(state: &AppState) -> Option<&str> {
+    state.auth.as_deref().and_then(|auth| auth.admin_scope())
+}
 
 /// The admin routes, behind the bearer-token check.
-pub fn router(token: Arc<str>) -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/handlers", get(handlers))
         .route("/handlers/{name}", put(push::push))
         .route("/handlers/{name}/rollback", post(push::rollback))
-        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn_with_state(state, require_admin))
 }
 
-async fn require_token(State(token): State<Arc<str>>, request: Request, next: Next) -> Response {
+/// Lets through the admin token, or a verified token with the admin scope.
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(geofn_auth::bearer);
     // Compare digests so the comparison's time says nothing about the token.
-    let matches = presented.is_some_and(|p| Sha256::digest(p) == Sha256::digest(&*token));
-    if matches {
+    let is_admin_token =
+        |token: &Arc<str>| presented.is_some_and(|p| Sha256::digest(p) == Sha256::digest(&**token));
+    if state.admin_token.as_ref().is_some_and(is_admin_token) {
         return next.run(request).await;
+    }
+    if let (Some(token), Some(auth), Some(scope)) =
+        (presented, state.auth.as_deref(), admin_scope(&state))
+        && let Ok(caller) = auth.verify(token).await
+    {
+        if caller.scopes.iter().any(|s| s == scope) {
+            return next.run(request).await;
+        }
+        return caller::refused(&Refusal::InsufficientScope(scope.to_owned()));
     }
     let mut response = Problem::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
         "Unauthorized",
-        "admin routes need the admin token as a bearer token",
+        "admin routes need the admin token (or a token with the admin scope) as a bearer token",
     )
     .into_response();
     response.headers_mut().insert(
@@ -76,6 +101,8 @@ struct HandlerView {
     db_role: String,
     /// Tables beyond its own schema it may use.
     database: DatabaseAccess,
+    /// Routes that need a verified token, and their scopes.
+    auth: AuthPolicy,
     /// Its schema migrations, by id, in order (applied before it served).
     migrations: Vec<String>,
     origin: String,
@@ -119,6 +146,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             max_concurrency: h.limits.max_concurrency,
             db_role: h.db.primary.role().to_owned(),
             database: h.database.clone(),
+            auth: h.auth.clone(),
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
             origin: h.origin.to_string(),
         })

@@ -3,14 +3,15 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use geofn_runtime::bindings;
 
 /// The request as the guest sees it. Header values that are not UTF-8 are
-/// passed on lossily (WIT strings are UTF-8).
+/// passed on lossily (WIT strings are UTF-8). A bearer token never reaches
+/// the guest: the host verified it, and the guest gets the identity.
 pub fn guest_request(parts: &Parts, body: &[u8]) -> bindings::Request {
     bindings::Request {
         method: parts.method.as_str().to_owned(),
@@ -19,6 +20,7 @@ pub fn guest_request(parts: &Parts, body: &[u8]) -> bindings::Request {
         headers: parts
             .headers
             .iter()
+            .filter(|(name, value)| !is_bearer(name, value))
             .map(|(name, value)| {
                 (
                     name.as_str().to_owned(),
@@ -28,6 +30,15 @@ pub fn guest_request(parts: &Parts, body: &[u8]) -> bindings::Request {
             .collect(),
         body: body.to_vec(),
     }
+}
+
+/// Whether a header carries a bearer token.
+fn is_bearer(name: &HeaderName, value: &HeaderValue) -> bool {
+    *name == AUTHORIZATION
+        && value
+            .as_bytes()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
 }
 
 /// Why a guest's response cannot be sent.

@@ -9,7 +9,10 @@ use http::{Method, StatusCode};
 
 use geofn_db::replica::ReadTarget;
 use geofn_db::session::ReadPlan;
-use geofn_handler_set::set::{LoadedHandler, RouteMatch};
+use std::sync::Arc;
+
+use geofn_auth::identity::Identity;
+use geofn_handler_set::set::{Found, LoadedHandler, RouteMatch};
 use geofn_runtime::bindings::Matched;
 use geofn_runtime::limits::CONCURRENCY_WAIT;
 use geofn_runtime::reuse::Lease;
@@ -18,7 +21,7 @@ use geofn_telemetry::metrics as m;
 
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::{consistency, convert};
+use crate::{caller, consistency, convert};
 
 /// Which route and handler answered: set here, read by the metrics layer.
 #[derive(Debug, Clone)]
@@ -50,8 +53,8 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
     };
     let set = state.registry.current();
     let method = request.method().clone();
-    let (handler, route, params) = match set.route(&method, request.uri().path()) {
-        RouteMatch::Found(handler, route, params) => (handler, route, params),
+    let found = match set.route(&method, request.uri().path()) {
+        RouteMatch::Found(found) => found,
         RouteMatch::NotFound => {
             return Problem::new(
                 StatusCode::NOT_FOUND,
@@ -78,15 +81,31 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
         }
     };
 
-    let matched = Matched {
-        template: route.to_string(),
+    let Found {
+        handler,
+        template,
         params,
-    };
+        requirement,
+    } = found;
     let label = RouteLabel {
-        route,
+        route: template.clone(),
         handler: handler.name.clone(),
     };
-    let mut response = run_handler(&state, &handler, matched, request).await;
+    // Before the body is read and before any instance exists.
+    let authorization = request.headers().get(http::header::AUTHORIZATION);
+    let identity = match caller::check(&state, &handler.name, authorization, &requirement).await {
+        Ok(identity) => identity,
+        Err(refused) => {
+            let mut response = refused;
+            response.extensions_mut().insert(label);
+            return response;
+        }
+    };
+    let matched = Matched {
+        template: template.to_string(),
+        params,
+    };
+    let mut response = run_handler(&state, &handler, matched, identity, request).await;
     response.extensions_mut().insert(label);
     response
 }
@@ -96,6 +115,7 @@ async fn run_handler(
     state: &AppState,
     handler: &LoadedHandler,
     route: Matched,
+    identity: Option<Arc<Identity>>,
     request: Request,
 ) -> Response {
     let method = request.method().clone();
@@ -179,6 +199,7 @@ async fn run_handler(
         db: &handler.db,
         reads,
         route,
+        identity,
     };
     let runtime = state.runtime();
     let result = match (&handler.reuse, lease.take()) {

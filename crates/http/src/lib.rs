@@ -5,6 +5,7 @@
 //! - [`health`]: `/livez` and `/status`, answered natively.
 //! - [`admin`]: `/admin/...`, only with an admin token; [`push`]: fleet deploys.
 //! - [`admission`]: the bound on handler requests in flight.
+//! - [`caller`]: a request's bearer token against its route's policy.
 //! - [`dispatch`]: every other route, through the handler registry.
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
 //! - [`consistency`]: read-your-writes tokens, with a read replica.
@@ -19,6 +20,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod caller;
 pub mod consistency;
 pub mod convert;
 pub mod dispatch;

@@ -30,8 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/", get(map::root))
         .route("/map/{file}", get(map::asset));
-    if let Some(token) = &state.admin_token {
-        router = router.nest("/admin", admin::router(token.clone()));
+    if admin::enabled(&state) {
+        router = router.nest("/admin", admin::router(state.clone()));
     }
     router
         .fallback(dispatch::dispatch)

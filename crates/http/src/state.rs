@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
+use geofn_auth::verifier::Verifier;
 use geofn_db::handler_databases::HandlerDatabases;
 use geofn_db::replica::ReadRouter;
 use geofn_handler_set::fleet::overlay::Fleet;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub handlers_dir: Arc<Path>,
     /// Where reads go, when there is a read replica.
     pub reads: Option<Arc<ReadRouter>>,
+    /// Verifies bearer tokens, when an issuer is configured.
+    pub auth: Option<Arc<Verifier>>,
 }
 
 impl AppState {

@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
+use geofn_auth::identity::Identity;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_db::session::ReadPlan;
 use geofn_telemetry::metrics::INSTANTIATE;
 
 use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
 use crate::engine::{EPOCH_TICK, Runtime};
-use crate::guest::GuestState;
+use crate::guest::{GuestState, RequestScope};
 use crate::limits::Limits;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
@@ -54,6 +55,8 @@ pub struct CallInputs<'a> {
     pub reads: ReadPlan,
     /// The route it matched.
     pub route: Matched,
+    /// Its verified caller (none: anonymous).
+    pub identity: Option<Arc<Identity>>,
 }
 
 /// An instance and its store, kept between requests of a handler whose
@@ -108,20 +111,26 @@ impl Runtime {
             db,
             reads,
             route,
+            identity,
         } = inputs;
+        let request_scope = RequestScope {
+            reads,
+            route,
+            identity,
+        };
         let deadline = Instant::now() + limits.deadline;
         let (mut store, bindings) = match warm {
             Some(Warm {
                 mut store,
                 bindings,
             }) => {
-                store.data_mut().begin_request(db, reads, route);
+                store.data_mut().begin_request(db, request_scope);
                 (store, Some(bindings))
             }
             None => (
                 Store::new(
                     self.engine(),
-                    GuestState::new(handler.clone(), limits, db, reads, route),
+                    GuestState::new(handler.clone(), limits, db, request_scope),
                 ),
                 None,
             ),

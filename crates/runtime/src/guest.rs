@@ -6,13 +6,14 @@ use std::time::Instant;
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::{Resource, ResourceTable};
 
+use geofn_auth::identity::Identity;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_db::session::{DbSession, Lane, ReadPlan};
 use geofn_telemetry::metrics::DB_QUERY;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::geofn::handler::{db, log, route, types};
+use crate::bindings::geofn::handler::{db, identity, log, route, types};
 use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
 use crate::db_values;
 use crate::limits::Limits;
@@ -34,7 +35,19 @@ pub struct GuestState {
     result_cap: usize,
     handler: Arc<str>,
     route: Matched,
+    /// Who is calling, as the host verified it (none: anonymous).
+    caller: Option<Arc<Identity>>,
     stderr: MemoryOutputPipe,
+}
+
+/// What one request brings to the instance that serves it.
+pub struct RequestScope {
+    /// Where its reads go.
+    pub reads: ReadPlan,
+    /// The route it matched.
+    pub route: Matched,
+    /// Its verified caller, if any.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl GuestState {
@@ -45,11 +58,14 @@ impl GuestState {
         handler: Arc<str>,
         limits: &Limits,
         db: &HandlerConnections,
-        reads: ReadPlan,
-        route: Matched,
+        request: RequestScope,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let claims = request
+            .identity
+            .as_ref()
+            .map(|caller| caller.claims.clone());
         Self {
             wasi,
             table: ResourceTable::new(),
@@ -61,10 +77,13 @@ impl GuestState {
                     .table_elements(limits.table_elements)
                     .build(),
             ),
-            db: DbSession::new(db, reads).capped(limits.memory_bytes),
+            db: DbSession::new(db, request.reads)
+                .capped(limits.memory_bytes)
+                .with_claims(claims),
             result_cap: limits.memory_bytes,
             handler,
-            route,
+            route: request.route,
+            caller: request.identity,
             stderr,
         }
     }
@@ -76,15 +95,23 @@ impl GuestState {
 
     /// Readies a kept instance for its next request: a database session
     /// and route of that request's own.
-    pub fn begin_request(&mut self, db: &HandlerConnections, reads: ReadPlan, route: Matched) {
-        self.db = DbSession::new(db, reads).capped(self.result_cap);
-        self.route = route;
+    pub fn begin_request(&mut self, db: &HandlerConnections, request: RequestScope) {
+        let claims = request
+            .identity
+            .as_ref()
+            .map(|caller| caller.claims.clone());
+        self.db = DbSession::new(db, request.reads)
+            .capped(self.result_cap)
+            .with_claims(claims);
+        self.route = request.route;
+        self.caller = request.identity;
     }
 
     /// Ends a request on an instance that is kept: its session gives its
     /// connections back (or has them reset) now.
     pub fn end_request(&mut self, db: &HandlerConnections) {
         self.db = DbSession::new(db, ReadPlan::default());
+        self.caller = None;
     }
 
     /// What the guest wrote to stderr, lossily decoded.
@@ -275,6 +302,16 @@ impl db::HostTransaction for GuestState {
         self.table.delete(tx)?;
         self.db.rollback().await;
         Ok(())
+    }
+}
+
+impl identity::Host for GuestState {
+    async fn current(&mut self) -> Option<identity::Caller> {
+        self.caller.as_ref().map(|caller| identity::Caller {
+            subject: caller.subject.clone(),
+            scopes: caller.scopes.clone(),
+            claims: caller.claims.to_string(),
+        })
     }
 }
 

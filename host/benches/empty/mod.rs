@@ -60,6 +60,7 @@ impl EmptyHandler {
                         template: "/empty".into(),
                         params: Vec::new(),
                     },
+                    identity: None,
                 },
                 request(),
             )

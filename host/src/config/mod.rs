@@ -2,10 +2,13 @@
 //! plus the guide's `DB_*` variables.
 //!
 //! - [`database`]: where PostgreSQL is and how to reach it (URL or `DB_*`,
-//!   libpq's sslmode), and how to show it in logs without the password.
+//!   libpq's sslmode).
+//! - [`auth`]: the token issuer whose bearer tokens the host verifies.
 
+mod auth;
 mod database;
 
+pub use auth::AuthArgs;
 pub use database::{ConfigError, Database, DatabaseArgs};
 
 use std::net::SocketAddr;
@@ -282,6 +285,9 @@ pub struct ServerArgs {
     /// serve reads; further behind, reads go to the primary until it catches up.
     #[arg(long, env = "GEOFN_READ_MAX_LAG_MS", default_value_t = DEFAULT_MAX_LAG.as_millis() as u64)]
     pub read_max_lag_ms: u64,
+    /// Bearer tokens: the issuer, its keys, what tokens must say.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 impl ServerArgs {

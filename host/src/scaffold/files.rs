@@ -63,6 +63,10 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../handlers/sdk/src/http.rs"),
     ),
     (
+        "vendor/geofn-guest/src/identity.rs",
+        include_str!("../../../handlers/sdk/src/identity.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/manifest.rs",
         include_str!("../../../handlers/sdk/src/manifest.rs"),
     ),
@@ -117,6 +121,10 @@ pub const VENDORED: &[(&str, &str)] = &[
     (
         "vendor/geofn-contract/src/access.rs",
         include_str!("../../../crates/contract/src/access.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/auth.rs",
+        include_str!("../../../crates/contract/src/auth.rs"),
     ),
     (
         "vendor/geofn-contract/src/embedded.rs",
@@ -190,6 +198,10 @@ pub const PYTHON_VENDORED: &[(&str, &str)] = &[
     (
         "geofn/http.py",
         include_str!("../../../handlers/python/sdk/geofn/http.py"),
+    ),
+    (
+        "geofn/identity.py",
+        include_str!("../../../handlers/python/sdk/geofn/identity.py"),
     ),
     (
         "geofn/log.py",
