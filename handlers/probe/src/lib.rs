@@ -43,6 +43,9 @@
 //!   linear memory for it (see `residue`).
 //! - `.../counter`: how many requests this instance has served, this one
 //!   included (1 unless the handler reuses instances).
+//! - `.../whoami`: the identity the host verified, the `authorization`
+//!   header it was handed (none, for a bearer token), and the claims its
+//!   SQL sees as `request.jwt.claims`.
 //!
 //! Not part of the shipped handlers: `make handlers` builds it beside them
 //! for the test suite only.
@@ -52,6 +55,7 @@ use geofn_guest::{Guest, Request, Response};
 use serde_json::json;
 
 mod args;
+mod caller;
 mod compute;
 mod escape;
 mod residue;
@@ -103,6 +107,7 @@ impl Guest for Probe {
                     &json!({ "template": matched.template, "params": matched.params }),
                 )
             }
+            "whoami" => caller::whoami(&request),
             "tx" => transaction::transaction(&request),
             "notes" => transaction::notes(),
             "exec" => sql::exec(&request),

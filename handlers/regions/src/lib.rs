@@ -9,9 +9,12 @@ use geofn_guest::sql;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-/// A stored region as a GeoJSON Feature, built by PostGIS.
+/// A stored region as a GeoJSON Feature, built by PostGIS; its `owner`
+/// (the subject who posted it, when the caller had a verified token) is
+/// among its properties.
 const FEATURE: &str = "json_build_object('type', 'Feature', 'id', id, \
-     'geometry', ST_AsGeoJSON(geom)::json, 'properties', properties) AS feature";
+     'geometry', ST_AsGeoJSON(geom)::json, \
+     'properties', properties || jsonb_strip_nulls(jsonb_build_object('owner', owner))) AS feature";
 /// `limit` of region listings: default and most.
 const REGIONS: (i64, i64) = (100, 1000);
 /// `limit` of the points of a region: as the points API's.
@@ -32,6 +35,25 @@ fn create(ctx: &Ctx) -> Result<Response> {
         return Err(Error::bad_parameter(
             "type",
             "the body must be a GeoJSON Feature",
+        ));
+    }
+    let private = match feature.properties.get("private") {
+        None | Some(Json::Bool(false)) => false,
+        Some(Json::Bool(true)) => true,
+        Some(_) => {
+            return Err(Error::bad_parameter(
+                "private",
+                "properties.private is true or false",
+            ));
+        }
+    };
+    // PostgreSQL refuses it anyway (row-level security): say why first.
+    if private && ctx.identity().and_then(|caller| caller.subject).is_none() {
+        return Err(Error::new(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "a private region has an owner: post it with a bearer token",
         ));
     }
     let geometry = feature.geometry.to_string();
@@ -67,12 +89,13 @@ fn create(ctx: &Ctx) -> Result<Response> {
     }
     let rows = sql::query(
         &format!(
-            "INSERT INTO regions (properties, geom) \
-             VALUES ($1, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)) RETURNING id, {FEATURE}"
+            "INSERT INTO regions (properties, geom, private) \
+             VALUES ($1, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), $3) RETURNING id, {FEATURE}"
         ),
         &[
             Value::Json(Json::Object(feature.properties).to_string()),
             geometry.into(),
+            Value::Boolean(private),
         ],
     )?;
     let row = rows

@@ -8,6 +8,7 @@
 //! - [`error`]: `Result<impl IntoResponse, Error>`, failures as problem documents.
 //! - [`sql`], [`rows`]: `db` calls with `?`, results read by column name.
 //! - [`tx`]: work that commits together or not at all.
+//! - [`identity`]: who is calling, as the host verified it.
 //! - [`http`]: building responses (JSON, problem documents) and reading requests.
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
@@ -38,6 +39,7 @@
 pub mod error;
 pub mod geometry;
 pub mod http;
+pub mod identity;
 pub mod manifest;
 pub mod packed;
 pub mod router;

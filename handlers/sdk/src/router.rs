@@ -53,6 +53,13 @@ impl Ctx {
         &self.template
     }
 
+    /// Who is calling, as the host verified it; `None` for an anonymous
+    /// request (on routes whose `[auth]` policy needs a token, the host has
+    /// already refused those).
+    pub fn identity(&self) -> Option<crate::identity::Identity> {
+        crate::identity::current()
+    }
+
     /// A path parameter of the template, parsed: a 400 problem naming it
     /// when it does not parse.
     pub fn param<T: FromStr>(&self, name: &str) -> Result<T> {

@@ -2,4 +2,4 @@
 //! short names the SDK and handlers use.
 
 pub use crate::bindings::geofn::handler::types::{Request, Response};
-pub use crate::bindings::geofn::handler::{db, log, route};
+pub use crate::bindings::geofn::handler::{db, identity, log, route};

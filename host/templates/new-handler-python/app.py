@@ -36,6 +36,9 @@ def create(request):
     properties = feature.get("properties") or {}
     if not isinstance(properties, dict):
         raise bad_parameter("properties", "properties must be an object")
+    caller = request.identity  # verified by the host from a bearer token, or None
+    if caller is not None and caller.subject is not None:
+        properties["owner"] = caller.subject
     row = db.query_one(
         "INSERT INTO {{table}} (properties, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326)) "
         f"RETURNING id, {FEATURE}", properties, float(lon), float(lat))

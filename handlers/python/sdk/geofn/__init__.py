@@ -22,11 +22,13 @@ route is written once, in the manifest, and named again here.
 from .app import App
 from .http import (HttpError, Request, bad_parameter, json_response, not_found, problem,
                    raw_json_response)
+from .identity import Identity
 from . import db, log
 
 __all__ = [
     "App",
     "HttpError",
+    "Identity",
     "Request",
     "bad_parameter",
     "db",

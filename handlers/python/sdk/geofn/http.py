@@ -42,6 +42,14 @@ class Request:
             raise bad_parameter(name, f"{name} may be given once, got {len(values)}")
         return values[0] if values else None
 
+    @property
+    def identity(self):
+        """Who is calling, as the host verified it from the request's bearer
+        token (an `Identity`), or None for an anonymous request. The token
+        itself never reaches a handler."""
+        from .identity import current
+        return current()
+
     def body_may_be_json(self):
         content_type = self.header("content-type")
         if content_type is None:

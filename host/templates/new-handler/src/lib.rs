@@ -35,9 +35,14 @@ fn create(ctx: &Ctx) -> Result<Response> {
         _ => return Err(Error::bad_parameter("geometry", "a Feature with a Point [lon, lat]")),
     }
     .map_err(|e| Error::bad_parameter("geometry", e.to_string()))?;
+    let mut properties = feature.properties;
+    // The caller the host verified from a bearer token, if any.
+    if let Some(owner) = ctx.identity().and_then(|caller| caller.subject) {
+        properties.insert("owner".into(), Json::String(owner));
+    }
     let rows = sql::query(
         &format!("INSERT INTO {{table}} (properties, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326)) RETURNING id, {FEATURE}"),
-        &[Value::Json(Json::Object(feature.properties).to_string()), at.lon.into(), at.lat.into()],
+        &[Value::Json(Json::Object(properties).to_string()), at.lon.into(), at.lat.into()],
     )?;
     let row = rows.first().ok_or_else(|| Error::new(500, "internal", "Internal error", "nothing stored"))?;
     let id: i64 = row.get("id")?;
