@@ -164,6 +164,7 @@ def helm(helm_bin, handlers):
     check("GEOFN_ADMIN_TOKEN" in env and env["GEOFN_POOL_SIZE"]["value"] == "8", "extra env and admin token")
     check(deployment["metadata"]["name"] == "maps-geofn", "names follow the release")
 
+    auth(helm_bin, geofn, work)
     database_modes(helm_bin, geofn, work)
 
     docs = objects(run(helm_bin, "template", "postgis", str(postgis)))
@@ -192,6 +193,35 @@ def helm(helm_bin, handlers):
     check("storageClassName" not in claim and claim["resources"]["requests"]["storage"] == "50Gi",
           "default storage class and size override")
     shutil.rmtree(work)
+
+
+def auth(helm_bin, geofn, work):
+    """The issuer's settings reach the pods; a handler's policy from the
+    values lands in the manifest the host parses, as TOML."""
+    import tomllib
+
+    docs = objects(run(
+        helm_bin, "template", "geofn", str(geofn),
+        "--set", "auth.jwksUrl=https://idp.example/certs,auth.issuer=https://idp.example",
+        "--set", "auth.audience=geofn,auth.adminScope=geofn:admin",
+        "--set-json", 'auth.policies={"points": {"require": ["POST /point"], '
+                      '"scopes": {"POST /point": ["points:write"], "DELETE /points/{id}": ["points:write"]}}}',
+    ))
+    validate(yaml.safe_dump_all(docs), work, "geofn-auth")
+    env = env_of(docs)
+    check(env["GEOFN_AUTH_JWKS_URL"]["value"] == "https://idp.example/certs", "auth: the JWKS URL")
+    check(env["GEOFN_AUTH_ADMIN_SCOPE"]["value"] == "geofn:admin", "auth: the admin scope")
+    manifest = next(d for d in docs if d["kind"] == "ConfigMap" and "geofn.toml" in d.get("data", {}))
+    parsed = tomllib.loads(manifest["data"]["geofn.toml"])
+    policy = parsed["handlers"]["points"]["auth"]
+    check(policy["require"] == ["POST /point"]
+          and policy["scopes"]["DELETE /points/{id}"] == ["points:write"],
+          "auth: a handler's policy from the values is in the manifest")
+    failed = subprocess.run(
+        [helm_bin, "template", "geofn", str(geofn), "--set-json", 'auth.policies={"nope": {}}'],
+        capture_output=True, text=True)
+    check(failed.returncode != 0 and "no handler nope" in failed.stderr,
+          "auth: a policy for a handler the manifest lacks is refused")
 
 
 def env_of(docs):
