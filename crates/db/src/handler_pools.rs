@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::held_claims::{HeldClaims, NONE};
 use crate::roles::{self, HandlerRole};
 use geofn_telemetry::metrics as m;
 
@@ -53,6 +54,8 @@ pub struct HandlerDb {
     /// handler changed its own password.
     repair: Option<(Pool, HandlerRole)>,
     key: PoolKey,
+    /// Whose claims each of its connections holds.
+    claims: HeldClaims,
 }
 
 /// A handler pool's connections at one moment.
@@ -140,6 +143,7 @@ impl HandlerDb {
             wait: shared.wait,
             tls: shared.tls,
             repair,
+            claims: HeldClaims::new(HELD_CLAIMS_PER_SHARE * key.share),
             key,
         }
     }
@@ -179,12 +183,28 @@ impl HandlerDb {
             wait: Duration::from_secs(1),
             tls,
             repair: None,
+            claims: HeldClaims::new(HELD_CLAIMS_PER_SHARE * share),
             key: PoolKey {
                 share,
                 deadline: Duration::ZERO,
                 search_path: None,
             },
         })
+    }
+
+    /// Whose claims `connection`'s session holds, if known (`NONE`: none).
+    pub fn held_claims(&self, connection: &Connection) -> Option<Arc<str>> {
+        self.claims.get(Object::id(&connection.client))
+    }
+
+    /// `connection`'s claims are about to change: not known until noted.
+    pub fn forget_claims(&self, connection: &Connection) {
+        self.claims.forget(Object::id(&connection.client));
+    }
+
+    /// `connection`'s session holds `claims` now.
+    pub fn note_claims(&self, connection: &Connection, claims: Arc<str>) {
+        self.claims.note(Object::id(&connection.client), claims);
     }
 
     /// The handler this pool belongs to.
@@ -299,13 +319,15 @@ impl HandlerDb {
         }
         settle.push(if leftover.dirty {
             RESET_SESSION
-        } else if leftover.claims {
-            CLEAR_CLAIMS
         } else {
             "SELECT 1"
         });
         match tokio::time::timeout(RECOVER_WITHIN, client.batch_execute(&settle.join("; "))).await {
             Ok(Ok(())) => {
+                if leftover.dirty {
+                    // RESET ALL cleared whatever claims the session held.
+                    self.claims.note(Object::id(&client), Arc::from(NONE));
+                }
                 tracing::debug!(handler.name = %self.handler, ?leftover, "connection recovered");
             }
             Ok(Err(err)) => {
@@ -329,24 +351,23 @@ pub struct Leftover {
     pub dirty: bool,
     /// A transaction is open on it.
     pub in_transaction: bool,
-    /// A request's verified claims are set on it (`request.jwt.claims`).
-    pub claims: bool,
 }
 
 impl Leftover {
     /// Whether it needs anything before it can be reused.
     pub fn any(&self) -> bool {
-        self.busy || self.dirty || self.in_transaction || self.claims
+        self.busy || self.dirty || self.in_transaction
     }
 }
-
-/// Clears a request's claims from its connection (a full reset does too).
-pub const CLEAR_CLAIMS: &str = "SELECT set_config('request.jwt.claims', '', false)";
 
 /// What a connection left with session state runs before it goes back to
 /// the pool. Prepared statements are kept: they are the statement cache.
 pub const RESET_SESSION: &str =
     "RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; DISCARD TEMP; UNLISTEN *";
+
+/// Connections whose claims are remembered, per connection of the share
+/// (connections come and go; the oldest are forgotten).
+const HELD_CLAIMS_PER_SHARE: usize = 4;
 
 /// How long a cancelled or dirty connection may take to become idle and
 /// clean before it is closed instead.

@@ -22,6 +22,7 @@
 //! - [`handler_migrations`]: a handler's own schema steps, applied once.
 //! - [`handler_databases`]: all of that for a handler set, and its pools.
 //! - [`handler_pools`]: one pool per handler, its share of the connections.
+//! - [`held_claims`]: which caller's claims each pooled connection holds.
 //! - [`session`]: what one request's guest does with the database.
 //! - [`replica`]: reads on a streaming replica, and when not to.
 //! - [`statement_policy`]: what SQL a handler may send, judged by its text.
@@ -37,6 +38,7 @@ pub mod grants;
 pub mod handler_databases;
 pub mod handler_migrations;
 pub mod handler_pools;
+pub mod held_claims;
 pub mod host_role;
 pub mod json_rows;
 pub mod lock;

@@ -27,7 +27,8 @@ use tokio_postgres::types::ToSql;
 use crate::bind::{Param, bind};
 use crate::capped_rows::{self, Collected};
 use crate::decode::{pack_row, row_values};
-use crate::handler_pools::{HandlerConnections, HandlerDb};
+use crate::handler_pools::{Connection, HandlerConnections, HandlerDb};
+use crate::held_claims::NONE;
 use crate::json_rows;
 use crate::statement_policy::{leaves_session_state, refuse};
 use crate::value::{DbError, PackedRows, Rows, Value};
@@ -103,8 +104,9 @@ impl DbSession {
     /// The same session, its SQL seeing the caller's verified `claims` (a
     /// JSON object) as `current_setting('request.jwt.claims', true)`, the
     /// name PostgREST gives them, so row-level security policies can read
-    /// them. Set on each connection before the request's first statement
-    /// on it, and cleared before anyone else uses the connection.
+    /// them; empty for an anonymous request. Each connection is made to
+    /// hold the request's before its first statement on it, which costs a
+    /// statement only when it held another caller's.
     pub fn with_claims(mut self, claims: Option<Arc<str>>) -> Self {
         self.claims = claims;
         self
@@ -283,7 +285,7 @@ impl DbSession {
             let connection = db.checkout().await.map_err(unavailable)?;
             self.slot(lane).connection = Some(connection);
         }
-        let claims = self.claims.clone();
+        let claims = self.claims.clone().unwrap_or_else(|| Arc::from(NONE));
         let slot = self.slot(lane);
         if leaves_session_state(sql) {
             slot.dirty = true;
@@ -291,10 +293,11 @@ impl DbSession {
         // From here until `finished`, dropping this future leaves a
         // statement (or its preparation) running on the server.
         slot.busy = true;
-        if let (Some(claims), false, Some(connection)) = (&claims, slot.claims, &slot.connection) {
-            // Marked first: if this is cut short, the connection is cleared anyway.
+        if !slot.claims
+            && let Some(connection) = &slot.connection
+        {
             slot.claims = true;
-            if let Err(err) = set_claims(&connection.client, claims, false).await {
+            if let Err(err) = hold_claims(&db, connection, claims).await {
                 slot.busy = false;
                 if lane != Lane::Transaction && !slot.dirty {
                     slot.release(&db);
@@ -353,20 +356,24 @@ impl Drop for DbSession {
     }
 }
 
-/// Sets `claims` as the connection's `request.jwt.claims`, for its session
-/// or (`local`) for its open transaction only.
-pub(super) async fn set_claims(
-    client: &deadpool_postgres::Object,
-    claims: &str,
-    local: bool,
+/// Makes `connection`'s `request.jwt.claims` the request's (`NONE` for an
+/// anonymous one), unless its session holds them already.
+pub(super) async fn hold_claims(
+    db: &HandlerDb,
+    connection: &Connection,
+    claims: Arc<str>,
 ) -> Result<(), tokio_postgres::Error> {
+    if db.held_claims(connection).as_deref() == Some(&*claims) {
+        return Ok(());
+    }
+    db.forget_claims(connection);
+    let client = &connection.client;
     let statement = client
-        .prepare_cached("SELECT set_config('request.jwt.claims', $1, $2)")
+        .prepare_cached("SELECT set_config('request.jwt.claims', $1, false)")
         .await?;
-    client
-        .execute(&statement, &[&claims, &local])
-        .await
-        .map(drop)
+    client.execute(&statement, &[&&*claims]).await?;
+    db.note_claims(connection, claims);
+    Ok(())
 }
 
 fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {

@@ -18,7 +18,7 @@ pub(super) struct Slot {
     pub(super) in_transaction: bool,
     /// A statement of the open transaction failed: PostgreSQL has aborted it.
     pub(super) aborted: bool,
-    /// The request's claims are set on this connection's session.
+    /// The connection's claims were made the request's.
     pub(super) claims: bool,
 }
 
@@ -42,7 +42,6 @@ impl Slot {
             busy: self.busy,
             dirty: self.dirty,
             in_transaction: self.in_transaction,
-            claims: self.claims,
         };
         *self = Slot::default();
         if !leftover.any() {

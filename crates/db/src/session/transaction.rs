@@ -1,10 +1,13 @@
 //! The transaction lane: one connection held from `begin` to `commit` or
 //! rollback.
 
+use std::sync::Arc;
+
 use tokio_postgres::error::SqlState;
 
 use super::DbSession;
 use super::failure::{failure, unavailable};
+use crate::held_claims::NONE;
 use crate::value::{DbError, QueryFailure};
 
 impl DbSession {
@@ -17,14 +20,15 @@ impl DbSession {
         }
         let connection = self.db.checkout().await.map_err(unavailable)?;
         self.wrote = true;
+        let claims = self.claims.clone().unwrap_or_else(|| Arc::from(NONE));
         let slot = &mut self.transaction;
         slot.busy = true;
-        let client = &slot.connection.insert(connection).client;
-        let mut begun = client.batch_execute("BEGIN").await;
-        if let (Ok(()), Some(claims)) = (&begun, &self.claims) {
-            // Local to the transaction: gone at its end, whatever the end.
-            begun = super::set_claims(client, claims, true).await;
-        }
+        slot.claims = true;
+        let connection = slot.connection.insert(connection);
+        let begun = match super::hold_claims(&self.db, connection, claims).await {
+            Ok(()) => connection.client.batch_execute("BEGIN").await,
+            Err(err) => Err(err),
+        };
         slot.busy = false;
         match begun {
             Ok(()) => {
