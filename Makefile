@@ -84,8 +84,8 @@ run: build
 	target/release/geofn dev --listen $(LISTEN) --handlers target/handlers --data-dir $(DATA_DIR)
 
 # The host's crates, bottom layer first (docs/internals.md draws them).
-HOST_CRATES := geofn-contract geofn-telemetry geofn-pgcluster geofn-auth geofn-db geofn-runtime \
-               geofn-handler-set geofn-http geofn geofn-test-issuer
+HOST_CRATES := geofn-contract geofn-telemetry geofn-pgcluster geofn-auth geofn-oci geofn-db geofn-runtime \
+               geofn-handler-set geofn-http geofn geofn-test-issuer geofn-test-registry
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -32,17 +32,21 @@ LAYERS = {
     "geofn-pgcluster": set(),
     # Tests' and benches' token issuer: a dev-dependency only.
     "geofn-test-issuer": set(),
+    "geofn-test-registry": set(),
     "geofn-auth": {"geofn-contract", "geofn-telemetry"},
+    "geofn-oci": {"geofn-telemetry"},
     "geofn-db": {"geofn-contract", "geofn-telemetry"},
     "geofn-runtime": {"geofn-auth", "geofn-contract", "geofn-db", "geofn-telemetry"},
-    "geofn-handler-set": {"geofn-contract", "geofn-db", "geofn-runtime", "geofn-telemetry"},
+    "geofn-handler-set": {
+        "geofn-contract", "geofn-db", "geofn-oci", "geofn-runtime", "geofn-telemetry",
+    },
     "geofn-http": {
-        "geofn-auth", "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-runtime",
-        "geofn-telemetry",
+        "geofn-auth", "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-oci",
+        "geofn-runtime", "geofn-telemetry",
     },
     "geofn": {
         "geofn-auth", "geofn-contract", "geofn-db", "geofn-handler-set", "geofn-http",
-        "geofn-pgcluster", "geofn-runtime", "geofn-telemetry",
+        "geofn-oci", "geofn-pgcluster", "geofn-runtime", "geofn-telemetry",
     },
 }
 # Crates (by name prefix) the database layer must not reach at all.

@@ -75,6 +75,11 @@ pub const AUTH_KEY_REFRESHES: &str = "geofn_auth_key_refreshes_total";
 /// Keys of the issuer this host can verify with.
 pub const AUTH_KEYS: &str = "geofn_auth_keys";
 
+/// Components asked of a registry, by `result`: `pulled`, `cached`, or why
+/// not (`unreachable`, `denied`, `not-found`, `digest-mismatch`, `layout`,
+/// `too-large`, ...).
+pub const OCI_PULLS: &str = "geofn_oci_pulls_total";
+
 /// One series per handler version served, rebuilt at every scrape, by
 /// `handler` and `sha256`.
 pub const HANDLER_INFO: &str = "geofn_handler_info";
@@ -143,6 +148,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (
         AUTH_KEY_REFRESHES,
         "Loads of the token issuer's keys, by result.",
+    ),
+    (
+        OCI_PULLS,
+        "Components asked of an OCI registry, by result (pulled, cached, or why not).",
     ),
 ];
 pub(crate) const GAUGES: &[(&str, &str)] = &[
