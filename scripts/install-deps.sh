@@ -5,12 +5,13 @@ set -euo pipefail
 
 # PostgreSQL + PostGIS for `geofn dev` and the tests; with `test`, also the
 # real clients and proxies the test suite drives (GDAL's OAPIF driver,
-# nginx, HAProxy, Chromium), and what the deploy checks need.
+# nginx, HAProxy, Chromium, a registry: docker-registry and htpasswd), and
+# what the deploy checks need.
 packages=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
 )
 if [[ "${1:-}" == "test" ]]; then
-  packages+=(gdal-bin nginx haproxy chromium)
+  packages+=(gdal-bin nginx haproxy chromium docker-registry apache2-utils)
 fi
 sudo=""
 if [[ "$(id -u)" != 0 ]]; then

@@ -15,6 +15,7 @@ mod admin_client;
 mod config;
 mod dev_token;
 mod healthcheck;
+mod publish;
 mod scaffold;
 mod startup;
 
@@ -72,6 +73,7 @@ fn main() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Push(args) => return Ok(admin_client::push(args).report()),
+        Command::Publish(args) => return Ok(publish::publish(args)),
         Command::Rollback(args) => return Ok(admin_client::rollback(args).report()),
         Command::Handlers(args) => return Ok(admin_client::handlers(args).report()),
         _ => {}
@@ -129,6 +131,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Health(_)
         | Command::Push(_)
+        | Command::Publish(_)
         | Command::Rollback(_)
         | Command::Handlers(_)
         | Command::New(_) => {

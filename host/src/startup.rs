@@ -26,6 +26,7 @@ use geofn_handler_set::set::{HandlerSet, Registry};
 use geofn_handler_set::snapshot::read_snapshot;
 use geofn_http::AppState;
 use geofn_http::admission::Admission;
+use geofn_oci::Registry as OciRegistry;
 use geofn_runtime::budget::MemoryBudget;
 use geofn_runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
 use geofn_telemetry::metrics::{self as m, Exporter};
@@ -50,6 +51,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     m::count_per_handler(m::AUTH_REFUSED, "reason", Refusal::LABELS);
     m::zero_counters(m::READ_FALLBACKS, "reason", Fallback::LABELS);
     m::zero_counters(m::SWAPS_REJECTED, "reason", LoadError::REASONS);
+    m::zero_counters(m::OCI_PULLS, "result", geofn_oci::OciError::RESULTS);
     let settings = server.runtime_settings();
     if let Some(dir) = &settings.cache_dir {
         tracing::info!(cache.dir = %dir.display(), "compiled components are cached");
@@ -100,18 +102,21 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         memory.handler_share_mib = budget.share_bytes() >> 20,
         "memory budget"
     );
+    let oci = server.oci.settings(settings.cache_dir.as_deref());
+    let oci_registry = Arc::new(OciRegistry::new(&oci).context("setting up the OCI client")?);
     let loader = Loader {
         runtime,
         databases,
         budget,
         defaults: server.default_limits(),
+        registry: oci_registry.clone(),
     };
     let handlers = load_dir(&loader, &server.handlers)
         .await
         .with_context(|| format!("loading handlers from {}", server.handlers.display()))?;
     // Pushed versions replace the directory's; compile them now rather
     // than serve the directory's versions until the first reload.
-    let fleet = Arc::new(Fleet::new(pool.clone(), secret));
+    let fleet = Arc::new(Fleet::new(pool.clone(), secret, oci_registry));
     let handlers = match with_pushed(&loader, server, &fleet, &handlers).await {
         Ok(Some(merged)) => merged,
         Ok(None) => handlers,
@@ -271,7 +276,7 @@ async fn with_pushed(
     fleet: &Fleet,
     files: &HandlerSet,
 ) -> anyhow::Result<Option<HandlerSet>> {
-    let mut snapshot = read_snapshot(&server.handlers).await?;
+    let mut snapshot = read_snapshot(&server.handlers, &loader.registry).await?;
     fleet.overlay(&mut snapshot).await?;
     if snapshot.fingerprint == files.fingerprint() {
         return Ok(None);

@@ -139,6 +139,17 @@ const MIGRATIONS: &[Migration] = &[
         $$;
     ",
     },
+    Migration {
+        version: 7,
+        name: "pushed versions from an OCI registry",
+        // A version pushed by reference stores the reference, pinned to a
+        // digest, and its size; every replica pulls the component itself.
+        sql: "
+        ALTER TABLE geofn_handler_versions ALTER COLUMN component DROP NOT NULL;
+        ALTER TABLE geofn_handler_versions ADD COLUMN IF NOT EXISTS source text;
+        ALTER TABLE geofn_handler_versions ADD COLUMN IF NOT EXISTS size integer;
+    ",
+    },
 ];
 
 /// Run at every start, whatever the migrations: the host's tables are no

@@ -156,7 +156,7 @@ pub async fn build(
 
 /// Loads every handler of `dir`; used at start.
 pub async fn load_dir(loader: &Loader, dir: &Path) -> Result<HandlerSet, LoadError> {
-    let snapshot = read_snapshot(dir).await?;
+    let snapshot = read_snapshot(dir, &loader.registry).await?;
     build(loader, dir, &snapshot, None).await
 }
 

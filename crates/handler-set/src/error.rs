@@ -8,6 +8,7 @@ use geofn_contract::manifest::{MANIFEST_FILE, ManifestError};
 use geofn_db::handler_databases::PrepareError;
 use geofn_db::handler_migrations::MigrationError;
 use geofn_db::roles::RoleError;
+use geofn_oci::OciError;
 use geofn_runtime::CompileError;
 
 /// Why a handlers directory could not be loaded.
@@ -98,6 +99,14 @@ pub enum LoadError {
         /// The route as the policy wrote it.
         route: String,
     },
+    /// A component named by an OCI reference could not be had.
+    #[error("handler {handler:?}: {source}")]
+    Oci {
+        /// Handler name.
+        handler: String,
+        /// Why.
+        source: OciError,
+    },
     /// The database could not be made ready: a role, a grant, a migration.
     #[error(transparent)]
     Database(#[from] PrepareError),
@@ -135,6 +144,7 @@ impl LoadError {
         "compiler-failed",
         "artifact-invalid",
         "auth-route-unknown",
+        "oci",
         "database-table-missing",
         "database-role",
         "migration-changed",
@@ -161,6 +171,7 @@ impl LoadError {
             LoadError::CompilerFailed { .. } => "compiler-failed",
             LoadError::Artifact { .. } => "artifact-invalid",
             LoadError::AuthRoute { .. } => "auth-route-unknown",
+            LoadError::Oci { .. } => "oci",
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable { .. })) => {
                 "database-table-missing"
             }
@@ -228,6 +239,10 @@ mod tests {
             LoadError::AuthRoute {
                 handler: "h".into(),
                 route: "GET /x".into(),
+            },
+            LoadError::Oci {
+                handler: "h".into(),
+                source: OciError::NotFound("x".into()),
             },
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable {
                 handler: "h".into(),

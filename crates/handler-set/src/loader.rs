@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use geofn_db::handler_databases::HandlerDatabases;
+use geofn_oci::Registry;
 use geofn_runtime::Limits;
 use geofn_runtime::Runtime;
 use geofn_runtime::budget::MemoryBudget;
@@ -20,4 +21,6 @@ pub struct Loader {
     pub budget: Arc<MemoryBudget>,
     /// Limits where the manifest is silent.
     pub defaults: Limits,
+    /// Registries components named `oci://…` come from.
+    pub registry: Arc<Registry>,
 }

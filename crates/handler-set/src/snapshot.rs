@@ -9,6 +9,9 @@ use std::sync::Arc;
 use geofn_contract::manifest::{MANIFEST_FILE, Manifest};
 use sha2::{Digest, Sha256};
 
+use geofn_oci::reference::SCHEME;
+use geofn_oci::{OciError, OciRef, Pulled, Registry};
+
 use crate::error::LoadError;
 
 /// A component's bytes and their hash.
@@ -31,8 +34,10 @@ pub struct Snapshot {
     pub fingerprint: String,
 }
 
-/// Reads the manifest of `dir` and every component it names.
-pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
+/// Reads the manifest of `dir` and every component it names: a file of
+/// the directory, or an artifact `oci://…@sha256:…` pulled from its
+/// registry (pinned: a tag, which may move, is refused).
+pub async fn read_snapshot(dir: &Path, registry: &Registry) -> Result<Snapshot, LoadError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let text = read(&manifest_path).await?;
     let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
@@ -43,27 +48,48 @@ pub async fn read_snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
     let mut fingerprint = Sha256::new();
     fingerprint.update(&text);
     let mut components = BTreeMap::new();
-    for spec in manifest.handlers.values() {
+    for (name, spec) in &manifest.handlers {
         if components.contains_key(&spec.component) {
             continue;
         }
-        let bytes = read(&dir.join(&spec.component)).await?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let (bytes, sha256) = match spec.component.to_str().filter(|c| c.starts_with(SCHEME)) {
+            Some(reference) => {
+                let pulled =
+                    pull_pinned(registry, reference)
+                        .await
+                        .map_err(|source| LoadError::Oci {
+                            handler: name.clone(),
+                            source,
+                        })?;
+                (pulled.bytes, pulled.sha256)
+            }
+            None => {
+                let bytes = read(&dir.join(&spec.component)).await?;
+                let sha256 = hex::encode(Sha256::digest(&bytes));
+                (Arc::from(bytes), sha256)
+            }
+        };
         fingerprint.update(spec.component.as_os_str().as_encoded_bytes());
         fingerprint.update(sha256.as_bytes());
-        components.insert(
-            spec.component.clone(),
-            ComponentFile {
-                bytes: bytes.into(),
-                sha256,
-            },
-        );
+        components.insert(spec.component.clone(), ComponentFile { bytes, sha256 });
     }
     Ok(Snapshot {
         manifest,
         components,
         fingerprint: hex::encode(fingerprint.finalize()),
     })
+}
+
+/// The component a pinned reference names.
+async fn pull_pinned(registry: &Registry, reference: &str) -> Result<Pulled, OciError> {
+    let reference = OciRef::parse(reference)?;
+    if !reference.is_pinned() {
+        return Err(OciError::Reference(format!(
+            "{reference}: a handlers directory names artifacts by digest (oci://…@sha256:…), \
+             never by a tag that may move; `geofn publish` prints the digest"
+        )));
+    }
+    registry.pull(&reference).await
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {

@@ -40,7 +40,10 @@ fn admin_scope(state: &AppState) -> Option<&str> {
 /// The admin routes, behind the bearer-token check.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/handlers", get(handlers))
+        .route(
+            "/handlers",
+            get(handlers).post(push::push_named_by_component),
+        )
         .route("/handlers/{name}", put(push::push))
         .route("/handlers/{name}/rollback", post(push::rollback))
         .layer(middleware::from_fn_with_state(state, require_admin))

@@ -4,12 +4,18 @@
 //! - [`database`]: where PostgreSQL is and how to reach it (URL or `DB_*`,
 //!   libpq's sslmode).
 //! - [`auth`]: the token issuer whose bearer tokens the host verifies.
+//! - [`oci`]: how registries are reached.
+//! - [`admin`]: the admin commands' arguments.
 
+mod admin;
 mod auth;
 mod database;
+mod oci;
 
+pub use admin::{AdminArgs, PublishArgs, PushArgs, RollbackArgs};
 pub use auth::AuthArgs;
 pub use database::{ConfigError, Database, DatabaseArgs};
+pub use oci::OciArgs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,6 +80,9 @@ pub enum Command {
     Health(HealthArgs),
     /// Store a component as the new version of a handler on every replica.
     Push(PushArgs),
+    /// Push a component to an OCI registry in the CNCF Wasm artifact
+    /// layout; prints the reference pinned to its digest.
+    Publish(PublishArgs),
     /// Make a previous version of a handler the active one again.
     Rollback(RollbackArgs),
     /// List what a replica serves and every stored version.
@@ -94,65 +103,6 @@ pub struct NewArgs {
     /// What to write it in.
     #[arg(long, value_enum, default_value_t)]
     pub lang: crate::scaffold::Lang,
-}
-
-/// Where the admin API is.
-#[derive(Debug, Clone, Args)]
-pub struct AdminArgs {
-    /// Base URL of any replica (or the load balancer in front of them).
-    #[arg(long, env = "GEOFN_URL", default_value = "http://127.0.0.1:5000")]
-    pub url: String,
-    /// The admin token (GEOFN_ADMIN_TOKEN of the replicas) [default: a
-    /// local `geofn dev` server's own, when --url is one on this machine].
-    #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-}
-
-/// `geofn push`.
-#[derive(Debug, Args)]
-pub struct PushArgs {
-    /// The component (.wasm) to push: its own manifest gives its name,
-    /// routes, limits, database access and migrations.
-    pub component: PathBuf,
-    /// Handler name, if not the one the component carries.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// A route, "METHOD /path" (repeat for several), instead of the component's.
-    #[arg(long = "route")]
-    pub routes: Vec<String>,
-    /// Limits, as in the manifest: deadline_ms=5000, memory_mib=32, ...
-    #[arg(long = "limit", value_parser = key_value)]
-    pub limits: Vec<(String, String)>,
-    /// A table beyond its own schema the handler may read (repeat for several);
-    /// the current grants are kept unless --read or --write is given.
-    #[arg(long = "read")]
-    pub read: Vec<String>,
-    /// A table beyond its own schema the handler may read and write.
-    #[arg(long = "write")]
-    pub write: Vec<String>,
-    /// Where and as whom.
-    #[command(flatten)]
-    pub admin: AdminArgs,
-}
-
-/// `geofn rollback`.
-#[derive(Debug, Args)]
-pub struct RollbackArgs {
-    /// Handler name.
-    #[arg(long)]
-    pub name: String,
-    /// The version to go to; the one before the active one if absent.
-    #[arg(long)]
-    pub version: Option<u32>,
-    /// Where and as whom.
-    #[command(flatten)]
-    pub admin: AdminArgs,
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{text:?} is not key=value"))
 }
 
 /// `geofn health`.
@@ -288,6 +238,9 @@ pub struct ServerArgs {
     /// Bearer tokens: the issuer, its keys, what tokens must say.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Registries handler artifacts are pulled from.
+    #[command(flatten)]
+    pub oci: OciArgs,
 }
 
 impl ServerArgs {

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use geofn_contract::manifest::HandlerSpec;
 use geofn_db::secret::Secret;
+use geofn_oci::{OciRef, Registry};
 
 use super::signed;
 use super::store::{self, StoreError};
@@ -23,6 +24,7 @@ pub struct Fleet {
     pool: Pool,
     secret: Secret,
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
+    registry: Arc<Registry>,
 }
 
 /// The key a stored version has among a snapshot's components.
@@ -31,12 +33,14 @@ pub fn component_key(name: &str, version: i32) -> PathBuf {
 }
 
 impl Fleet {
-    /// A fleet source over `pool`, signing its notifications with `secret`.
-    pub fn new(pool: Pool, secret: Secret) -> Self {
+    /// A fleet source over `pool`, signing its notifications with `secret`,
+    /// pulling versions pushed by reference from `registry`.
+    pub fn new(pool: Pool, secret: Secret, registry: Arc<Registry>) -> Self {
         Self {
             pool,
             secret,
             cache: Mutex::default(),
+            registry,
         }
     }
 
@@ -60,9 +64,13 @@ impl Fleet {
         let mut fingerprint = Sha256::new();
         fingerprint.update(snapshot.fingerprint.as_bytes());
         for handler in active {
-            let bytes = self
-                .bytes(&handler.name, handler.version, &handler.sha256)
-                .await?;
+            let bytes = match &handler.source {
+                Some(source) => self.pull(source, &handler.sha256).await?,
+                None => {
+                    self.bytes(&handler.name, handler.version, &handler.sha256)
+                        .await?
+                }
+            };
             let key = component_key(&handler.name, handler.version);
             fingerprint.update(key.as_os_str().as_encoded_bytes());
             fingerprint.update(handler.sha256.as_bytes());
@@ -91,6 +99,25 @@ impl Fleet {
         }
         snapshot.fingerprint = hex::encode(fingerprint.finalize());
         Ok(())
+    }
+
+    /// A version pushed by reference: the pinned artifact, from the registry
+    /// (or the disk, once pulled), and it must be the component pushed.
+    async fn pull(&self, source: &str, sha256: &str) -> Result<Arc<[u8]>, StoreError> {
+        let failed = |why: String| StoreError::Pull(format!("{source}: {why}"));
+        let reference = OciRef::parse(source).map_err(|e| failed(e.to_string()))?;
+        let pulled = self
+            .registry
+            .pull(&reference)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if pulled.sha256 != sha256 {
+            return Err(failed(format!(
+                "its component hashes to {}, not the {sha256} pushed",
+                pulled.sha256
+            )));
+        }
+        Ok(pulled.bytes)
     }
 
     async fn bytes(&self, name: &str, version: i32, sha256: &str) -> Result<Arc<[u8]>, StoreError> {

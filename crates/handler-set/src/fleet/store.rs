@@ -27,6 +27,9 @@ pub enum StoreError {
     /// Rollback found no version to go to.
     #[error("{0}")]
     NoSuchVersion(String),
+    /// A version pushed by reference could not be pulled.
+    #[error("pulling a pushed version: {0}")]
+    Pull(String),
 }
 
 /// Largest component a push may carry: Rust handlers are a few hundred
@@ -55,6 +58,9 @@ pub struct Active {
     pub limits: LimitOverrides,
     /// Database access, as in the manifest.
     pub database: DatabaseAccess,
+    /// Where its component is, when it was pushed by reference
+    /// (`oci://...@sha256:...`); else its bytes are stored here.
+    pub source: Option<String>,
 }
 
 /// What a push stores besides the component.
@@ -85,6 +91,9 @@ pub struct Version {
     pub created_at: String,
     /// Whether replicas serve it.
     pub active: bool,
+    /// The reference it was pushed by, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The active versions.
@@ -92,7 +101,7 @@ pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
     let client = connection(pool).await?;
     let rows = client
         .query(
-            "SELECT name, version, sha256, routes, limits::text, access::text \
+            "SELECT name, version, sha256, routes, limits::text, access::text, source \
              FROM geofn_handler_versions WHERE active ORDER BY name",
             &[],
         )
@@ -107,11 +116,12 @@ pub async fn active(pool: &Pool) -> Result<Vec<Active>> {
             routes: row.get(3),
             limits: serde_json::from_str(row.get::<_, &str>(4)).unwrap_or_default(),
             database: serde_json::from_str(row.get::<_, &str>(5)).unwrap_or_default(),
+            source: row.get(6),
         })
         .collect())
 }
 
-/// The bytes of one version.
+/// The bytes of one version (stored with it, not pushed by reference).
 pub async fn component(pool: &Pool, name: &str, version: i32) -> Result<Vec<u8>> {
     let client = connection(pool).await?;
     let row = client
@@ -121,7 +131,19 @@ pub async fn component(pool: &Pool, name: &str, version: i32) -> Result<Vec<u8>>
         )
         .await
         .map_err(query("reading a component"))?;
-    Ok(row.get(0))
+    row.get::<_, Option<Vec<u8>>>(0).ok_or_else(|| {
+        StoreError::NoSuchVersion(format!("{name} version {version} is stored by reference"))
+    })
+}
+
+/// Where a version's component is: its bytes, stored with it, or a
+/// reference pinned to a digest, from which every replica pulls it.
+#[derive(Debug, Clone, Copy)]
+pub enum Component<'a> {
+    /// The bytes.
+    Bytes(&'a [u8]),
+    /// `oci://...@sha256:...`, and the component's size.
+    Reference(&'a str, usize),
 }
 
 /// Stores a new version of `name` and makes it the active one, in one
@@ -129,7 +151,7 @@ pub async fn component(pool: &Pool, name: &str, version: i32) -> Result<Vec<u8>>
 pub async fn push(
     pool: &Pool,
     name: &str,
-    bytes: &[u8],
+    component: Component<'_>,
     sha256: &str,
     spec: &PushSpec,
     notification: &str,
@@ -147,15 +169,22 @@ pub async fn push(
     deactivate(&tx, name).await?;
     let limits = serde_json::to_string(&spec.limits).unwrap_or_else(|_| "{}".into());
     let access = serde_json::to_string(&spec.database).unwrap_or_else(|_| "{}".into());
+    let (bytes, source, size) = match component {
+        Component::Bytes(bytes) => (Some(bytes), None, bytes.len()),
+        Component::Reference(source, size) => (None, Some(source), size),
+    };
+    let size = i32::try_from(size).unwrap_or(i32::MAX);
     tx.execute(
         "INSERT INTO geofn_handler_versions \
-         (name, version, sha256, component, routes, limits, access, active) \
-         VALUES ($1, $2, $3, $4, $5, ($6::text)::jsonb, ($7::text)::jsonb, true)",
+         (name, version, sha256, component, source, size, routes, limits, access, active) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, ($8::text)::jsonb, ($9::text)::jsonb, true)",
         &[
             &name,
             &version,
             &sha256,
             &bytes,
+            &source,
+            &size,
             &spec.routes,
             &limits,
             &access,
@@ -262,7 +291,8 @@ pub async fn history(pool: &Pool) -> Result<Vec<Version>> {
     let client = connection(pool).await?;
     let rows = client
         .query(
-            "SELECT name, version, sha256, octet_length(component), routes, created_at, active \
+            "SELECT name, version, sha256, coalesce(octet_length(component), size, 0), routes, \
+             created_at, active, source \
              FROM geofn_handler_versions ORDER BY name, version DESC",
             &[],
         )
@@ -281,6 +311,7 @@ pub async fn history(pool: &Pool) -> Result<Vec<Version>> {
                 .format(&Rfc3339)
                 .unwrap_or_default(),
             active: row.get(6),
+            source: row.get(7),
         })
         .collect())
 }

@@ -114,7 +114,7 @@ impl Reloader {
     async fn reconcile(&self, last_rejection: &mut Option<String>) {
         let started = Instant::now();
         let current = self.registry.current();
-        let mut snapshot = read_snapshot(&self.dir).await;
+        let mut snapshot = read_snapshot(&self.dir, &self.loader.registry).await;
         if let Ok(snapshot) = &mut snapshot
             && let Err(err) = self.fleet.overlay(snapshot).await
         {

@@ -1,32 +1,40 @@
-//! Fleet deploys: `PUT /admin/handlers/{name}` stores a new version after
-//! checking it would load, `POST /admin/handlers/{name}/rollback` goes back;
+//! Fleet deploys: `PUT /admin/handlers/{name}` (or `POST /admin/handlers`,
+//! the name the component's own) stores a new version after checking it
+//! would load, `POST /admin/handlers/{name}/rollback` goes back;
 //! each answers once the replica it was sent to serves the result.
 //! Every replica picks the change up through LISTEN/NOTIFY
 //! (`geofn_handler_set::fleet`).
+//!
+//! - [`answers`]: the problems it answers with.
+//! - [`query`]: what the query string says.
+//! - [`source`]: the component, from the body or a registry.
 
-use std::collections::BTreeMap;
+mod answers;
+mod query;
+mod source;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::to_bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use geofn_contract::manifest::HandlerSpec;
-use geofn_contract::names::{valid_name, valid_table};
-use geofn_contract::route::parse_route;
+use geofn_contract::names::valid_name;
 use geofn_handler_set::artifact;
 use geofn_handler_set::build::build;
 use geofn_handler_set::fleet::overlay::component_key;
-use geofn_handler_set::fleet::store::{self, MAX_COMPONENT_BYTES, PushSpec, StoreError};
+use geofn_handler_set::fleet::store::{self, PushSpec};
 use geofn_handler_set::snapshot::{ComponentFile, read_snapshot};
 
 use crate::problem::Problem;
 use crate::state::AppState;
+use answers::{bad, refused, store_failure};
+use query::{PushQuery, parse_query};
+use source::Pushed;
 
 /// How long a push or rollback waits for this replica to serve the new
 /// version before it answers: the component was compiled (and cached) and
@@ -36,119 +44,74 @@ const SERVED_WITHIN: Duration = Duration::from_secs(10);
 /// How often the served set is looked at meanwhile.
 const SERVED_POLL: Duration = Duration::from_millis(5);
 
-fn bad(detail: impl Into<String>) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-push",
-        "Invalid push",
-        detail,
-    )
-}
-
-fn refused(reason: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &format!("component-{reason}"),
-        "Component refused",
-        detail,
-    )
-}
-
-fn store_failure(err: StoreError) -> Problem {
-    match err {
-        StoreError::NoSuchVersion(detail) => Problem::new(
-            StatusCode::NOT_FOUND,
-            "no-such-version",
-            "No such version",
-            detail,
-        ),
-        StoreError::Unavailable(detail) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database-unavailable",
-            "Database unavailable",
-            detail,
-        )
-        .retry_after(1),
-        other => {
-            tracing::error!(error = %other, "fleet store failed");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store-failed",
-                "Store failed",
-                "the version could not be stored",
-            )
-        }
-    }
-}
-
-/// Routes (`route=GET /x`, repeated), database access (`read=table`,
-/// `write=table`, repeated) and limits from the query string.
-fn parse_query(query: &str) -> Result<(PushSpec, bool), String> {
-    let mut spec = PushSpec::default();
-    let mut access_given = false;
-    let mut limits: BTreeMap<String, u64> = BTreeMap::new();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        if key == "route" {
-            if parse_route(&value).is_none() {
-                return Err(format!("route {value:?} is not \"METHOD /path\""));
-            }
-            spec.routes.push(value.into_owned());
-        } else if key == "read" || key == "write" {
-            if !valid_table(&value) {
-                return Err(format!("{key}={value:?} is not `table` or `schema.table`"));
-            }
-            access_given = true;
-            let list = if key == "read" {
-                &mut spec.database.read
-            } else {
-                &mut spec.database.write
-            };
-            list.push(value.into_owned());
-        } else {
-            let number = value
-                .parse()
-                .map_err(|_| format!("{key} must be a whole number, got {value:?}"))?;
-            limits.insert(key.into_owned(), number);
-        }
-    }
-    spec.limits =
-        serde_json::from_value(json!(limits)).map_err(|e| format!("unknown or bad limit: {e}"))?;
-    Ok((spec, access_given))
-}
-
-/// `PUT /admin/handlers/{name}?route=...&memory_mib=...` with the component as body.
+/// `PUT /admin/handlers/{name}?route=...&memory_mib=...` with the component
+/// as body, or with `source=oci://...` and no body.
 pub async fn push(
     State(state): State<AppState>,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
-    push_version(&state, name, query.as_deref().unwrap_or_default(), request)
+    push_version(
+        &state,
+        Some(name),
+        query.as_deref().unwrap_or_default(),
+        request,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /admin/handlers?source=oci://...`: the handler the component
+/// names itself.
+pub async fn push_named_by_component(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    push_version(&state, None, query.as_deref().unwrap_or_default(), request)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn push_version(
     state: &AppState,
-    name: String,
+    name: Option<String>,
     query: &str,
     request: Request,
 ) -> Result<Response, Problem> {
-    if !valid_name(&name) {
+    if let Some(name) = name.as_deref().filter(|name| !valid_name(name)) {
         return Err(bad(format!(
             "handler name {name:?} must be 1-63 characters of a-z, 0-9, - and _"
         )));
     }
-    let (mut spec, access_given) = parse_query(query).map_err(bad)?;
-    let bytes = read_component(request).await?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    compiles(state, &bytes, &sha256).await?;
+    let PushQuery {
+        mut spec,
+        access_given,
+        source,
+    } = parse_query(query).map_err(bad)?;
+    let mut clock = Stopwatch::start();
+    let pushed = source::component(&state.loader.registry, source.as_deref(), request).await?;
+    let received_ms = clock.lap();
+    let Pushed { bytes, sha256, .. } = &pushed;
+    compiles(state, bytes, sha256).await?;
+    let compile_ms = clock.lap();
 
     // Routes and access: as given, else the component's own, else what
     // the running version has (for a component that says nothing of them).
-    let embedded = artifact::embedded(&bytes)
+    let embedded = artifact::embedded(bytes)
         .map_err(|err| refused("artifact-invalid", err.to_string()))?
         .unwrap_or_default();
+    let name = match (name, &embedded.name) {
+        (Some(name), _) => name,
+        (None, Some(own)) if valid_name(own) => own.clone(),
+        (None, _) => {
+            return Err(bad(
+                "the component does not name itself (no geofn-handler section with a name): \
+                 push it to /admin/handlers/NAME",
+            ));
+        }
+    };
     let current = state.registry.current();
     let running = current.handlers().iter().find(|h| *h.name == *name);
     if spec.routes.is_empty() && embedded.routes.is_empty() {
@@ -166,13 +129,23 @@ async fn push_version(
         spec.database = handler.database.clone();
     }
 
-    would_load(state, &name, &bytes, &sha256, &spec).await?;
+    would_load(state, &name, bytes, sha256, &spec).await?;
+    let check_ms = clock.lap();
     let notification = state.fleet.notification(&name);
-    let version = store::push(&state.pool, &name, &bytes, &sha256, &spec, &notification)
-        .await
-        .map_err(store_failure)?;
-    tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, "handler pushed");
+    let version = store::push(
+        &state.pool,
+        &name,
+        pushed.stored(),
+        sha256,
+        &spec,
+        &notification,
+    )
+    .await
+    .map_err(store_failure)?;
+    tracing::info!(handler.name = %name, handler.version = version, handler.sha256 = %sha256, source = pushed.pinned.as_deref(), "handler pushed");
+    let stored_ms = clock.lap();
     let served_here = served_here(state, &name, version).await;
+    let swap_ms = clock.lap();
     let routes = if spec.routes.is_empty() {
         &embedded.routes
     } else {
@@ -182,13 +155,38 @@ async fn push_version(
         StatusCode::CREATED,
         [(header::LOCATION, format!("/admin/handlers/{name}"))],
         Json(json!({
-            "name": name, "version": version, "sha256": sha256,
+            "name": name, "version": version, "sha256": sha256, "source": pushed.pinned,
             "routes": routes, "database": spec.database,
             "migrations": embedded.migrations.iter().map(|m| &m.id).collect::<Vec<_>>(),
             "served_here": served_here,
+            // Where the push's time went: the component received (or
+            // resolved, pulled and verified), compiled, the whole set
+            // built as every replica will (migrations included), stored,
+            // and swapped in here.
+            "timings_ms": {
+                "receive": received_ms, "compile": compile_ms, "check": check_ms,
+                "store": stored_ms, "swap": swap_ms,
+            },
         })),
     )
         .into_response())
+}
+
+/// Milliseconds between laps.
+struct Stopwatch(Instant);
+
+impl Stopwatch {
+    fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Milliseconds since the last lap (or the start).
+    fn lap(&mut self) -> f64 {
+        let now = Instant::now();
+        let ms = (now - self.0).as_secs_f64() * 1e3;
+        self.0 = now;
+        (ms * 10.0).round() / 10.0
+    }
 }
 
 /// Waits until this replica serves `version` of `name` (its reload loop
@@ -215,33 +213,6 @@ async fn served_here(state: &AppState, name: &str, version: i32) -> bool {
         }
         tokio::time::sleep(SERVED_POLL).await;
     }
-}
-
-/// The request body, the component, within [`MAX_COMPONENT_BYTES`].
-async fn read_component(request: Request) -> Result<Arc<[u8]>, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "component-too-large",
-            "Component too large",
-            format!("components are at most {MAX_COMPONENT_BYTES} bytes"),
-        )
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_COMPONENT_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = to_bytes(request.into_body(), MAX_COMPONENT_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    if bytes.is_empty() {
-        return Err(bad("the body must be the component (application/wasm)"));
-    }
-    Ok(Arc::from(&bytes[..]))
 }
 
 /// Compiles it and checks it implements the handler world.
@@ -273,12 +244,14 @@ async fn would_load(
     sha256: &str,
     spec: &PushSpec,
 ) -> Result<(), Problem> {
-    let mut snapshot = read_snapshot(&state.handlers_dir).await.map_err(|err| {
-        refused(
-            "manifest",
-            format!("the handlers directory does not load: {err}"),
-        )
-    })?;
+    let mut snapshot = read_snapshot(&state.handlers_dir, &state.loader.registry)
+        .await
+        .map_err(|err| {
+            refused(
+                "manifest",
+                format!("the handlers directory does not load: {err}"),
+            )
+        })?;
     state
         .fleet
         .overlay(&mut snapshot)
