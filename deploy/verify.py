@@ -9,7 +9,8 @@
   (deploy/schemas/cloudnative-pg: unknown fields refused, types checked);
   and the objects hold what DESIGN.md promises (probes, drain, non-root,
   ConfigMap handlers, Secret password, HPA, PDB, PVC on microk8s-hostpath,
-  reads on the -ro Service).
+  reads on the -ro Service); auth policies and handlers pulled from an
+  OCI registry land in the manifest the host parses (verify_values.py).
 - nginx -t and haproxy -c on the shipped configurations (addresses
   swapped for resolvable ones, as the replica tests do).
 - Both compose files: the services, healthchecks, dependencies and
@@ -27,78 +28,8 @@ import tempfile
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent
-K8S_VERSION = "1.30.0"
-
-
-def run(*args, **kwargs):
-    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(map(str, args))}\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def check(condition, what):
-    if not condition:
-        sys.exit(f"FAILED: {what}")
-    print(f"ok: {what}")
-
-
-def objects(rendered):
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
-
-
-def by_kind(docs, kind):
-    found = [d for d in docs if d["kind"] == kind]
-    check(found, f"a {kind} is rendered")
-    return found[0]
-
-
-CNPG_KINDS = {"Cluster", "ScheduledBackup"}
-
-
-def validate(rendered, work, name):
-    docs = objects(rendered)
-    kubernetes = [d for d in docs if d["kind"] not in CNPG_KINDS]
-    path = work / f"{name}.yaml"
-    path.write_text(yaml.safe_dump_all(kubernetes))
-    run("kubernetes-validate", "--strict", "-k", K8S_VERSION, str(path))
-    print(f"ok: {name} validates against Kubernetes {K8S_VERSION}")
-    for doc in docs:
-        if doc["kind"] in CNPG_KINDS:
-            validate_cnpg(doc, name)
-
-
-def unknown_fields(value, schema, path="$"):
-    """Fields of `value` its structural schema does not declare."""
-    if schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema:
-        return []
-    found = []
-    if isinstance(value, dict) and "properties" in schema:
-        for key, item in value.items():
-            if key not in schema["properties"]:
-                found.append(f"{path}.{key}")
-            else:
-                found += unknown_fields(item, schema["properties"][key], f"{path}.{key}")
-    elif isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            found += unknown_fields(item, schema["items"], f"{path}[{i}]")
-    return found
-
-
-def validate_cnpg(doc, name):
-    import json
-
-    import jsonschema
-
-    check(doc["apiVersion"] == "postgresql.cnpg.io/v1", f"{name}: {doc['kind']} is postgresql.cnpg.io/v1")
-    schema = json.loads((ROOT / f"schemas/cloudnative-pg/{doc['kind']}-v1.json").read_text())
-    body = doc
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-              for e in jsonschema.Draft7Validator(schema).iter_errors(body)]
-    check(not errors, f"{name}: {doc['kind']} matches the CloudNativePG v1 schema {errors}")
-    unknown = unknown_fields(body, schema)
-    check(not unknown, f"{name}: {doc['kind']} uses only fields CloudNativePG v1 knows {unknown}")
+from verify_common import CNPG_KINDS, ROOT, by_kind, check, env_of, objects, run, validate
+from verify_values import auth, oci_handlers
 
 
 def helm(helm_bin, handlers):
@@ -165,6 +96,7 @@ def helm(helm_bin, handlers):
     check(deployment["metadata"]["name"] == "maps-geofn", "names follow the release")
 
     auth(helm_bin, geofn, work)
+    oci_handlers(helm_bin, geofn, work)
     database_modes(helm_bin, geofn, work)
 
     docs = objects(run(helm_bin, "template", "postgis", str(postgis)))
@@ -193,40 +125,6 @@ def helm(helm_bin, handlers):
     check("storageClassName" not in claim and claim["resources"]["requests"]["storage"] == "50Gi",
           "default storage class and size override")
     shutil.rmtree(work)
-
-
-def auth(helm_bin, geofn, work):
-    """The issuer's settings reach the pods; a handler's policy from the
-    values lands in the manifest the host parses, as TOML."""
-    import tomllib
-
-    docs = objects(run(
-        helm_bin, "template", "geofn", str(geofn),
-        "--set", "auth.jwksUrl=https://idp.example/certs,auth.issuer=https://idp.example",
-        "--set", "auth.audience=geofn,auth.adminScope=geofn:admin",
-        "--set-json", 'auth.policies={"points": {"require": ["POST /point"], '
-                      '"scopes": {"POST /point": ["points:write"], "DELETE /points/{id}": ["points:write"]}}}',
-    ))
-    validate(yaml.safe_dump_all(docs), work, "geofn-auth")
-    env = env_of(docs)
-    check(env["GEOFN_AUTH_JWKS_URL"]["value"] == "https://idp.example/certs", "auth: the JWKS URL")
-    check(env["GEOFN_AUTH_ADMIN_SCOPE"]["value"] == "geofn:admin", "auth: the admin scope")
-    manifest = next(d for d in docs if d["kind"] == "ConfigMap" and "geofn.toml" in d.get("data", {}))
-    parsed = tomllib.loads(manifest["data"]["geofn.toml"])
-    policy = parsed["handlers"]["points"]["auth"]
-    check(policy["require"] == ["POST /point"]
-          and policy["scopes"]["DELETE /points/{id}"] == ["points:write"],
-          "auth: a handler's policy from the values is in the manifest")
-    failed = subprocess.run(
-        [helm_bin, "template", "geofn", str(geofn), "--set-json", 'auth.policies={"nope": {}}'],
-        capture_output=True, text=True)
-    check(failed.returncode != 0 and "no handler nope" in failed.stderr,
-          "auth: a policy for a handler the manifest lacks is refused")
-
-
-def env_of(docs):
-    container = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    return {e["name"]: e for e in container["env"]}
 
 
 def database_modes(helm_bin, geofn, work):
