@@ -43,25 +43,13 @@ fn push(url: &str, version: &str) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-async fn version_of(base: &str) -> Option<String> {
-    let body: Value = client()
-        .get(format!("{base}/probe/version"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    body["version"].as_str().map(str::to_owned)
-}
-
 /// Waits until every replica answers `wanted`; how long that took.
 async fn converge(urls: &[String], wanted: &str, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let mut all = true;
         for url in urls {
-            if version_of(url).await.as_deref() != Some(wanted) {
+            if support::probe_version(url).await.as_deref() != Some(wanted) {
                 all = false;
             }
         }
@@ -181,7 +169,10 @@ async fn late_and_cut_off_replicas_converge() {
 
     // A replica started after the push serves the pushed version at once.
     let late = Host::serve(&db, dir.path(), &["--admin-token", TOKEN]).await;
-    assert_eq!(version_of(&late.base).await.as_deref(), Some("v2"));
+    assert_eq!(
+        support::probe_version(&late.base).await.as_deref(),
+        Some("v2")
+    );
 
     // Cut every replica's LISTEN connection over and over while pushing:
     // the notification finds no listener; reconnecting catches up.
@@ -300,7 +291,10 @@ async fn bad_pushes_store_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(version_of(&host.base).await.as_deref(), Some("v1"));
+    assert_eq!(
+        support::probe_version(&host.base).await.as_deref(),
+        Some("v1")
+    );
 
     let output = geofn(&[
         "push",

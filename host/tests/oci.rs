@@ -74,27 +74,40 @@ async fn replica(db: &TestDb, handlers: &Path, cache: &Path, extra: &[&str]) -> 
     Host::serve(db, handlers, &args).await
 }
 
-async fn version_of(base: &str) -> Option<String> {
-    let body: Value = client()
-        .get(format!("{base}/probe/version"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    body["version"].as_str().map(str::to_owned)
-}
-
 async fn wait_for_version(base: &str, wanted: &str) {
     let started = Instant::now();
-    while version_of(base).await.as_deref() != Some(wanted) {
+    while support::probe_version(base).await.as_deref() != Some(wanted) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{base} never served {wanted}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `geofn serve` on `db` with `handlers`, a cache of its own if given,
+/// and nothing else: each test adds what it is about.
+fn serve_command(db: &TestDb, handlers: &Path, cache: Option<&Path>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            TOKEN,
+            "--handlers",
+        ])
+        .arg(handlers)
+        .env("DATABASE_URL", db.cluster.url())
+        // Only the credentials a test gives: none of the machine's.
+        .env("REGISTRY_AUTH_FILE", "/nonexistent")
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .env_remove("XDG_RUNTIME_DIR");
+    if let Some(cache) = cache {
+        command.arg("--cache-dir").arg(cache);
+    }
+    command
 }
 
 fn probe_dir() -> tempfile::TempDir {
@@ -171,7 +184,10 @@ async fn a_tag_is_resolved_once_and_every_replica_pulls_that_digest() {
     let late_cache = tempfile::tempdir().unwrap();
     let late = replica(&db, dir.path(), late_cache.path(), &insecure).await;
     for host in [&a, &b, &late] {
-        assert_eq!(version_of(&host.base).await.as_deref(), Some("v2"));
+        assert_eq!(
+            support::probe_version(&host.base).await.as_deref(),
+            Some("v2")
+        );
     }
 
     // Pushing again is what moves the fleet.
@@ -260,7 +276,10 @@ async fn a_bad_artifact_or_a_dead_registry_leaves_the_running_version_serving() 
     assert_eq!(answer.status(), 400);
 
     // Nothing was stored, v1 serves, every refusal was counted.
-    assert_eq!(version_of(&host.base).await.as_deref(), Some("v1"));
+    assert_eq!(
+        support::probe_version(&host.base).await.as_deref(),
+        Some("v1")
+    );
     let report = support::admin::handlers_report(&host.base, TOKEN).await;
     assert_eq!(report["stored"], serde_json::json!([]), "{report}");
     let samples = scrape(&host).await;
@@ -312,17 +331,15 @@ async fn a_registry_with_tls_and_basic_auth() {
     let db = TestDb::start();
     let dir = handlers_dir(&PROBE_ENTRY.replace("probe.wasm", &pinned), &[]);
     let cache = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    let mut command = serve_command(&db, dir.path(), Some(cache.path()));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
-        .arg(dir.path())
-        .args(["--admin-token", TOKEN, "--cache-dir"])
-        .arg(cache.path())
-        .env("DATABASE_URL", db.cluster.url())
         .env("GEOFN_OCI_CA_FILE", &ca)
         .env("REGISTRY_AUTH_FILE", &auth);
     let host = Host::spawn(command).await;
-    assert_eq!(version_of(&host.base).await.as_deref(), Some("v2"));
+    assert_eq!(
+        support::probe_version(&host.base).await.as_deref(),
+        Some("v2")
+    );
 
     // A push by tag through the same registry.
     let output = geofn(
@@ -357,16 +374,9 @@ async fn a_registry_with_tls_and_basic_auth() {
 
     // A replica without the credentials cannot start on that directory,
     // and says why.
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
-        .arg(dir.path())
-        .args(["--cache-dir"])
-        .arg(tempfile::tempdir().unwrap().path())
-        .env("DATABASE_URL", db.cluster.url())
-        .env("GEOFN_OCI_CA_FILE", &ca)
-        .env("REGISTRY_AUTH_FILE", "/nonexistent")
-        .env("DOCKER_CONFIG", "/nonexistent");
+    let empty = tempfile::tempdir().unwrap();
+    let mut command = serve_command(&db, dir.path(), Some(empty.path()));
+    command.env("GEOFN_OCI_CA_FILE", &ca);
     let refused = Host::try_spawn(command)
         .await
         .err()
@@ -381,12 +391,7 @@ async fn a_tag_in_the_handlers_directory_is_refused_at_start() {
         &PROBE_ENTRY.replace("probe.wasm", "oci://127.0.0.1:1/probe:v1"),
         &[],
     );
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
-        .arg(dir.path())
-        .env("DATABASE_URL", db.cluster.url());
-    let refused = Host::try_spawn(command)
+    let refused = Host::try_spawn(serve_command(&db, dir.path(), None))
         .await
         .err()
         .expect("it must not start");
@@ -507,15 +512,8 @@ async fn a_registry_that_wants_bearer_tokens() {
     let db = TestDb::start();
     let dir = probe_dir();
     let cache = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--handlers"])
-        .arg(dir.path())
-        .args(["--admin-token", TOKEN, "--cache-dir"])
-        .arg(cache.path())
-        .args(insecure)
-        .env("DATABASE_URL", db.cluster.url())
-        .env("REGISTRY_AUTH_FILE", &auth);
+    let mut command = serve_command(&db, dir.path(), Some(cache.path()));
+    command.args(insecure).env("REGISTRY_AUTH_FILE", &auth);
     let host = Host::spawn(command).await;
     let before = tokens.issued();
     let output = geofn(

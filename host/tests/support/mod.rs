@@ -436,6 +436,20 @@ impl Host {
     }
 }
 
+/// The version the probe at `base` says it is (`GET /probe/version`),
+/// if it answers.
+pub async fn probe_version(base: &str) -> Option<String> {
+    let body: serde_json::Value = client()
+        .get(format!("{base}/probe/version"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    body["version"].as_str().map(str::to_owned)
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
