@@ -180,10 +180,14 @@ async fn serve(
         shutdown.clone(),
     );
     tracing::info!(listen = %local, memory_reset = ?state.runtime().reset(), "serving");
+    // Announced before the line below: whoever waits for it may run an
+    // admin command at once, which must find the token.
+    if let Some(file) = dev_token {
+        dev_token::announce(local.port(), file);
+    }
     // One plain line on stdout that scripts and tests can wait for.
     println!("geofn listening on http://{local}");
     if let Some(file) = dev_token {
-        dev_token::announce(local.port(), file);
         println!(
             "admin token: {} (kept in {}; push with: geofn push FILE)",
             server.admin_token.as_deref().unwrap_or_default(),
