@@ -25,7 +25,7 @@ LISTEN      ?= 0.0.0.0:5000
 BINDIR      ?= $(if $(filter 0,$(shell id -u)),/usr/local/bin,$(HOME)/.cargo/bin)
 DATA_DIR    ?= .geofn
 
-.PHONY: run test build handlers python-handlers deps test-deps lint audit chart verify-deploy verify-containers
+.PHONY: run test build handlers python-handlers deps test-deps lint audit chart verify-deploy verify-containers verify-chart
 
 deps:
 	@scripts/install-deps.sh
@@ -111,6 +111,13 @@ verify-deploy: test-deps handlers
 verify-containers: handlers
 	@deploy/podman/install.sh $(TARGET_DIR)/tools
 	python3 deploy/podman/verify.py $(TARGET_DIR)/tools
+
+# The charts' own workloads started from their rendered YAML with `podman
+# kube play` (deploy/podman/verify_chart.py), with the image
+# verify-containers built (built here if there is none).
+verify-chart: test-deps handlers
+	@deploy/podman/install.sh $(TARGET_DIR)/tools
+	python3 deploy/podman/verify_chart.py $(TARGET_DIR)/tools
 
 test: test-deps handlers python-handlers lint audit verify-deploy
 	$(CARGO) test --workspace

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # What make verify-containers needs, installed only where missing (safe to
 # run again): Debian's podman with runc, netavark + aardvark-dns (container
-# networks with DNS), iptables (netavark's NAT) and debootstrap (the Debian
-# base image), and podman-compose (PyPI, pinned) in TOOLS_DIR.
+# networks with DNS), iptables (netavark's NAT), debootstrap (the Debian
+# base image), catatonit (the init of the pause image `podman kube play`
+# builds for pods), curl (the guide's lines in make verify-chart), and
+# podman-compose (PyPI, pinned) in TOOLS_DIR.
 #
 #   deploy/podman/install.sh TOOLS_DIR
 set -euo pipefail
 tools=${1:?usage: install.sh TOOLS_DIR}
-packages=(podman runc netavark aardvark-dns iptables debootstrap)
+packages=(podman runc netavark aardvark-dns iptables debootstrap catatonit curl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -13,7 +13,6 @@ Traffic goes to 127.0.0.1 and to containers on the stacks' own networks.
 """
 
 import concurrent.futures
-import fcntl
 import json
 import os
 import pathlib
@@ -23,61 +22,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+from common import HERE, ROOT, check, finish, hold_lock, http, run, wait_for
+
 IMAGE = "localhost/geofn:latest"
 PROXY = "http://127.0.0.1:80"
 # Healthchecks are run by systemd timers, which these machines lack: the
 # check runs each container's healthcheck itself this often.
 HEALTH_EVERY = 2.0
-# Two runs on one machine would fight over port 80 and the image tag: the
-# second waits for the first.
-LOCK = pathlib.Path("/run/lock/geofn-verify-containers.lock")
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def run(*args, check_exit=True, capture=True, timeout=None, env=None):
-    result = subprocess.run(
-        args, capture_output=capture, text=True, timeout=timeout, env=env, cwd=ROOT
-    )
-    if check_exit and result.returncode != 0:
-        sys.exit(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
-                 f"{result.stdout}\n{result.stderr}")
-    return result
-
-
-def http(method, url, body=None, timeout=5):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def wait_for(predicate, seconds, every=1.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:
-            pass
-        time.sleep(every)
-    return False
 
 
 def build_image():
@@ -328,13 +280,7 @@ def main():
     TEST_HANDLERS = tools.parent / "test-handlers"
     os.environ.setdefault("CONTAINERS_CONF", str(HERE / "containers.conf"))
     compose = str(tools / "podman-compose/bin/podman-compose")
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(LOCK, "w")  # noqa: SIM115 - held until the process exits
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"verify-containers: another run holds {LOCK}; waiting for it", flush=True)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock = hold_lock("verify-containers")  # noqa: F841 - held until exit
     run(str(HERE / "prepare-images.sh"), capture=False)
     build_image()
     # The compose files name the image geofn:latest and would build it
@@ -343,9 +289,7 @@ def main():
     # GEOFN_VERIFY_STACKS=haproxy runs one stack (when chasing a failure).
     for kind in os.environ.get("GEOFN_VERIFY_STACKS", "nginx haproxy").split():
         stack(kind, compose)
-    print("verify-containers: " + ("all checks passed" if not failures
-                                   else f"{len(failures)} FAILED"), flush=True)
-    sys.exit(1 if failures else 0)
+    finish("verify-containers")
 
 
 if __name__ == "__main__":
