@@ -33,3 +33,20 @@ measure() {
   requests=$(awk -F, -v hold="${hold%s}" '{printf "%d", $2 * hold}' <<<"$line")
   echo "$(cut -d, -f2,6 <<<"$line"),$(( (after - before) * 10000 / requests ))"
 }
+
+# Starts the release `geofn dev` on a free port, its private PostGIS in
+# $1 (a scratch folder the caller removes); sets `port`, `host` (its PID)
+# and `psql` (to its database, the points handler's schema first).
+start_dev_host() {
+  local work=$1 target=${CARGO_TARGET_DIR:-target} pg_port
+  port=$(free_port)
+  "$target/release/geofn" dev --listen "127.0.0.1:$port" --handlers "$target/handlers" \
+    --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
+  host=$!
+  wait_for "$work/stdout"
+  pg_port=$(sed -n 4p "$work/data/pgdata/postmaster.pid")
+  export PGPASSWORD=$(cat "$work/data/password")
+  # The points handler's table lives in its own schema.
+  export PGOPTIONS="-c search_path=points,public"
+  psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
+}

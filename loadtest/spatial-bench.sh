@@ -10,19 +10,12 @@ connections=${2:-32}
 points=1000000
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
 
-target=${CARGO_TARGET_DIR:-target}
+source loadtest/common.sh
 work=$(mktemp -d /tmp/geofn-spatial-bench.XXXXXX)
 chmod 755 "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$target/release/geofn dev --listen 127.0.0.1:$port --handlers $target/handlers \
-  --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
-host=$!
 trap 'kill $host 2>/dev/null; wait $host 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 120); do grep -q "listening" "$work/stdout" && break; sleep 0.5; done
-
-pg_port=$(sed -n 4p "$work/data/pgdata/postmaster.pid")
-export PGPASSWORD=$(cat "$work/data/password")
-psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
+host=
+start_dev_host "$work"
 echo "loading $points points..."
 $psql -c "DROP INDEX points_geom_gist; DROP INDEX points_geog_gist; SELECT setseed(0.42);" \
       -c "INSERT INTO points (name, geom) SELECT 'p' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, $points) g;" \

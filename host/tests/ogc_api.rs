@@ -110,6 +110,55 @@ async fn the_documents_of_part_1_core() {
     assert_eq!(boxed["numberMatched"], 4, "{boxed}");
 }
 
+/// A page costs a page however large the table: `numberMatched` is exact
+/// up to the cap (free when a first page holds every match), left out
+/// beyond it and on pages a cursor reaches; `next` links are unaffected.
+#[tokio::test(flavor = "multi_thread")]
+async fn number_matched_is_exact_up_to_its_cap_and_left_out_beyond() {
+    let (_db, host) = start_with_grid(10_001).await;
+    let (_, _, first) = get(&host, "/collections/points/items?limit=10").await;
+    assert_eq!(first["numberReturned"], 10);
+    assert!(
+        first.get("numberMatched").is_none(),
+        "{}",
+        first["numberMatched"]
+    );
+    let next = link(&first, "next").to_owned();
+    let (status, _, second) = get(&host, next.strip_prefix(&host.url("")).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["numberReturned"], 10);
+    assert!(second.get("numberMatched").is_none(), "{second}");
+    assert_ne!(second["features"][0]["id"], first["features"][0]["id"]);
+
+    // One column of the grid: 201 points, counted exactly.
+    let column = "bbox=-171,-90,-169,90";
+    let (_, _, counted) = get(
+        &host,
+        &format!("/collections/points/items?limit=10&{column}"),
+    )
+    .await;
+    assert_eq!(counted["numberMatched"], 201, "{counted}");
+    let (_, _, whole) = get(
+        &host,
+        &format!("/collections/points/items?limit=1000&{column}"),
+    )
+    .await;
+    assert_eq!(whole["numberReturned"], 201);
+    assert_eq!(whole["numberMatched"], 201);
+    // A cursor's page leaves it out, but the cursor still filters.
+    let next = link(&counted, "next").to_owned();
+    let (_, _, later) = get(&host, next.strip_prefix(&host.url("")).unwrap()).await;
+    assert!(later.get("numberMatched").is_none(), "{later}");
+    assert!(
+        later["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["geometry"]["coordinates"][0] == -170.0),
+        "{later}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn links_follow_the_host_the_client_used() {
     let (_db, host) = start_with_grid(3).await;

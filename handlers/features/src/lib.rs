@@ -96,7 +96,7 @@ fn items(ctx: &Ctx) -> Result<Response> {
     }
     let query = filter::parse(pairs, LIMITS)?;
     let page = pointquery::store::fetch(&query)?;
-    let matched = pointquery::store::count(&query)?;
+    let matched = pointquery::matched::number_matched(&query, &page)?;
     let items_url = base.url(&format!("/collections/{COLLECTION}/items"));
     let this_page = if ctx.request.query.is_empty() {
         items_url.clone()
@@ -116,7 +116,7 @@ fn items(ctx: &Ctx) -> Result<Response> {
         let next = format!("{items_url}?{}", pointquery::next_query(pairs, &cursor));
         links.push(geojson::link(&next, "next", GEOJSON, "next page"));
     }
-    let mut body = geojson::collection(&page.points, links, Some(matched));
+    let mut body = geojson::collection(&page.points, links, matched);
     body["timeStamp"] = json!(documents::now_rfc3339()?);
     Ok(http::with_content_type(200, GEOJSON, &body))
 }

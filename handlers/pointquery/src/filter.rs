@@ -52,6 +52,20 @@ pub struct Query {
     pub cursor: Option<Cursor>,
 }
 
+#[cfg(test)]
+impl Query {
+    /// A first page of ten, no filter: what tests vary.
+    pub(crate) fn first_ten() -> Query {
+        Query {
+            bbox: None,
+            near: None,
+            datetime: None,
+            limit: 10,
+            cursor: None,
+        }
+    }
+}
+
 /// Parses the parameters this crate owns; others are left to the caller.
 pub fn parse(pairs: &[(String, String)], limits: Limits) -> Result<Query, Problem> {
     let bbox = single(pairs, "bbox")?.map(parse_bbox).transpose()?;

@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod datetime;
 pub mod filter;
 pub mod geojson;
+pub mod matched;
 pub mod store;
 pub mod wire;
 

@@ -2,7 +2,7 @@
 //! GiST index); distances use `geom::geography` (the geography GiST index)
 //! with `ST_DWithin` to filter and `<->` to order nearest first.
 
-use geofn_guest::db::{self, Value};
+use geofn_guest::db::Value;
 use geofn_guest::error::{Error, Result};
 use geofn_guest::geometry::{WGS84, point_ewkb, point_xy};
 use geofn_guest::packed::{self, Cell};
@@ -130,26 +130,6 @@ pub fn listing_sql(query: &Query) -> (String, Vec<Value>) {
     (statement, sql.params)
 }
 
-/// Counts what `query` matches over all pages (its cursor ignored). Only
-/// filters without `near` are counted (OGC API's `numberMatched`).
-pub fn count_sql(query: &Query) -> (String, Vec<Value>) {
-    let unpaged = Query {
-        cursor: None,
-        near: None,
-        limit: 0,
-        ..query.clone()
-    };
-    let (listing, mut params) = listing_sql(&unpaged);
-    // Reuse the listing's filter; drop its ORDER BY / LIMIT and their parameter.
-    let filter_end = listing.find(" ORDER BY").unwrap_or(listing.len());
-    let from = listing.find(" FROM points").unwrap_or(0);
-    params.pop();
-    (
-        format!("SELECT count(*){}", &listing[from..filter_end]),
-        params,
-    )
-}
-
 /// Runs a listing.
 pub fn fetch(query: &Query) -> Result<Page> {
     let (sql, params) = listing_sql(query);
@@ -169,16 +149,6 @@ pub fn fetch(query: &Query) -> Result<Page> {
         None
     };
     Ok(Page { points, next })
-}
-
-/// How many points `query` matches in all.
-pub fn count(query: &Query) -> Result<i64> {
-    let (sql, params) = count_sql(query);
-    let rows = db::query(&sql, &params)?;
-    match rows.rows.first().and_then(|r| r.first()) {
-        Some(Value::Int(n)) => Ok(*n),
-        _ => Err(internal("count returned no number")),
-    }
 }
 
 /// One point by id.
@@ -218,7 +188,7 @@ pub fn point_from_cells(cells: &[Cell<'_>]) -> Option<Point> {
     })
 }
 
-fn internal(what: &str) -> Error {
+pub(crate) fn internal(what: &str) -> Error {
     Error::new(500, "internal", "Internal error", what)
 }
 
@@ -240,21 +210,11 @@ mod tests {
     use super::*;
     use crate::filter::{Bbox, Near};
 
-    fn query() -> Query {
-        Query {
-            bbox: None,
-            near: None,
-            datetime: None,
-            limit: 10,
-            cursor: None,
-        }
-    }
-
     #[test]
     fn default_listing_is_newest_first_by_keyset() {
         let (sql, params) = listing_sql(&Query {
             cursor: Some(Cursor::Before { id: 99 }),
-            ..query()
+            ..Query::first_ten()
         });
         assert_eq!(
             sql,
@@ -272,7 +232,7 @@ mod tests {
                 max_lon: -170.0,
                 max_lat: 20.0,
             }),
-            ..query()
+            ..Query::first_ten()
         });
         assert!(sql.contains("ST_MakeEnvelope($3, $1, 180, $2, 4326) OR geom && ST_MakeEnvelope(-180, $1, $4, $2, 4326)"), "{sql}");
     }
@@ -289,7 +249,7 @@ mod tests {
     fn near_alone_is_a_pure_knn_walk_filtered_afterwards() {
         let (sql, params) = listing_sql(&Query {
             near: near(),
-            ..query()
+            ..Query::first_ten()
         });
         assert_eq!(
             sql,
@@ -311,7 +271,7 @@ mod tests {
                 max_lon: 10.0,
                 max_lat: 50.0,
             }),
-            ..query()
+            ..Query::first_ten()
         });
         assert!(
             sql.contains("AND ST_DWithin(geom::geography, $1::geography, $6, false)"),
