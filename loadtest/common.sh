@@ -50,3 +50,13 @@ start_dev_host() {
   export PGOPTIONS="-c search_path=points,public"
   psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
 }
+
+# Prints "req/s,p99 ms" of wrk (2 threads, $connections connections,
+# $seconds s) against URL; further arguments go to wrk (e.g. -H ...).
+#   wrk_rate URL [WRK_ARGS...]
+wrk_rate() {
+  local url=$1
+  shift
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "$url" \
+    | awk '/Requests\/sec/ {rps=$2} / 99%/ {p=$2; if (p ~ /us$/) {sub(/us/,"",p); p/=1000} else if (p ~ /ms$/) {sub(/ms/,"",p)} else if (p ~ /s$/) {sub(/s/,"",p); p*=1000}} END {printf "%d,%.1f", rps, p}'
+}

@@ -33,12 +33,6 @@ grow_to() {
   $psql -c "VACUUM ANALYZE points;"
 }
 
-# Prints "req/s,p99 ms" of wrk against one path.
-measure() {
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port$1" \
-    | awk '/Requests\/sec/ {rps=$2} / 99%/ {p=$2; if (p ~ /us$/) {sub(/us/,"",p); p/=1000} else if (p ~ /ms$/) {sub(/ms/,"",p)} else if (p ~ /s$/) {sub(/s/,"",p); p*=1000}} END {printf "%d,%.1f", rps, p}'
-}
-
 csv=loadtest/report/pages.csv
 echo "rows,page,req_per_s,p99_ms,number_matched" >"$csv"
 box="bbox=2,48,3,49"
@@ -53,7 +47,7 @@ print(urllib.parse.urlsplit(link)._replace(scheme="", netloc="").geturl())')
   for page in "/points?limit=100" "/collections/points/items?limit=100" "$second" \
               "/collections/points/items?limit=100&$box" "/collections/points/items?limit=100&bbox=-10,35,30,60"; do
     matched=$(curl -s "http://127.0.0.1:$port$page" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("numberMatched","-") if isinstance(d,dict) else "-")')
-    line="$rows,\"$page\",$(measure "$page"),$matched"
+    line="$rows,\"$page\",$(wrk_rate "http://127.0.0.1:$port$page"),$matched"
     echo "$line" | tee -a "$csv"
   done
 done
