@@ -68,7 +68,7 @@ async fn bbox_and_near_use_the_gist_indexes_on_a_million_points() {
         assert_eq!(response.status(), StatusCode::OK, "{query}");
     }
     let items = client()
-        .get(host.url("/collections/points/items?bbox=10,10,11,11"))
+        .get(host.url("/collections/points/items?bbox=10,10,13,13"))
         .send()
         .await
         .unwrap();
@@ -109,7 +109,9 @@ async fn bbox_and_near_use_the_gist_indexes_on_a_million_points() {
         "{knn_plan}"
     );
     assert!(knn_plan.contains("points_geog_gist"), "{knn_plan}");
-    let count_plan = plan_of("SELECT count(*) FROM points WHERE geom &&");
+    // numberMatched: ~140 in the box, past the first page and under the
+    // cap, so a capped count, on the index.
+    let count_plan = plan_of("SELECT count(*) FROM (SELECT 1 FROM points WHERE geom &&");
     assert!(count_plan.contains("points_geom_gist"), "{count_plan}");
 
     let report = target_dir().join("reports");
