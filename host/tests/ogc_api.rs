@@ -247,6 +247,8 @@ async fn datetime_filters_on_creation_time() {
     assert_eq!(matched("datetime=2021-01-01T00:00:00Z/..").await, 2);
     assert_eq!(matched("datetime=2020-01-16/..").await, 2);
     assert_eq!(matched("datetime=2019-01-01/2020-01-14").await, 0);
+    // Empty is valid against the document's schema for it: no filter.
+    assert_eq!(matched("datetime=").await, 4);
 }
 
 /// Runs a GDAL tool; its stdout.

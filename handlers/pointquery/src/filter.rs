@@ -82,7 +82,12 @@ pub fn parse(pairs: &[(String, String)], limits: Limits) -> Result<Query, Proble
         (None, Some(_)) => return Err(bad("near", "radius needs near=lon,lat")),
         (Some(near), Some(radius)) => Some(parse_near(near, radius)?),
     };
-    let datetime = single(pairs, "datetime")?.map(parse_datetime).transpose()?;
+    // An empty `datetime=` is valid against OGC API's schema for it (a
+    // string): it asks for no time filter.
+    let datetime = single(pairs, "datetime")?
+        .filter(|raw| !raw.is_empty())
+        .map(parse_datetime)
+        .transpose()?;
     let limit = match single(pairs, "limit")? {
         None => limits.default,
         Some(raw) => match raw.trim().parse::<i64>() {
@@ -325,6 +330,8 @@ mod tests {
             .datetime
             .unwrap();
         assert!(range.start.is_none() && !range.end.unwrap().whole_day);
+        // Empty is schema-valid (a string) and filters nothing.
+        assert_eq!(q("datetime=").unwrap().datetime, None);
         for bad in [
             "yesterday",
             "2026-02-29",
