@@ -179,19 +179,12 @@ fn percent_decode(text: &str) -> String {
 /// A root certificate (PEM), a leaf it signed (DER) and the leaf's key
 /// (PKCS#8 PEM): the chain a token carries in `x5c`.
 fn signing_chain() -> (String, Vec<u8>, String) {
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let mut root_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    root_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    root_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "geofn token root");
-    let root = root_params.self_signed(&root_key).unwrap();
-    let issuer = rcgen::Issuer::new(root_params, root_key);
+    let (root, issuer) = crate::test_ca("geofn token root");
     let leaf_key = rcgen::KeyPair::generate().unwrap();
     let mut leaf_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     leaf_params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "geofn token signer");
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    (root.pem(), leaf.der().to_vec(), leaf_key.serialize_pem())
+    (root, leaf.der().to_vec(), leaf_key.serialize_pem())
 }
