@@ -18,12 +18,16 @@ mod healthcheck;
 mod publish;
 mod scaffold;
 mod startup;
+mod traces;
 
+use crate::traces::Tracing;
 use anyhow::Context;
 use clap::Parser;
 use geofn_db::tls::{SslMode, TlsSettings};
 use geofn_pgcluster::{ClusterOptions, PgCluster};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{Cli, Command, ConfigError, Database, LogFormat, ServerArgs};
 
@@ -78,12 +82,19 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Handlers(args) => return Ok(admin_client::handlers(args).report()),
         _ => {}
     }
-    init_tracing(cli.log_format);
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(run(cli.command))
-        .map(|()| ExitCode::SUCCESS)
+        .build()?;
+    // Inside the runtime: a gRPC exporter's channel is spawned onto it.
+    let traces = {
+        let _entered = runtime.enter();
+        init_tracing(cli.log_format)?
+    };
+    let served = runtime.block_on(run(cli.command));
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    served.map(|()| ExitCode::SUCCESS)
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -209,19 +220,29 @@ async fn serve(
     Ok(())
 }
 
-fn init_tracing(format: LogFormat) {
+/// Log lines to stderr, filtered by `RUST_LOG`; and, when the `OTEL_*`
+/// variables ask for them, traces over OTLP, filtered on their own (the
+/// spans traces need are DEBUG, below what the log lines show).
+fn init_tracing(format: LogFormat) -> anyhow::Result<Option<Tracing>> {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"))
+        .add_directive(geofn_telemetry::traces::LOG_LINES_SKIP.parse()?);
     // Colour only for a person at a terminal: log files, journald and
     // `kubectl logs` get plain text, and the hot path skips formatting the
     // escape codes into every request's span.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => lines.with_filter(filter).boxed(),
+        LogFormat::Json => lines.json().with_filter(filter).boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(lines);
+    let (exporting, traces) = traces::install()?.unzip();
+    registry.with(exporting).init();
+    if traces.is_some() {
+        tracing::info!("exporting traces over OTLP (OTEL_* variables)");
     }
+    Ok(traces)
 }

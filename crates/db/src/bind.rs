@@ -45,6 +45,11 @@ pub enum Param {
     Geometry(Geometry),
 }
 
+/// Bound parameters as tokio-postgres takes them.
+pub fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
 /// Converts `values` for a statement whose placeholders have `types`.
 pub fn bind(types: &[Type], values: Vec<Value>) -> Result<Vec<Param>, String> {
     if types.len() != values.len() {

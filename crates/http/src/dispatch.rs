@@ -18,6 +18,8 @@ use geofn_runtime::limits::CONCURRENCY_WAIT;
 use geofn_runtime::reuse::Lease;
 use geofn_runtime::{CallError, CallInputs};
 use geofn_telemetry::metrics as m;
+use geofn_telemetry::traces;
+use tracing::field::Empty;
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -39,6 +41,13 @@ const RETRY_AFTER_SECS: u32 = 1;
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     let Some(_admitted) = state.admission.try_admit() else {
         metrics::counter!(m::ADMISSION_REJECTED).increment(1);
+        let span = tracing::Span::current();
+        if traces::is_exported_request(&span) {
+            span.record(
+                "otel.status_description",
+                "refused: the replica's in-flight bound is reached",
+            );
+        }
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
@@ -147,29 +156,26 @@ async fn run_handler(
             .into_response();
         }
     };
+    // Waiting for a turn or for memory, as one span when traces are
+    // exported: begun at the first wait, ended when both are had (or one
+    // is refused); a request that waits for neither has none.
+    let mut admission = None;
     // Its turn, for a handler with `max_concurrency`: held to the answer.
     let _turn = match &handler.turns {
-        Some(turns) => {
-            match tokio::time::timeout(CONCURRENCY_WAIT, turns.clone().acquire_owned()).await {
-                Ok(Ok(turn)) => Some(turn),
-                _ => {
-                    metrics::counter!(m::CONCURRENCY_REJECTED, "handler" => handler.name.to_string())
-                    .increment(1);
-                    return Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "concurrency",
-                    "Overloaded",
-                    format!(
-                        "{} runs at most {} requests at once and none finished in time; retry shortly",
-                        handler.name,
-                        handler.limits.max_concurrency.unwrap_or_default()
-                    ),
-                )
-                .retry_after(RETRY_AFTER_SECS)
-                .into_response();
+        Some(turns) => match turns.clone().try_acquire_owned() {
+            Ok(turn) => Some(turn),
+            Err(_) => {
+                let waiting = admission.get_or_insert_with(|| admission_span(handler));
+                let turn = tokio::time::timeout(CONCURRENCY_WAIT, turns.clone().acquire_owned());
+                match turn.await {
+                    Ok(Ok(turn)) => Some(turn),
+                    _ => {
+                        refused(waiting, "no turn under max_concurrency in time");
+                        return no_turn(handler);
+                    }
                 }
             }
-        }
+        },
         None => None,
     };
     // A parked instance, for a handler that reuses them.
@@ -177,10 +183,21 @@ async fn run_handler(
     // Room in the memory budget for a new instance, held until it is gone
     // (a parked instance holds its own).
     let reservation = if lease.as_ref().is_none_or(Lease::needs_reservation) {
-        match handler.memory.reserve(handler.limits.memory_bytes).await {
+        let bytes = handler.limits.memory_bytes;
+        let reserved = match handler.memory.try_reserve(bytes) {
+            Some(reservation) => Ok(reservation),
+            None => {
+                admission.get_or_insert_with(|| admission_span(handler));
+                handler.memory.reserve(bytes).await
+            }
+        };
+        match reserved {
             Ok(reservation) => Some(reservation),
             Err(over) => {
                 tracing::warn!(handler.name = %handler.name, error = %over, "memory budget full");
+                if let Some(waiting) = &admission {
+                    refused(waiting, &over.to_string());
+                }
                 return Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "memory-budget",
@@ -194,12 +211,14 @@ async fn run_handler(
     } else {
         None
     };
+    drop(admission);
     let inputs = CallInputs {
         limits: &handler.limits,
         db: &handler.db,
         reads,
         route,
         identity,
+        version: &handler.sha256,
     };
     let runtime = state.runtime();
     let result = match (&handler.reuse, lease.take()) {
@@ -276,6 +295,41 @@ fn read_plan(
         on_replica,
         track_writes: true,
     })
+}
+
+/// A 503 for a request that found no turn under its handler's
+/// `max_concurrency` in time.
+fn no_turn(handler: &LoadedHandler) -> Response {
+    metrics::counter!(m::CONCURRENCY_REJECTED, "handler" => handler.name.to_string()).increment(1);
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "concurrency",
+        "Overloaded",
+        format!(
+            "{} runs at most {} requests at once and none finished in time; retry shortly",
+            handler.name,
+            handler.limits.max_concurrency.unwrap_or_default()
+        ),
+    )
+    .retry_after(RETRY_AFTER_SECS)
+    .into_response()
+}
+
+/// The span of a request waiting for its handler's turn or memory.
+fn admission_span(handler: &LoadedHandler) -> tracing::Span {
+    tracing::info_span!(
+        target: traces::TARGET,
+        "admission",
+        geofn.handler.name = &*handler.name,
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+    )
+}
+
+/// Marks the admission span as refused, with why.
+fn refused(admission: &tracing::Span, why: &str) {
+    admission.record("otel.status_code", "error");
+    admission.record("otel.status_description", why);
 }
 
 fn too_large(limit: usize) -> Response {

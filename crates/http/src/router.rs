@@ -2,27 +2,38 @@
 //! else, and the layers every request passes (request ids, tracing,
 //! metrics, closing connections while draining).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::HeaderValue;
 use http::header::{CONNECTION, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 use metrics::SharedString;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
+use tracing::field::Empty;
 
 use geofn_telemetry::metrics::{self as m, status_class};
+use geofn_telemetry::traces;
 
 use crate::dispatch::{self, RouteLabel};
 use crate::request_id::{MintRequestId, X_REQUEST_ID};
 use crate::state::AppState;
 use crate::{admin, health, map};
+
+/// The proxies' record of the client, first entry first.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// W3C Trace Context: the caller's span, and vendors' state beside it.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The whole application: host routes first, handlers for everything else.
 pub fn router(state: AppState) -> Router {
@@ -44,26 +55,75 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let id = request
-                    .headers()
-                    .get(&X_REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "request",
-                    request.id = %id,
-                    http.method = %request.method(),
-                    http.path = %request.uri().path(),
-                )
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(
             X_REQUEST_ID.clone(),
             MintRequestId::default(),
         ))
         .with_state(state)
+}
+
+/// The span every log line of a request carries (`request.id`, method,
+/// path); when traces are exported, also `trace_id` and `span_id`, and for
+/// a sampled request its OpenTelemetry SERVER span, a child of the
+/// caller's `traceparent`, named and completed by [`record`].
+fn request_span(request: &Request) -> Span {
+    let header = |name: &HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let id = header(&X_REQUEST_ID).unwrap_or_default();
+    if !traces::enabled() {
+        return tracing::info_span!(
+            "request",
+            request.id = %id,
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
+        );
+    }
+    let decision = traces::decide(header(&TRACEPARENT), header(&TRACESTATE));
+    let sampled = decision.sampled();
+    let span = decision.start(|sampled| {
+        if sampled {
+            tracing::info_span!(
+                target: traces::REQUEST_TARGET,
+                "request",
+                request.id = %id,
+                http.request.method = %request.method(),
+                url.path = %request.uri().path(),
+                trace_id = Empty,
+                span_id = Empty,
+                otel.kind = "server",
+                otel.status_code = Empty,
+                otel.status_description = Empty,
+            )
+        } else {
+            tracing::info_span!(
+                target: traces::REQUEST_TARGET,
+                "request",
+                request.id = %id,
+                http.request.method = %request.method(),
+                url.path = %request.uri().path(),
+                trace_id = Empty,
+                span_id = Empty,
+            )
+        }
+    });
+    if sampled {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        // The original client as the first proxy saw it, else the peer.
+        let client = header(&X_FORWARDED_FOR)
+            .and_then(|list| list.split(',').next())
+            .map(str::trim)
+            .filter(|first| !first.is_empty())
+            .map(str::to_owned)
+            .or_else(|| peer.clone());
+        let mut attributes = Vec::with_capacity(2);
+        attributes.extend(client.map(|client| ("client.address", client.into())));
+        attributes.extend(peer.map(|peer| ("network.peer.address", peer.into())));
+        traces::set_attributes(&span, attributes);
+    }
+    span
 }
 
 /// Bodies compressed when the client asks (`Accept-Encoding`: zstd, br,
@@ -100,6 +160,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let matched = request.extensions().get::<MatchedPath>().cloned();
+    let method = (traces::enabled() && traces::is_exported_request(&Span::current()))
+        .then(|| request.method().clone());
     let response = next.run(request).await;
     let (route, handler): (SharedString, SharedString) =
         match response.extensions().get::<RouteLabel>() {
@@ -111,11 +173,33 @@ async fn record(request: Request, next: Next) -> Response {
                 SharedString::const_str("host"),
             ),
         };
+    if let Some(method) = method {
+        complete_server_span(&method, &route, handler.as_ref(), response.status());
+    }
     let status = SharedString::const_str(status_class(response.status().as_u16()));
     let labels = [("route", route), ("handler", handler), ("status", status)];
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(m::HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Names the request's SERVER span by its route template (`GET
+/// /points/{id}`, OpenTelemetry's low-cardinality name) and marks a 5xx as
+/// an error; 4xx are the client's, not the server's, as the HTTP
+/// conventions say.
+fn complete_server_span(method: &Method, route: &str, handler: &str, status: StatusCode) {
+    let span = Span::current();
+    let mut attributes = vec![("http.response.status_code", status.as_u16().into())];
+    if handler != "host" || route != "unmatched" {
+        attributes.push(("http.route", route.to_owned().into()));
+        traces::rename(&span, format!("{method} {route}"));
+    } else {
+        traces::rename(&span, method.to_string());
+    }
+    traces::set_attributes(&span, attributes);
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
 }
 
 /// While draining, every answer closes its connection, so proxies stop

@@ -17,13 +17,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tower_layer::Layer;
 
 use crate::router::router;
 use crate::shutdown::ShutdownTiming;
@@ -108,7 +111,9 @@ fn spawn_connection(
     peer: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = TowerToHyperService::new(app.clone());
+    // The peer, for the request span's `network.peer.address`.
+    let app = Extension(ConnectInfo(peer)).layer(app.clone());
+    let service = TowerToHyperService::new(app);
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
         .into_owned();

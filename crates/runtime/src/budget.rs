@@ -122,6 +122,18 @@ impl MemoryBudget {
 }
 
 impl HandlerBudget {
+    /// [`reserve`](Self::reserve) when the room is there now; `None` when
+    /// the request would have to wait.
+    pub fn try_reserve(&self, memory_bytes: usize) -> Option<Reservation> {
+        let mib = u32::try_from((memory_bytes as u64).div_ceil(UNIT)).unwrap_or(u32::MAX);
+        let share = self.share.clone().try_acquire_many_owned(mib).ok()?;
+        let total = self.total.clone().try_acquire_many_owned(mib).ok()?;
+        Some(Reservation {
+            _share: share,
+            _total: total,
+        })
+    }
+
     /// Reserves `memory_bytes` (rounded up to MiB) for one instance, first
     /// from the handler's share, then from the whole budget.
     pub async fn reserve(&self, memory_bytes: usize) -> Result<Reservation, OverBudget> {

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::Instrument;
+use tracing::field::Empty;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use geofn_auth::identity::Identity;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_db::session::ReadPlan;
 use geofn_telemetry::metrics::INSTANTIATE;
+use geofn_telemetry::traces;
 
 use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
 use crate::engine::{EPOCH_TICK, Runtime};
@@ -57,6 +60,8 @@ pub struct CallInputs<'a> {
     pub route: Matched,
     /// Its verified caller (none: anonymous).
     pub identity: Option<Arc<Identity>>,
+    /// The version's digest (hex SHA-256 of the component), for its span.
+    pub version: &'a str,
 }
 
 /// An instance and its store, kept between requests of a handler whose
@@ -112,6 +117,7 @@ impl Runtime {
             reads,
             route,
             identity,
+            version,
         } = inputs;
         let request_scope = RequestScope {
             reads,
@@ -156,14 +162,29 @@ impl Runtime {
             Ok(UpdateDeadline::YieldCustom(1, pause))
         });
 
+        // Disabled (and nothing below evaluated) unless traces are exported.
+        let span = tracing::info_span!(
+            target: traces::TARGET,
+            "handler",
+            otel.name = %format_args!("handler {handler}"),
+            geofn.handler.name = &*handler,
+            geofn.handler.digest = version,
+            geofn.instance = if bindings.is_some() { "reused" } else { "fresh" },
+            geofn.instantiate_ms = Empty,
+            geofn.memory.peak_bytes = Empty,
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+        );
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let bindings = match bindings {
                 Some(bindings) => bindings,
                 None => {
                     let started = Instant::now();
                     let bindings = pre.instantiate_async(&mut store).await?;
+                    let took = started.elapsed();
                     metrics::histogram!(INSTANTIATE, "handler" => handler.clone())
-                        .record(started.elapsed().as_secs_f64());
+                        .record(took.as_secs_f64());
+                    span.record("geofn.instantiate_ms", took.as_secs_f64() * 1e3);
                     bindings
                 }
             };
@@ -177,6 +198,7 @@ impl Runtime {
                 bindings,
             ))
         })
+        .instrument(span.clone())
         .await;
 
         let (result, bindings) = match outcome {
@@ -184,6 +206,16 @@ impl Runtime {
             Ok(Ok((answer, bindings))) => (Ok(answer), Some(bindings)),
             Ok(Err(err)) => (Err(classify(err, limits)), None),
         };
+        if !span.is_disabled() {
+            span.record(
+                "geofn.memory.peak_bytes",
+                store.data().limits.largest_memory() as u64,
+            );
+            if let Err(err) = &result {
+                span.record("otel.status_code", "error");
+                span.record("otel.status_description", tracing::field::display(err));
+            }
+        }
         let stderr = store.data().stderr();
         if result.is_err() && !stderr.is_empty() {
             tracing::warn!(handler.name = &*handler, guest.stderr = %stderr.trim_end(), "handler stderr");

@@ -1,7 +1,6 @@
 //! Everything one request's store holds, and the host imports on it.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::{Resource, ResourceTable};
@@ -9,12 +8,12 @@ use wasmtime::component::{Resource, ResourceTable};
 use geofn_auth::identity::Identity;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_db::session::{DbSession, Lane, ReadPlan};
-use geofn_telemetry::metrics::DB_QUERY;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::geofn::handler::{db, identity, log, route, types};
 use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
+use crate::db_call::DbCall;
 use crate::db_values;
 use crate::limits::Limits;
 use crate::memory_watch::WatchedLimits;
@@ -133,14 +132,14 @@ impl types::Host for GuestState {}
 
 impl db::Host for GuestState {
     async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query(Lane::Autocommit, &sql, db_values::params(params))
             .await
             .map(db_values::rows)
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
@@ -149,54 +148,54 @@ impl db::Host for GuestState {
         sql: String,
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query_packed(Lane::Autocommit, &sql, db_values::params(params))
             .await
             .map(db_values::packed)
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
     async fn query_json(&mut self, sql: String, params: Vec<Value>) -> Result<Vec<u8>, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query_json(Lane::Autocommit, &sql, db_values::params(params))
             .await
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
     async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .execute(Lane::Autocommit, &sql, db_values::params(params))
             .await
             .map_err(db_values::error);
-        observe_db(
+        call.finish(
             &self.handler,
             "execute",
-            started,
             &sql,
-            result.as_ref().err(),
+            &mut self.db,
+            result.as_ref(),
         );
         result
     }
 
     async fn begin(&mut self) -> Result<Resource<Transaction>, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start("BEGIN");
         let result = self.db.begin().await.map_err(db_values::error);
-        observe_db(
+        call.finish(
             &self.handler,
             "begin",
-            started,
             "BEGIN",
-            result.as_ref().err(),
+            &mut self.db,
+            result.as_ref(),
         );
         result?;
         self.table.push(Transaction).map_err(|e| {
@@ -216,14 +215,14 @@ impl db::HostTransaction for GuestState {
         sql: String,
         params: Vec<Value>,
     ) -> Result<Rows, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query(Lane::Transaction, &sql, db_values::params(params))
             .await
             .map(db_values::rows)
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
@@ -233,14 +232,14 @@ impl db::HostTransaction for GuestState {
         sql: String,
         params: Vec<Value>,
     ) -> Result<PackedRows, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query_packed(Lane::Transaction, &sql, db_values::params(params))
             .await
             .map(db_values::packed)
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
@@ -250,13 +249,13 @@ impl db::HostTransaction for GuestState {
         sql: String,
         params: Vec<Value>,
     ) -> Result<Vec<u8>, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .query_json(Lane::Transaction, &sql, db_values::params(params))
             .await
             .map_err(db_values::error);
-        observe_db(&self.handler, "query", started, &sql, result.as_ref().err());
+        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
         result
     }
 
@@ -266,32 +265,32 @@ impl db::HostTransaction for GuestState {
         sql: String,
         params: Vec<Value>,
     ) -> Result<u64, DbError> {
-        let started = Instant::now();
+        let call = DbCall::start(&sql);
         let result = self
             .db
             .execute(Lane::Transaction, &sql, db_values::params(params))
             .await
             .map_err(db_values::error);
-        observe_db(
+        call.finish(
             &self.handler,
             "execute",
-            started,
             &sql,
-            result.as_ref().err(),
+            &mut self.db,
+            result.as_ref(),
         );
         result
     }
 
     async fn commit(&mut self, tx: Resource<Transaction>) -> Result<(), DbError> {
         let _ = self.table.delete(tx);
-        let started = Instant::now();
+        let call = DbCall::start("COMMIT");
         let result = self.db.commit().await.map_err(db_values::error);
-        observe_db(
+        call.finish(
             &self.handler,
             "commit",
-            started,
             "COMMIT",
-            result.as_ref().err(),
+            &mut self.db,
+            result.as_ref(),
         );
         result
     }
@@ -318,23 +317,6 @@ impl identity::Host for GuestState {
 impl route::Host for GuestState {
     async fn current(&mut self) -> Matched {
         self.route.clone()
-    }
-}
-
-fn observe_db(
-    handler: &Arc<str>,
-    call: &'static str,
-    started: Instant,
-    sql: &str,
-    error: Option<&DbError>,
-) {
-    metrics::histogram!(DB_QUERY, "handler" => handler.clone(), "call" => call)
-        .record(started.elapsed().as_secs_f64());
-    match error {
-        None => tracing::trace!(handler.name = &**handler, db.statement = sql, "db call"),
-        Some(err) => {
-            tracing::debug!(handler.name = &**handler, db.statement = sql, error = ?err, "db call failed");
-        }
     }
 }
 

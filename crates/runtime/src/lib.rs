@@ -7,6 +7,7 @@
 //! - [`bindings`]: the `geofn:handler` WIT world, generated once.
 //! - [`transaction`]: the host side of the guest's `db.transaction`.
 //! - [`db_values`]: WIT `db` values, rows and errors ↔ `geofn_db`'s.
+//! - `db_call`: a guest's database call in metrics, logs and its trace span.
 //! - [`guest`]: the store's data: WASI with nothing granted, the request's
 //!   database session, and the `db`/`log`/`route` imports on it.
 //! - [`call`]: one request through one handler, with its deadline.
@@ -24,6 +25,7 @@ pub mod artifacts;
 pub mod bindings;
 pub mod budget;
 pub mod call;
+mod db_call;
 pub mod db_values;
 pub mod engine;
 pub mod guest;

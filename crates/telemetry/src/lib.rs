@@ -1,4 +1,5 @@
-//! What the host tells operators: Prometheus metrics.
+//! What the host tells operators: Prometheus metrics and OpenTelemetry
+//! traces.
 //!
 //! A leaf: every other layer reports into it (counters and histograms as
 //! events happen, gauges through scrape hooks its owners register), and it
@@ -6,8 +7,15 @@
 //!
 //! - [`families`]: every metric's name and help text.
 //! - [`metrics`]: the recorder, zeroed families, scrape hooks, the `/metrics` text.
+//! - [`traces`]: the OTLP exporter the `OTEL_*` variables ask for, and
+//!   continuing a caller's trace.
+//! - [`sampler`]: which requests are traced (`OTEL_TRACES_SAMPLER`).
+//! - [`sql`]: what a database span says about its statement.
 
 #![deny(missing_docs)]
 
 pub mod families;
 pub mod metrics;
+pub mod sampler;
+pub mod sql;
+pub mod traces;

@@ -61,6 +61,7 @@ impl EmptyHandler {
                         params: Vec::new(),
                     },
                     identity: None,
+                    version: "empty",
                 },
                 request(),
             )

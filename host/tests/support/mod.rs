@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod load;
 pub mod metrics;
+pub mod otlp;
 pub mod topology;
 
 use std::path::{Path, PathBuf};
@@ -297,8 +298,18 @@ impl Host {
             "DB_USER",
             "DB_PASSWORD",
             "DB_PASS",
+            // A test turns traces on by setting these itself.
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
         ] {
-            command.env_remove(var);
+            // Unless the test set it: only what leaks from the caller's
+            // environment goes.
+            let set_here = command.as_std().get_envs().any(|(key, _)| key == var);
+            if !set_here {
+                command.env_remove(var);
+            }
         }
         // A `geofn dev` records its admin token's place in the user's state
         // directory: keep the tests' records out of the real one, unless the

@@ -22,9 +22,7 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::types::ToSql;
-
-use crate::bind::{Param, bind};
+use crate::bind::{Param, as_refs, bind};
 use crate::capped_rows::{self, Collected};
 use crate::decode::{pack_row, row_values};
 use crate::handler_pools::{Connection, HandlerConnections, HandlerDb};
@@ -32,10 +30,12 @@ use crate::held_claims::NONE;
 use crate::json_rows;
 use crate::statement_policy::{leaves_session_state, refuse};
 use crate::value::{DbError, PackedRows, Rows, Value};
+pub use facts::CallFacts;
 use failure::{behind_its_role, failure, unavailable};
 use geofn_telemetry::metrics as m;
 use slot::Slot;
 
+mod facts;
 mod failure;
 mod routing;
 mod slot;
@@ -79,6 +79,8 @@ pub struct DbSession {
     result_cap: usize,
     /// The caller's verified claims, JSON, for `request.jwt.claims`.
     claims: Option<Arc<str>>,
+    /// What the statement running or just run waited for.
+    facts: CallFacts,
 }
 
 impl DbSession {
@@ -98,6 +100,7 @@ impl DbSession {
             read: Slot::default(),
             result_cap: usize::MAX,
             claims: None,
+            facts: CallFacts::default(),
         }
     }
 
@@ -119,6 +122,11 @@ impl DbSession {
     pub fn capped(mut self, bytes: usize) -> Self {
         self.result_cap = bytes;
         self
+    }
+
+    /// What the last statement waited for and where it ran (then reset).
+    pub fn take_facts(&mut self) -> CallFacts {
+        std::mem::take(&mut self.facts)
     }
 
     /// A session on one pool, with no replica.
@@ -282,8 +290,10 @@ impl DbSession {
         }
         let db = self.pool(lane);
         if lane != Lane::Transaction && self.slot(lane).connection.is_none() {
-            let connection = db.checkout().await.map_err(unavailable)?;
-            self.slot(lane).connection = Some(connection);
+            let asked = std::time::Instant::now();
+            let connection = db.checkout().await.map_err(unavailable);
+            self.facts.pool_wait += asked.elapsed();
+            self.slot(lane).connection = Some(connection?);
         }
         let claims = self.claims.clone().unwrap_or_else(|| Arc::from(NONE));
         let slot = self.slot(lane);
@@ -382,8 +392,4 @@ fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {
         .iter()
         .map(|c| c.name().to_owned())
         .collect()
-}
-
-fn as_refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }

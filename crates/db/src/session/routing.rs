@@ -83,8 +83,10 @@ impl DbSession {
         self.rows_on(Lane::Autocommit, sql, params).await
     }
 
-    /// Counts a statement of a read request by the server it runs on.
-    pub(super) fn count_read(&self, lane: Lane) {
+    /// Counts a statement of a read request by the server it runs on (and
+    /// notes that server for the statement's span).
+    pub(super) fn count_read(&mut self, lane: Lane) {
+        self.facts.on_replica = lane == Lane::Replica;
         if self.plan.read_request {
             let target = if lane == Lane::Replica {
                 "replica"

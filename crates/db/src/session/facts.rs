@@ -1,0 +1,12 @@
+//! What a statement cost around its own run, for its trace span.
+
+/// What the last statement cost around its own run, for its trace span:
+/// how long it waited for a pooled connection, and where it ran.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallFacts {
+    /// Time spent checking a connection out of the pool (zero when the
+    /// lane already held one).
+    pub pool_wait: std::time::Duration,
+    /// It ran on the read replica (else on the primary).
+    pub on_replica: bool,
+}

@@ -1,0 +1,288 @@
+//! Traces over OTLP: where a request's time went, span by span.
+//!
+//! The other layers emit plain `tracing` spans (target [`TARGET`],
+//! OpenTelemetry's semantic-convention names as fields); this module alone
+//! knows OpenTelemetry's span model. When the standard `OTEL_*` variables
+//! ask for an exporter, the binary builds it and [`exporting`] returns the
+//! `tracing` layer that turns those spans into OpenTelemetry spans; when
+//! they do not, nothing is built, no export thread starts, the trace spans
+//! are disabled at their call sites, and [`enabled`] is false so the HTTP
+//! face skips deciding and continuing callers' traces.
+//!
+//! Sampling is decided once per request, before its first span
+//! ([`decide`]): an unsampled request's spans never reach OpenTelemetry,
+//! so tracing 1% costs about what the 1% cost, not a span object for
+//! every request.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::{self, DynFilterFn, Filtered};
+use tracing_subscriber::layer::{self, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::sampler::Sampler;
+
+/// The `tracing` target of every span meant for traces (admission, the
+/// handler call, database calls). INFO, like the log lines, so the
+/// process's maximum level stays INFO (below it, every DEBUG line of
+/// tokio-postgres and wasmtime would be formatted into an event just to be
+/// filtered); the log lines' filter turns this target off
+/// ([`LOG_LINES_SKIP`]), so with no exporter the spans are disabled at
+/// their call sites.
+pub const TARGET: &str = "geofn::trace";
+
+/// The directive the log lines' filter adds: trace spans are not log
+/// context.
+pub const LOG_LINES_SKIP: &str = "geofn::trace=off";
+
+/// The `tracing` target of a request's SERVER span when traces are
+/// exported: the span the sampling decision is made for.
+pub const REQUEST_TARGET: &str = "geofn::request";
+
+thread_local! {
+    /// The decision for the request span about to be created on this
+    /// thread ([`Decision::start`]), read by the exporting layer's filter.
+    static SAMPLE_NEXT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The sampler the environment names, applied once per request before
+/// any span exists (see [`decide`]).
+static SAMPLER: OnceLock<Sampler> = OnceLock::new();
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported: the HTTP face continues callers' traces
+/// and records the server span's attributes only then.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// The exporting layer's filter: see [`sampled_only`].
+type SampledOnly<S> = DynFilterFn<
+    S,
+    fn(&Metadata<'_>, &layer::Context<'_, S>) -> bool,
+    fn(&'static Metadata<'static>) -> Interest,
+>;
+
+/// The layer that exports, filtered to sampled requests' spans.
+pub type TraceLayer<S> = Filtered<
+    tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>,
+    SampledOnly<S>,
+    S,
+>;
+
+/// The layer that turns the trace spans of sampled requests into
+/// OpenTelemetry spans for `tracer`; from now on [`enabled`] is true and
+/// requests are sampled by `sampler` ([`decide`]). The binary builds the
+/// exporter and its provider (which must sample everything it is given):
+/// this crate stays free of HTTP and gRPC clients.
+pub fn exporting<S>(tracer: opentelemetry_sdk::trace::Tracer, sampler: Sampler) -> TraceLayer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let _ = SAMPLER.set(sampler);
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        // Our spans say what they are; a span's source file, target and
+        // thread would be five more attributes on every one.
+        .with_location(false)
+        .with_target(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        // Spans are entered at every poll of a handler's future; making
+        // each the OpenTelemetry API's current context then costs an
+        // attach and a detach per poll, and nothing here reads it.
+        .with_context_activation(false)
+        .with_filter(sampled_only::<S>());
+    ENABLED.store(true, Ordering::Relaxed);
+    layer
+}
+
+/// Stops deciding and recording for traces: the exporter is shutting down.
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
+
+/// What the exporting layer sees: a request's span when [`decide`]
+/// sampled it, our trace spans inside a sampled request, and our own log
+/// events (INFO and above) inside one, which become span events (a trap's
+/// reason lands on the span that trapped). An unsampled request costs a
+/// thread-local read and a lookup of the current span per call site, not
+/// an OpenTelemetry span each; nothing of the HTTP and gRPC clients', which
+/// would trace the exporter.
+fn sampled_only<S>() -> SampledOnly<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    fn enabled<S>(meta: &Metadata<'_>, cx: &layer::Context<'_, S>) -> bool
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        if meta.target() == REQUEST_TARGET {
+            return SAMPLE_NEXT.with(Cell::get);
+        }
+        // Our spans and events, only under a span this layer exports. The
+        // check is repeated here: a call site other layers enable reaches
+        // this function whatever `interest` said (tokio-postgres' DEBUG
+        // lines name statement parameters).
+        ours(meta) && cx.lookup_current().is_some()
+    }
+    fn ours(meta: &Metadata<'_>) -> bool {
+        let span = meta.is_span() && meta.target() == TARGET;
+        let event = meta.is_event()
+            && meta.target().starts_with("geofn")
+            && *meta.level() <= tracing::Level::INFO;
+        span || event
+    }
+    fn interest(meta: &'static Metadata<'static>) -> Interest {
+        if meta.target() == REQUEST_TARGET || ours(meta) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+    filter::dynamic_filter_fn(enabled::<S> as fn(&Metadata<'_>, &layer::Context<'_, S>) -> bool)
+        .with_max_level_hint(LevelFilter::INFO)
+        .with_callsite_filter(interest as fn(&'static Metadata<'static>) -> Interest)
+}
+
+/// Whether a request is traced, decided once before any of its spans
+/// exists, from the caller's W3C `traceparent`/`tracestate` (its trace id
+/// and sampled flag) and the sampler `OTEL_TRACES_SAMPLER` names.
+pub fn decide(traceparent: Option<&str>, tracestate: Option<&str>) -> Decision {
+    let headers = Headers {
+        traceparent,
+        tracestate,
+    };
+    let parent = TraceContextPropagator::new().extract(&headers);
+    let sampled = SAMPLER
+        .get()
+        .is_some_and(|sampler| sampler.samples(parent.span().span_context()));
+    Decision { parent, sampled }
+}
+
+/// A request's sampling decision and the caller's context.
+#[derive(Debug)]
+pub struct Decision {
+    parent: opentelemetry::Context,
+    sampled: bool,
+}
+
+impl Decision {
+    /// Whether the request's spans are exported.
+    pub fn sampled(&self) -> bool {
+        self.sampled
+    }
+
+    /// Creates the request's span with `make(sampled)`: a span of target
+    /// [`REQUEST_TARGET`] with empty `trace_id` and `span_id` fields, with
+    /// an `otel.kind` field only when sampled (see
+    /// [`is_exported_request`]). Exported as the caller's span's child when
+    /// sampled; in either case carrying the trace and span ids every log
+    /// line of the request shows (the caller's trace id, or a new one).
+    pub fn start(self, make: impl FnOnce(bool) -> tracing::Span) -> tracing::Span {
+        SAMPLE_NEXT.with(|next| next.set(self.sampled));
+        let span = make(self.sampled);
+        SAMPLE_NEXT.with(|next| next.set(false));
+        if span.is_disabled() {
+            return span;
+        }
+        let (trace_id, span_id) = if self.sampled {
+            // Only fails for a span already started or one no layer exports.
+            let _ = span.set_parent(self.parent);
+            let ids = span.context().span().span_context().clone();
+            (ids.trace_id(), ids.span_id())
+        } else {
+            let parent = self.parent.span().span_context().clone();
+            let ids = RandomIdGenerator::default();
+            let trace_id = if parent.is_valid() {
+                parent.trace_id()
+            } else {
+                ids.new_trace_id()
+            };
+            (trace_id, ids.new_span_id())
+        };
+        span.record("trace_id", tracing::field::display(trace_id));
+        span.record("span_id", tracing::field::display(span_id));
+        span
+    }
+}
+
+/// An attribute's value: OpenTelemetry types status codes and counts.
+#[derive(Debug, Clone)]
+pub enum AttributeValue {
+    /// A string.
+    Text(String),
+    /// An integer.
+    Int(i64),
+}
+
+impl From<String> for AttributeValue {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<u16> for AttributeValue {
+    fn from(n: u16) -> Self {
+        Self::Int(i64::from(n))
+    }
+}
+
+/// Whether `span` is a request span this process exports (a sampled
+/// one): what is recorded on it only then is worth computing.
+pub fn is_exported_request(span: &tracing::Span) -> bool {
+    span.metadata().is_some_and(|meta| {
+        meta.target() == REQUEST_TARGET && meta.fields().field("otel.kind").is_some()
+    })
+}
+
+/// Sets OpenTelemetry attributes on an exported span without making them
+/// `tracing` fields, which every log line would then repeat; a no-op on a
+/// span that is not exported.
+pub fn set_attributes(span: &tracing::Span, attributes: Vec<(&'static str, AttributeValue)>) {
+    for (key, value) in attributes {
+        match value {
+            AttributeValue::Text(text) => span.set_attribute(key, text),
+            AttributeValue::Int(n) => span.set_attribute(key, n),
+        }
+    }
+}
+
+/// Renames a span already started (a request's SERVER span, once its
+/// route is known): a `otel.name` recorded after the start is not applied.
+pub fn rename(span: &tracing::Span, name: String) {
+    if !span.is_disabled() {
+        span.context().span().update_name(name);
+    }
+}
+
+/// The two headers W3C Trace Context reads.
+struct Headers<'h> {
+    traceparent: Option<&'h str>,
+    tracestate: Option<&'h str>,
+}
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => self.traceparent,
+            "tracestate" => self.tracestate,
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent", "tracestate"]
+    }
+}

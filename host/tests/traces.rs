@@ -1,0 +1,352 @@
+//! OpenTelemetry traces as a collector receives them: a real host
+//! exporting over OTLP/HTTP to a receiver on loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::otlp::{KIND_CLIENT, KIND_SERVER, Receiver, STATUS_ERROR, Span, thread_names};
+use support::{Host, TestDb, client, points_and_probe};
+use tokio::process::Command;
+
+/// The caller's trace and span: what a proxy or client in front sends.
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// The batch processor's thread, as `/proc/PID/task/*/comm` shows it.
+const EXPORT_THREAD: &str = "OpenTelemetry.T";
+
+fn traceparent(parent_span: &str) -> String {
+    format!("00-{CALLER_TRACE}-{parent_span}-01")
+}
+
+async fn traced_host(db: &TestDb, dir: &std::path::Path, receiver: &Receiver) -> Host {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    command
+        .arg("serve")
+        .arg("--handlers")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", db.cluster.url())
+        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    Host::spawn(command).await
+}
+
+fn one<'a>(spans: &'a [Span], what: &str, pick: impl Fn(&Span) -> bool) -> &'a Span {
+    let found: Vec<&Span> = spans.iter().filter(|span| pick(span)).collect();
+    assert_eq!(found.len(), 1, "one {what} among {spans:#?}");
+    found[0]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traced_request_is_a_tree_from_the_callers_span_to_the_sql() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let receiver = Receiver::start().await;
+    let host = traced_host(&db, dir.path(), &receiver).await;
+    assert!(
+        thread_names(host.pid())
+            .iter()
+            .any(|name| name == EXPORT_THREAD),
+        "the export thread runs: {:?}",
+        thread_names(host.pid())
+    );
+
+    // A POST continuing the caller's trace.
+    let caller_span = "00f067aa0ba902b7";
+    let posted = client()
+        .post(host.url("/point"))
+        .header("traceparent", traceparent(caller_span))
+        .header("tracestate", "vendor=opaque")
+        .json(&json!({"name": "secret-name-1", "longitude": 10.5, "latitude": 59.9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    let spans = receiver
+        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.kind == KIND_CLIENT)
+                && spans.iter().any(|s| s.kind == KIND_SERVER)
+        })
+        .await;
+
+    let server = one(&spans, "SERVER span", |s| s.kind == KIND_SERVER);
+    assert_eq!(
+        server.parent_span_id, caller_span,
+        "the caller's span is the parent"
+    );
+    assert_eq!(server.name, "POST /point");
+    assert_eq!(server.attr("http.request.method"), Some("POST"));
+    assert_eq!(server.attr("http.route"), Some("/point"));
+    assert_eq!(server.attr("url.path"), Some("/point"));
+    assert_eq!(server.attr("http.response.status_code"), Some("201"));
+    assert_eq!(server.attr("client.address"), Some("127.0.0.1"));
+    assert_ne!(server.status_code, STATUS_ERROR);
+    assert_eq!(
+        server.resource.get("service.name").map(String::as_str),
+        Some("geofn")
+    );
+
+    let handler = one(&spans, "handler span", |s| s.name == "handler points");
+    assert_eq!(handler.parent_span_id, server.span_id);
+    assert_eq!(handler.attr("geofn.handler.name"), Some("points"));
+    assert_eq!(handler.attr("geofn.instance"), Some("fresh"));
+    assert_eq!(handler.attr("geofn.handler.digest").map(str::len), Some(64));
+    assert!(handler.attr("geofn.instantiate_ms").is_some());
+    assert!(handler.attr("geofn.memory.peak_bytes").is_some());
+    assert!(
+        spans.iter().all(|s| s.name != "admission"),
+        "a request that waited for nothing has no admission span"
+    );
+
+    let insert = one(&spans, "INSERT span", |s| {
+        s.kind == KIND_CLIENT && s.attr("db.operation.name") == Some("INSERT")
+    });
+    assert_eq!(insert.parent_span_id, handler.span_id);
+    assert_eq!(insert.attr("db.system.name"), Some("postgresql"));
+    assert_eq!(insert.name, "INSERT points");
+    assert_eq!(insert.attr("db.query.summary"), Some("INSERT points"));
+    assert_eq!(insert.attr("db.response.returned_rows"), Some("1"));
+    assert_eq!(insert.attr("geofn.db.replica"), Some("false"));
+    assert!(insert.attr("geofn.db.pool_wait_ms").is_some());
+    let text = insert.attr("db.query.text").unwrap();
+    assert!(
+        text.starts_with("INSERT INTO points") && text.contains("$1"),
+        "{text}"
+    );
+    let everything = format!("{spans:?}");
+    assert!(
+        !everything.contains("secret-name-1"),
+        "a parameter's value reached a span: {everything}"
+    );
+
+    // A trap: the handler's span and the request's are errors, with why.
+    let trap_span = "00f067aa0ba902b8";
+    let trapped = client()
+        .get(host.url("/probe/trap"))
+        .header("traceparent", traceparent(trap_span))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trapped.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let spans = receiver
+        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.parent_span_id == trap_span)
+                && spans.iter().any(|s| s.name == "handler probe")
+        })
+        .await;
+    let server = one(&spans, "trapped SERVER span", |s| {
+        s.parent_span_id == trap_span
+    });
+    assert_eq!(server.status_code, STATUS_ERROR);
+    assert_eq!(server.attr("http.response.status_code"), Some("500"));
+    let probe = one(&spans, "probe's handler span", |s| {
+        s.name == "handler probe"
+    });
+    assert_eq!(probe.parent_span_id, server.span_id);
+    assert_eq!(probe.status_code, STATUS_ERROR);
+    assert!(
+        probe.status_message.contains("trapped"),
+        "{}",
+        probe.status_message
+    );
+
+    // The request's log lines, the handler's own included, carry the ids.
+    let log_span = "00f067aa0ba902b9";
+    let logged = client()
+        .get(host.url("/probe/log?message=traced-guest-line"))
+        .header("traceparent", traceparent(log_span))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), StatusCode::OK);
+    assert!(
+        host.wait_for_log("traced-guest-line", Duration::from_secs(5))
+            .await
+    );
+    let spans = receiver
+        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.parent_span_id == log_span)
+        })
+        .await;
+    let server = one(&spans, "logging SERVER span", |s| {
+        s.parent_span_id == log_span
+    });
+    let line = host
+        .logs()
+        .lines()
+        .find(|line| line.contains("traced-guest-line"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains(&format!("trace_id={CALLER_TRACE}")), "{line}");
+    assert!(
+        line.contains(&format!("span_id={}", server.span_id)),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_otel_variables_nothing_is_exported_and_no_export_thread_runs() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    // Where an SDK left at its defaults would send: localhost:4318 (when
+    // another process holds that port, the thread check below still holds).
+    let default_port = Receiver::start_on(4318).await.ok();
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    for _ in 0..20 {
+        let answered = client()
+            .get(host.url("/points"))
+            .header("traceparent", traceparent("00f067aa0ba902ba"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), StatusCode::OK);
+    }
+    let threads = thread_names(host.pid());
+    assert!(!threads.is_empty(), "the host's threads are readable");
+    assert!(
+        !threads.iter().any(|name| name.starts_with("OpenTelemetry")),
+        "{threads:?}"
+    );
+    if let Some(receiver) = default_port {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(receiver.posts(), 0);
+    }
+    let logs = host.logs();
+    assert!(!logs.contains("trace_id="), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsampled_requests_export_nothing_and_their_logs_still_carry_a_trace_id() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let receiver = Receiver::start().await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    command
+        .arg("serve")
+        .arg("--handlers")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", db.cluster.url())
+        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+        .env("OTEL_TRACES_SAMPLER_ARG", "0");
+    let host = Host::spawn(command).await;
+
+    // The caller did not sample (flag 00), and the ratio samples no root.
+    let not_sampled = format!("00-{CALLER_TRACE}-00f067aa0ba902bb-00");
+    let logged = client()
+        .get(host.url("/probe/log?message=unsampled-guest-line"))
+        .header("traceparent", not_sampled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), StatusCode::OK);
+    let root = client()
+        .get(host.url("/probe/log?message=unsampled-root-line"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root.status(), StatusCode::OK);
+    // The caller sampled it: parent-based follows.
+    let sampled_span = "00f067aa0ba902bc";
+    let sampled = client()
+        .get(host.url("/points"))
+        .header("traceparent", traceparent(sampled_span))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sampled.status(), StatusCode::OK);
+    let spans = receiver
+        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.parent_span_id == sampled_span)
+        })
+        .await;
+    assert!(
+        spans.iter().all(|s| !s.name.contains("probe")),
+        "{spans:#?}"
+    );
+    one(&spans, "sampled SERVER span", |s| {
+        s.parent_span_id == sampled_span
+    });
+    assert!(
+        receiver.spans().iter().all(|s| s.trace_id == CALLER_TRACE),
+        "a root was sampled at ratio 0"
+    );
+
+    assert!(
+        host.wait_for_log("unsampled-root-line", Duration::from_secs(5))
+            .await
+    );
+    let logs = host.logs();
+    let line = |needle: &str| {
+        logs.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
+    };
+    let caller = line("unsampled-guest-line");
+    assert!(
+        caller.contains(&format!("trace_id={CALLER_TRACE}")),
+        "{caller}"
+    );
+    let root = line("unsampled-root-line");
+    let trace_id = root
+        .split("trace_id=")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .unwrap_or_default();
+    assert!(
+        trace_id.len() == 32
+            && trace_id != CALLER_TRACE
+            && trace_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{root}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_waiting_for_its_turn_has_an_admission_span() {
+    let db = TestDb::start();
+    let dir = support::handlers_dir(
+        "[handlers.probe]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /probe/{action}\"]\n\
+         [handlers.probe.limits]\ndeadline_ms = 5000\nmax_concurrency = 1\n",
+        &[("probe.wasm", support::test_handler("probe-v1"))],
+    );
+    let receiver = Receiver::start().await;
+    let host = traced_host(&db, dir.path(), &receiver).await;
+    let parents = ["00f067aa0ba902c1", "00f067aa0ba902c2"];
+    let requests: Vec<_> = parents
+        .iter()
+        .map(|parent| {
+            let request = client()
+                .get(host.url("/probe/sleep?ms=300"))
+                .header("traceparent", traceparent(parent));
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    }
+    let spans = receiver
+        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
+            spans.iter().filter(|s| s.kind == KIND_SERVER).count() == 2
+                && spans.iter().any(|s| s.name == "admission")
+        })
+        .await;
+    let admission = one(&spans, "admission span", |s| s.name == "admission");
+    let waited = one(&spans, "the waiting request's span", |s| {
+        s.span_id == admission.parent_span_id
+    });
+    assert_eq!(waited.kind, KIND_SERVER);
+    assert_eq!(admission.attr("geofn.handler.name"), Some("probe"));
+    assert!(
+        admission.duration >= Duration::from_millis(200),
+        "it waited for the other's 300 ms: {:?}",
+        admission.duration
+    );
+}
