@@ -10,7 +10,8 @@
   and the objects hold what DESIGN.md promises (probes, drain, non-root,
   ConfigMap handlers, Secret password, HPA, PDB, PVC on microk8s-hostpath,
   reads on the -ro Service); auth policies and handlers pulled from an
-  OCI registry land in the manifest the host parses (verify_values.py).
+  OCI registry land in the manifest the host parses, traces' OTEL_*
+  variables (verify_values.py).
 - nginx -t and haproxy -c on the shipped configurations (addresses
   swapped for resolvable ones, as the replica tests do).
 - Both compose files: the services, healthchecks, dependencies and
@@ -29,7 +30,7 @@ import tempfile
 import yaml
 
 from verify_common import CNPG_KINDS, ROOT, by_kind, check, env_of, objects, run, validate
-from verify_values import auth, oci_handlers
+from verify_values import auth, oci_handlers, tracing
 
 
 def helm(helm_bin, handlers):
@@ -97,6 +98,7 @@ def helm(helm_bin, handlers):
 
     auth(helm_bin, geofn, work)
     oci_handlers(helm_bin, geofn, work)
+    tracing(helm_bin, geofn, work)
     database_modes(helm_bin, geofn, work)
 
     docs = objects(run(helm_bin, "template", "postgis", str(postgis)))

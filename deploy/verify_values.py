@@ -1,5 +1,6 @@
 """The geofn chart with values beyond the defaults: an issuer and
-per-handler auth policies, handlers pulled from an OCI registry."""
+per-handler auth policies, handlers pulled from an OCI registry, traces
+sent to a collector."""
 
 import subprocess
 
@@ -35,6 +36,36 @@ def auth(helm_bin, geofn, work):
         capture_output=True, text=True)
     check(failed.returncode != 0 and "no handler nope" in failed.stderr,
           "auth: a policy for a handler the manifest lacks is refused")
+
+
+def tracing(helm_bin, geofn, work):
+    """The collector's settings reach the pods as the standard OTEL_*
+    variables, headers from a Secret, the pod named in the resource; with
+    no endpoint (the default) no OTEL_* variable is set at all."""
+    docs = objects(run(
+        helm_bin, "template", "geofn", str(geofn),
+        "--set", "tracing.endpoint=http://tempo.monitoring:4317,tracing.protocol=grpc",
+        "--set", "tracing.samplerArg=0.01,tracing.headersSecret.name=otlp-headers",
+    ))
+    validate(yaml.safe_dump_all(docs), work, "geofn-tracing")
+    env = env_of(docs)
+    check(env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://tempo.monitoring:4317"
+          and env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "grpc",
+          "tracing: the collector and its protocol")
+    check(env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
+          and env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.01",
+          "tracing: the sampler follows the caller, then 1%")
+    check(env["OTEL_EXPORTER_OTLP_HEADERS"]["valueFrom"]["secretKeyRef"]
+          == {"name": "otlp-headers", "key": "headers"},
+          "tracing: the collector's headers come from a Secret")
+    names = [variable["name"] for variable in next(
+        d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]]
+    check(names.index("K8S_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+          and "k8s.pod.name=$(K8S_POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]["value"],
+          "tracing: the resource names the pod (defined before it is referenced)")
+    plain = env_of(objects(run(helm_bin, "template", "geofn", str(geofn))))
+    check(not any(name.startswith("OTEL_") for name in plain),
+          "tracing: off by default, no OTEL_* variable")
 
 
 def oci_handlers(helm_bin, geofn, work):

@@ -44,6 +44,13 @@ if [[ "${1:-}" == "test" ]] && ! { command -v kubernetes-validate >/dev/null && 
   python3 -m pip install --quiet kubernetes-validate pyyaml
 fi
 
+# The traces test's OTLP/gRPC collector: grpcio and the collector's
+# protobuf messages (opentelemetry-proto), both from PyPI.
+if [[ "${1:-}" == "test" ]] && ! python3 -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
+  echo "install-deps: installing grpcio and opentelemetry-proto"
+  python3 -m pip install --quiet grpcio opentelemetry-proto
+fi
+
 # The browser test drives Debian's Chromium with playwright-core (npm),
 # installed beside the build in $2 (no browser download: it uses ours).
 if [[ "${1:-}" == "test" && -n "${2:-}" && ! -f "$2/node/node_modules/playwright-core/index.mjs" ]]; then

@@ -350,3 +350,69 @@ async fn a_request_waiting_for_its_turn_has_an_admission_span() {
         admission.duration
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grpc_protocol_exports_to_a_grpc_collector() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut receiver = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/otlp_grpc_receiver.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 with grpcio and opentelemetry-proto (make test-deps)");
+    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let port = first.strip_prefix("listening ").unwrap().to_owned();
+
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    command
+        .arg("serve")
+        .arg("--handlers")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", db.cluster.url())
+        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    let host = Host::spawn(command).await;
+    let caller_span = "00f067aa0ba902d1";
+    let answered = client()
+        .get(host.url("/points"))
+        .header("traceparent", traceparent(caller_span))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+
+    let server = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the receiver ran on");
+            let span: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if span["parent_span_id"] == caller_span {
+                return span;
+            }
+        }
+    })
+    .await
+    .expect("the SERVER span over gRPC within 15 s");
+    assert_eq!(server["trace_id"], CALLER_TRACE);
+    assert_eq!(server["name"], "GET /points");
+    assert_eq!(server["kind"], KIND_SERVER);
+    assert_eq!(server["service_name"], "geofn");
+}
