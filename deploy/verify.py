@@ -254,6 +254,18 @@ def grafana():
     for metric in sorted(queried):
         base = re.sub(r"_(bucket|count|sum)$", "", metric)
         check(base in exported, f"dashboard metric {metric} is exported")
+    latency = next(p for p in dashboard["panels"] if p["title"].startswith("Latency by route"))
+    check(all(target.get("exemplar") for target in latency["targets"]),
+          "dashboard: the latency panel shows exemplars")
+    sources = yaml.safe_load((ROOT / "grafana/datasources.yaml").read_text())["datasources"]
+    prometheus = next(s for s in sources if s["type"] == "prometheus")
+    tempo = next(s for s in sources if s["type"] == "tempo")
+    links = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    # The label the host writes on its exemplars (crates/telemetry/src/openmetrics.rs).
+    written = (ROOT.parent / "crates/telemetry/src/openmetrics.rs").read_text()
+    check(any(link["name"] == "trace_id" and link["datasourceUid"] == tempo["uid"] for link in links)
+          and '{{trace_id=' in written,
+          "grafana: an exemplar's trace_id opens its trace in Tempo")
 
 
 if __name__ == "__main__":

@@ -44,11 +44,12 @@ if [[ "${1:-}" == "test" ]] && ! { command -v kubernetes-validate >/dev/null && 
   python3 -m pip install --quiet kubernetes-validate pyyaml
 fi
 
-# The traces test's OTLP/gRPC collector: grpcio and the collector's
-# protobuf messages (opentelemetry-proto), both from PyPI.
-if [[ "${1:-}" == "test" ]] && ! python3 -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc" 2>/dev/null; then
-  echo "install-deps: installing grpcio and opentelemetry-proto"
-  python3 -m pip install --quiet grpcio opentelemetry-proto
+# The traces tests: an OTLP/gRPC collector (grpcio and the collector's
+# protobuf messages, opentelemetry-proto) and Prometheus' own OpenMetrics
+# parser (prometheus-client), all from PyPI.
+if [[ "${1:-}" == "test" ]] && ! python3 -c "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc, prometheus_client.openmetrics.parser" 2>/dev/null; then
+  echo "install-deps: installing grpcio, opentelemetry-proto and prometheus-client"
+  python3 -m pip install --quiet grpcio opentelemetry-proto prometheus-client
 fi
 
 # The browser test drives Debian's Chromium with playwright-core (npm),

@@ -416,3 +416,81 @@ async fn the_grpc_protocol_exports_to_a_grpc_collector() {
     assert_eq!(server["kind"], KIND_SERVER);
     assert_eq!(server["service_name"], "geofn");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_buckets_carry_the_trace_ids_of_sampled_requests_in_openmetrics() {
+    let db = TestDb::start();
+    let dir = points_and_probe();
+    let receiver = Receiver::start().await;
+    let host = traced_host(&db, dir.path(), &receiver).await;
+    let answered = client()
+        .get(host.url("/points"))
+        .header("traceparent", traceparent("00f067aa0ba902e1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+
+    let scraped = client()
+        .get(host.url("/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    let text = scraped.text().await.unwrap();
+    let exemplar = format!("# {{trace_id=\"{CALLER_TRACE}\"}}");
+    let bucket = text
+        .lines()
+        .find(|line| {
+            line.starts_with("geofn_http_request_duration_seconds_bucket{")
+                && line.contains("route=\"/points\"")
+                && line.contains(&exemplar)
+        })
+        .unwrap_or_else(|| panic!("no /points bucket with the trace's exemplar:\n{text}"));
+    assert!(bucket.contains("status=\"2xx\""), "{bucket}");
+    assert!(text.ends_with("# EOF\n"));
+
+    // Prometheus' own OpenMetrics parser reads it, exemplar included.
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", PARSE_OPENMETRICS])
+        .arg(&text)
+        .output()
+        .expect("python3 with prometheus-client (make test-deps)");
+    let stdout = String::from_utf8_lossy(&parsed.stdout);
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert!(stdout.contains(CALLER_TRACE), "{stdout}");
+
+    // A plain Prometheus scrape is unchanged: no exemplars, no EOF.
+    let plain = client().get(host.url("/metrics")).send().await.unwrap();
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let plain = plain.text().await.unwrap();
+    assert!(!plain.contains("trace_id") && !plain.contains("# EOF"));
+}
+
+/// Parses argv[1] as OpenMetrics and prints every exemplar's trace id.
+const PARSE_OPENMETRICS: &str = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.argv[1]):
+    for sample in family.samples:
+        if sample.exemplar:
+            print(family.name, sample.labels.get("route"), sample.exemplar.labels["trace_id"])
+"#;

@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header::{CONNECTION, CONTENT_TYPE};
+use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use metrics::SharedString;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -21,7 +21,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use geofn_telemetry::metrics::{self as m, status_class};
-use geofn_telemetry::traces;
+use geofn_telemetry::{exemplars, openmetrics, traces};
 
 use crate::dispatch::{self, RouteLabel};
 use crate::request_id::{MintRequestId, X_REQUEST_ID};
@@ -144,9 +144,19 @@ fn compression() -> CompressionLayer<impl Predicate> {
         .compress_when(worth_it)
 }
 
-/// `GET /metrics`: Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format, or OpenMetrics (with the
+/// latency buckets' exemplars) for a scraper that asks for it.
+async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     let text = state.metrics.render();
+    let open = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(openmetrics::asked);
+    if open {
+        let text = openmetrics::from_prometheus(&text);
+        return ([(CONTENT_TYPE, openmetrics::CONTENT_TYPE)], text).into_response();
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
@@ -173,13 +183,24 @@ async fn record(request: Request, next: Next) -> Response {
                 SharedString::const_str("host"),
             ),
         };
-    if let Some(method) = method {
-        complete_server_span(&method, &route, handler.as_ref(), response.status());
+    if let Some(method) = &method {
+        complete_server_span(method, &route, handler.as_ref(), response.status());
     }
     let status = SharedString::const_str(status_class(response.status().as_u16()));
+    let seconds = started.elapsed().as_secs_f64();
+    if method.is_some()
+        && let Some(trace_id) = traces::trace_id(&Span::current())
+    {
+        let series = exemplars::Series {
+            route: route.to_string(),
+            handler: handler.to_string(),
+            status: status.to_string(),
+        };
+        exemplars::record(series, seconds, trace_id);
+    }
     let labels = [("route", route), ("handler", handler), ("status", status)];
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(m::HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(m::HTTP_DURATION, &labels).record(seconds);
     response
 }
 

@@ -7,6 +7,8 @@
 //!
 //! - [`families`]: every metric's name and help text.
 //! - [`metrics`]: the recorder, zeroed families, scrape hooks, the `/metrics` text.
+//! - [`openmetrics`]: the same text as OpenMetrics, with [`exemplars`]:
+//!   the trace of a recent request in each latency bucket.
 //! - [`traces`]: the OTLP exporter the `OTEL_*` variables ask for, and
 //!   continuing a caller's trace.
 //! - [`sampler`]: which requests are traced (`OTEL_TRACES_SAMPLER`).
@@ -14,8 +16,10 @@
 
 #![deny(missing_docs)]
 
+pub mod exemplars;
 pub mod families;
 pub mod metrics;
+pub mod openmetrics;
 pub mod sampler;
 pub mod sql;
 pub mod traces;

@@ -17,7 +17,7 @@ pub use crate::families::*;
 use crate::families::{COUNTERS, GAUGES, HISTOGRAMS, PER_HANDLER_COUNTERS, STATUS_CLASSES};
 
 /// Latency buckets, seconds: from a cached lookup to a stuck handler's deadline.
-const LATENCY_BUCKETS: &[f64] = &[
+pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// How often idle histogram state is compacted.

@@ -247,6 +247,13 @@ pub fn is_exported_request(span: &tracing::Span) -> bool {
     })
 }
 
+/// The trace id of an exported span, as 32 hex digits.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let ids = context.span().span_context().clone();
+    ids.is_sampled().then(|| ids.trace_id().to_string())
+}
+
 /// Sets OpenTelemetry attributes on an exported span without making them
 /// `tracing` fields, which every log line would then repeat; a no-op on a
 /// span that is not exported.
