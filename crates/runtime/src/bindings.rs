@@ -9,10 +9,17 @@
 wasmtime::component::bindgen!({
     world: "handler",
     path: "../../wit",
-    imports: { default: async },
+    imports: {
+        // A guest's own spans: a trap when it holds too many at once.
+        "geofn:handler/trace.[constructor]span": async | trappable,
+        "geofn:handler/trace.[method]span.set-attribute": async | trappable,
+        "geofn:handler/trace.[method]span.set-error": async | trappable,
+        default: async,
+    },
     exports: { default: async },
     with: {
         "geofn:handler/db.transaction": crate::transaction::Transaction,
+        "geofn:handler/trace.span": crate::guest_spans::GuestSpan,
     },
 });
 

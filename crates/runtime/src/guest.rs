@@ -11,10 +11,11 @@ use geofn_db::session::{DbSession, Lane, ReadPlan};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::geofn::handler::{db, identity, log, route, types};
+use crate::bindings::geofn::handler::{db, identity, log, route, trace, types};
 use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
 use crate::db_call::DbCall;
 use crate::db_values;
+use crate::guest_spans::{GuestSpan, GuestSpans};
 use crate::limits::Limits;
 use crate::memory_watch::WatchedLimits;
 use crate::transaction::Transaction;
@@ -37,6 +38,8 @@ pub struct GuestState {
     /// Who is calling, as the host verified it (none: anonymous).
     caller: Option<Arc<Identity>>,
     stderr: MemoryOutputPipe,
+    /// The guest's own trace spans.
+    spans: GuestSpans,
 }
 
 /// What one request brings to the instance that serves it.
@@ -84,6 +87,7 @@ impl GuestState {
             route: request.route,
             caller: request.identity,
             stderr,
+            spans: GuestSpans::default(),
         }
     }
 
@@ -111,6 +115,7 @@ impl GuestState {
     pub fn end_request(&mut self, db: &HandlerConnections) {
         self.db = DbSession::new(db, ReadPlan::default());
         self.caller = None;
+        self.spans.end_request(&mut self.table);
     }
 
     /// What the guest wrote to stderr, lossily decoded.
@@ -317,6 +322,35 @@ impl identity::Host for GuestState {
 impl route::Host for GuestState {
     async fn current(&mut self) -> Matched {
         self.route.clone()
+    }
+}
+
+impl trace::Host for GuestState {}
+
+impl trace::HostSpan for GuestState {
+    async fn new(&mut self, name: String) -> wasmtime::Result<Resource<GuestSpan>> {
+        self.spans.start(&mut self.table, &name)
+    }
+
+    async fn set_attribute(
+        &mut self,
+        span: Resource<GuestSpan>,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<()> {
+        GuestSpans::set_attribute(&mut self.table, &span, &key, &value)
+    }
+
+    async fn set_error(
+        &mut self,
+        span: Resource<GuestSpan>,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        GuestSpans::set_error(&mut self.table, &span, &message)
+    }
+
+    async fn drop(&mut self, span: Resource<GuestSpan>) -> wasmtime::Result<()> {
+        self.spans.end(&mut self.table, span)
     }
 }
 

@@ -10,6 +10,7 @@
 //! - `db_call`: a guest's database call in metrics, logs and its trace span.
 //! - [`guest`]: the store's data: WASI with nothing granted, the request's
 //!   database session, and the `db`/`log`/`route` imports on it.
+//! - [`guest_spans`]: the host side of the guest's `trace.span`.
 //! - [`call`]: one request through one handler, with its deadline.
 //! - [`limits`]: per-handler limits and their defaults.
 //! - [`memory_watch`]: the store's limiter, with the largest memory seen.
@@ -29,6 +30,7 @@ mod db_call;
 pub mod db_values;
 pub mod engine;
 pub mod guest;
+pub mod guest_spans;
 pub mod limits;
 pub mod memory_watch;
 pub mod reset;

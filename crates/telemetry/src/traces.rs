@@ -254,6 +254,12 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
     ids.is_sampled().then(|| ids.trace_id().to_string())
 }
 
+/// Sets one attribute whose key is only known at run time (a handler's
+/// own), on an exported span.
+pub fn set_attribute(span: &tracing::Span, key: String, value: String) {
+    span.set_attribute(key, value);
+}
+
 /// Sets OpenTelemetry attributes on an exported span without making them
 /// `tracing` fields, which every log line would then repeat; a no-op on a
 /// span that is not exported.

@@ -36,6 +36,8 @@
 //!   over its own `notes` table (see `migrations/`): committed, failed by
 //!   a statement, ended by a trap, or committed after a failed statement;
 //!   `.../notes` lists what is stored.
+//! - `.../spans?count=N`: spans of its own through `trace`: one with a
+//!   child and a failed one, then N more.
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
@@ -123,6 +125,22 @@ impl Guest for Probe {
             "counter" => {
                 let served = SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 http::json(200, &json!({ "served": served, "version": VERSION }))
+            }
+            "spans" => {
+                // Its own spans: a parent, a child with attributes, a failed
+                // one, then `count` more (past the host's bound).
+                let count = args::number(&request, "count");
+                let parent = geofn_guest::trace::span("probe work");
+                parent.set_attribute("probe.phase", "outer");
+                geofn_guest::trace::in_span("probe step", |step| {
+                    step.set_attribute("probe.rows", "42");
+                });
+                geofn_guest::trace::span("probe failure").set_error("it went wrong on purpose");
+                for n in 0..count {
+                    geofn_guest::trace::span(&format!("probe extra {n}"));
+                }
+                drop(parent);
+                http::json(200, &json!({ "spans": count + 3 }))
             }
             "log" => {
                 let message = args::param(&request, "message").unwrap_or_else(|| "hello".into());

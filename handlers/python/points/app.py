@@ -15,7 +15,8 @@ nothing: every check runs before the first database call.
 
 import math
 
-from geofn import App, bad_parameter, db, json_response, not_found, problem, raw_json_response
+from geofn import (App, bad_parameter, db, json_response, not_found, problem, raw_json_response,
+                   trace)
 from geofn.geometry import Point
 from geofn.http import empty_response
 
@@ -47,9 +48,12 @@ def create(request):
     if not isinstance(body, dict):
         raise problem(400, "malformed-json", "Malformed JSON",
                       "the body must be a JSON object with longitude, latitude and name")
-    longitude = coordinate(body, "longitude", 180.0)
-    latitude = coordinate(body, "latitude", 90.0)
-    name = checked_name(body)
+    # A span of its own in the request's trace (when it is traced).
+    with trace.span("check point") as span:
+        longitude = coordinate(body, "longitude", 180.0)
+        latitude = coordinate(body, "latitude", 90.0)
+        name = checked_name(body)
+        span.set_attribute("point.name_chars", len(name))
     point = wire(db.query_one(INSERT, name, Point(longitude, latitude)))
     return json_response(point, 201, {"location": f"/points/{point['id']}"})
 

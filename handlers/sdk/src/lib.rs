@@ -45,6 +45,7 @@ pub mod packed;
 pub mod router;
 pub mod rows;
 pub mod sql;
+pub mod trace;
 pub mod tx;
 
 pub mod bindings;

@@ -23,7 +23,7 @@ from .app import App
 from .http import (HttpError, Request, bad_parameter, json_response, not_found, problem,
                    raw_json_response)
 from .identity import Identity
-from . import db, log
+from . import db, log, trace
 
 __all__ = [
     "App",
@@ -37,4 +37,5 @@ __all__ = [
     "not_found",
     "problem",
     "raw_json_response",
+    "trace",
 ]
