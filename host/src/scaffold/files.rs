@@ -87,6 +87,10 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../handlers/sdk/src/sql.rs"),
     ),
     (
+        "vendor/geofn-guest/src/trace.rs",
+        include_str!("../../../handlers/sdk/src/trace.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/tx.rs",
         include_str!("../../../handlers/sdk/src/tx.rs"),
     ),
@@ -206,5 +210,9 @@ pub const PYTHON_VENDORED: &[(&str, &str)] = &[
     (
         "geofn/log.py",
         include_str!("../../../handlers/python/sdk/geofn/log.py"),
+    ),
+    (
+        "geofn/trace.py",
+        include_str!("../../../handlers/python/sdk/geofn/trace.py"),
     ),
 ];
