@@ -22,6 +22,17 @@ fn traceparent(parent_span: &str) -> String {
 }
 
 async fn traced_host(db: &TestDb, dir: &std::path::Path, receiver: &Receiver) -> Host {
+    traced_host_with(db, dir, &receiver.endpoint(), &[]).await
+}
+
+/// A host exporting to `endpoint`, batches sent every 100 ms, with `extra`
+/// environment.
+async fn traced_host_with(
+    db: &TestDb,
+    dir: &std::path::Path,
+    endpoint: &str,
+    extra: &[(&str, &str)],
+) -> Host {
     let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
     command
         .arg("serve")
@@ -30,8 +41,9 @@ async fn traced_host(db: &TestDb, dir: &std::path::Path, receiver: &Receiver) ->
         .args(["--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", db.cluster.url())
         .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .envs(extra.iter().copied());
     Host::spawn(command).await
 }
 
@@ -224,19 +236,11 @@ async fn unsampled_requests_export_nothing_and_their_logs_still_carry_a_trace_id
     let db = TestDb::start();
     let dir = points_and_probe();
     let receiver = Receiver::start().await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .arg("serve")
-        .arg("--handlers")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.cluster.url())
-        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-        .env("OTEL_TRACES_SAMPLER_ARG", "0");
-    let host = Host::spawn(command).await;
+    let sampler = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ];
+    let host = traced_host_with(&db, dir.path(), &receiver.endpoint(), &sampler).await;
 
     // The caller did not sample (flag 00), and the ratio samples no root.
     let not_sampled = format!("00-{CALLER_TRACE}-00f067aa0ba902bb-00");
@@ -372,21 +376,9 @@ async fn the_grpc_protocol_exports_to_a_grpc_collector() {
 
     let db = TestDb::start();
     let dir = points_and_probe();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .arg("serve")
-        .arg("--handlers")
-        .arg(dir.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.cluster.url())
-        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{port}"),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
-    let host = Host::spawn(command).await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let grpc = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let host = traced_host_with(&db, dir.path(), &endpoint, &grpc).await;
     let caller_span = "00f067aa0ba902d1";
     let answered = client()
         .get(host.url("/points"))

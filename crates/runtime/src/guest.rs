@@ -18,6 +18,7 @@ use crate::db_values;
 use crate::guest_spans::{GuestSpan, GuestSpans};
 use crate::limits::Limits;
 use crate::memory_watch::WatchedLimits;
+use crate::text::truncate;
 use crate::transaction::Transaction;
 
 /// Bytes of a guest's stderr kept for the log (Rust panics print there).
@@ -365,28 +366,5 @@ impl log::Host for GuestState {
             Level::Warn => tracing::warn!(handler.name = handler, guest.log = true, "{message}"),
             Level::Error => tracing::error!(handler.name = handler, guest.log = true, "{message}"),
         }
-    }
-}
-
-/// `s` cut to at most `max` bytes on a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 10), "abc");
     }
 }

@@ -8,6 +8,8 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use geofn_telemetry::traces;
 
+use crate::text::truncate;
+
 /// Spans one request may start; more are no-ops.
 pub const MAX_SPANS_PER_REQUEST: u32 = 32;
 /// Attributes one span may carry; more are dropped.
@@ -46,9 +48,9 @@ impl GuestSpans {
         name: &str,
     ) -> wasmtime::Result<Resource<GuestSpan>> {
         if self.open.len() >= MAX_OPEN_SPANS {
-            anyhow_trap(format!(
+            return Err(wasmtime::Error::msg(format!(
                 "more than {MAX_OPEN_SPANS} trace spans open at once"
-            ))?;
+            )));
         }
         self.started = self.started.saturating_add(1);
         let parent = self
@@ -64,7 +66,7 @@ impl GuestSpans {
                 target: traces::TARGET,
                 parent: &parent,
                 "guest",
-                otel.name = cut(name, MAX_NAME_BYTES),
+                otel.name = truncate(name, MAX_NAME_BYTES),
                 otel.status_code = Empty,
                 otel.status_description = Empty,
             )
@@ -91,8 +93,8 @@ impl GuestSpans {
         guest.attributes += 1;
         traces::set_attribute(
             &guest.span,
-            cut(key, MAX_NAME_BYTES).to_owned(),
-            cut(value, MAX_VALUE_BYTES).to_owned(),
+            truncate(key, MAX_NAME_BYTES).to_owned(),
+            truncate(value, MAX_VALUE_BYTES).to_owned(),
         );
         Ok(())
     }
@@ -105,9 +107,10 @@ impl GuestSpans {
     ) -> wasmtime::Result<()> {
         let guest = table.get(handle)?;
         guest.span.record("otel.status_code", "error");
-        guest
-            .span
-            .record("otel.status_description", cut(message, MAX_VALUE_BYTES));
+        guest.span.record(
+            "otel.status_description",
+            truncate(message, MAX_VALUE_BYTES),
+        );
         Ok(())
     }
 
@@ -130,20 +133,4 @@ impl GuestSpans {
         }
         self.started = 0;
     }
-}
-
-fn anyhow_trap(message: String) -> wasmtime::Result<()> {
-    Err(wasmtime::Error::msg(message))
-}
-
-/// `s` cut to at most `max` bytes on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

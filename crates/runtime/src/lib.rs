@@ -36,6 +36,7 @@ pub mod memory_watch;
 pub mod reset;
 pub mod reuse;
 pub mod system;
+mod text;
 pub mod transaction;
 
 pub use call::{Answer, CallError, CallInputs, Called, Warm};
