@@ -7,51 +7,12 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use support::otlp::{KIND_CLIENT, KIND_SERVER, Receiver, STATUS_ERROR, Span, thread_names};
+use support::otlp::{KIND_CLIENT, KIND_SERVER, Receiver, STATUS_ERROR, thread_names};
+use support::traced::{
+    CALLER_TRACE, EXPORT_THREAD, one, traced_host, traced_host_with, traceparent,
+};
 use support::{Host, TestDb, client, points_and_probe};
 use tokio::process::Command;
-
-/// The caller's trace and span: what a proxy or client in front sends.
-const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-/// The batch processor's thread, as `/proc/PID/task/*/comm` shows it.
-const EXPORT_THREAD: &str = "OpenTelemetry.T";
-
-fn traceparent(parent_span: &str) -> String {
-    format!("00-{CALLER_TRACE}-{parent_span}-01")
-}
-
-async fn traced_host(db: &TestDb, dir: &std::path::Path, receiver: &Receiver) -> Host {
-    traced_host_with(db, dir, &receiver.endpoint(), &[]).await
-}
-
-/// A host exporting to `endpoint`, batches sent every 100 ms, with `extra`
-/// environment.
-async fn traced_host_with(
-    db: &TestDb,
-    dir: &std::path::Path,
-    endpoint: &str,
-    extra: &[(&str, &str)],
-) -> Host {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .arg("serve")
-        .arg("--handlers")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.cluster.url())
-        .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .envs(extra.iter().copied());
-    Host::spawn(command).await
-}
-
-fn one<'a>(spans: &'a [Span], what: &str, pick: impl Fn(&Span) -> bool) -> &'a Span {
-    let found: Vec<&Span> = spans.iter().filter(|span| pick(span)).collect();
-    assert_eq!(found.len(), 1, "one {what} among {spans:#?}");
-    found[0]
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_traced_request_is_a_tree_from_the_callers_span_to_the_sql() {
@@ -486,69 +447,3 @@ for family in text_string_to_metric_families(sys.argv[1]):
         if sample.exemplar:
             print(family.name, sample.labels.get("route"), sample.exemplar.labels["trace_id"])
 "#;
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_handlers_own_spans_nest_under_its_call_and_are_bounded() {
-    let db = TestDb::start();
-    let dir = points_and_probe();
-    let receiver = Receiver::start().await;
-    let host = traced_host(&db, dir.path(), &receiver).await;
-    let answered = client()
-        .get(host.url("/probe/spans?count=40"))
-        .header("traceparent", traceparent("00f067aa0ba902f1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answered.status(), StatusCode::OK);
-    let spans = receiver
-        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
-            spans.iter().any(|s| s.name == "handler probe")
-                && spans.iter().any(|s| s.name == "probe work")
-        })
-        .await;
-    let handler = one(&spans, "handler span", |s| s.name == "handler probe");
-    let work = one(&spans, "the guest's outer span", |s| s.name == "probe work");
-    assert_eq!(work.parent_span_id, handler.span_id);
-    assert_eq!(work.attr("probe.phase"), Some("outer"));
-    let step = one(&spans, "the guest's inner span", |s| s.name == "probe step");
-    assert_eq!(step.parent_span_id, work.span_id);
-    assert_eq!(step.attr("probe.rows"), Some("42"));
-    let failed = one(&spans, "the guest's failed span", |s| {
-        s.name == "probe failure"
-    });
-    assert_eq!(failed.status_code, STATUS_ERROR);
-    assert_eq!(failed.status_message, "it went wrong on purpose");
-    let own = spans
-        .iter()
-        .filter(|s| s.name.starts_with("probe "))
-        .count();
-    assert_eq!(own, 32, "43 asked for, 32 recorded");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_python_handlers_own_span_comes_through_its_sdk() {
-    let db = TestDb::start();
-    let dir = support::shipped_with_python_points();
-    let receiver = Receiver::start().await;
-    let host = traced_host(&db, dir.path(), &receiver).await;
-    let posted = client()
-        .post(host.url("/point"))
-        .header("traceparent", traceparent("00f067aa0ba902f2"))
-        .json(&json!({"name": "from python", "longitude": 1.5, "latitude": 2.5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), StatusCode::CREATED);
-    let spans = receiver
-        .trace(CALLER_TRACE, Duration::from_secs(10), |spans| {
-            spans.iter().any(|s| s.name == "check point")
-                && spans.iter().any(|s| s.name == "handler points")
-        })
-        .await;
-    let handler = one(&spans, "handler span", |s| s.name == "handler points");
-    let check = one(&spans, "the Python handler's span", |s| {
-        s.name == "check point"
-    });
-    assert_eq!(check.parent_span_id, handler.span_id);
-    assert_eq!(check.attr("point.name_chars"), Some("11"));
-}

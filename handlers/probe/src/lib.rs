@@ -36,8 +36,9 @@
 //!   over its own `notes` table (see `migrations/`): committed, failed by
 //!   a statement, ended by a trap, or committed after a failed statement;
 //!   `.../notes` lists what is stored.
-//! - `.../spans?count=N`: spans of its own through `trace`: one with a
-//!   child and a failed one, then N more.
+//! - `.../spans?count=N[&hold][&long]`: spans of its own through `trace`:
+//!   one with a child and a failed one, then N more (all held open with
+//!   `hold`), and with `long` one whose name and attribute are 100 KB.
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
@@ -136,9 +137,21 @@ impl Guest for Probe {
                     step.set_attribute("probe.rows", "42");
                 });
                 geofn_guest::trace::span("probe failure").set_error("it went wrong on purpose");
+                // `hold`: keep them all open (a handler hoarding handles);
+                // `long`: one more with a 100 KB name and attribute.
+                let hold = args::param(&request, "hold").is_some();
+                let mut held = Vec::new();
                 for n in 0..count {
-                    geofn_guest::trace::span(&format!("probe extra {n}"));
+                    let extra = geofn_guest::trace::span(&format!("probe extra {n}"));
+                    if hold {
+                        held.push(extra);
+                    }
                 }
+                if args::param(&request, "long").is_some() {
+                    let long = "x".repeat(100_000);
+                    geofn_guest::trace::span(&long).set_attribute(&long, &long);
+                }
+                drop(held);
                 drop(parent);
                 http::json(200, &json!({ "spans": count + 3 }))
             }

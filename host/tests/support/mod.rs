@@ -11,6 +11,7 @@ pub mod load;
 pub mod metrics;
 pub mod otlp;
 pub mod topology;
+pub mod traced;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
