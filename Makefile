@@ -39,8 +39,8 @@ publish = cp $(1) $(2).tmp && mv -f $(2).tmp $(2)
 
 # Components for wasm32-wasip2, plus the manifest, in $(TARGET_DIR)/handlers
 # (a running `geofn dev` swaps them in). Test-only components, the probe in
-# two versions for the hot-swap tests and three more whose migrations
-# differ, go to $(TARGET_DIR)/test-handlers.
+# two versions for the hot-swap tests and four more whose migrations or
+# variables differ, go to $(TARGET_DIR)/test-handlers.
 handlers: deps
 	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) $(addprefix -p ,$(HANDLERS))
 	mkdir -p $(TARGET_DIR)/handlers $(TARGET_DIR)/test-handlers
@@ -52,7 +52,7 @@ handlers: deps
 	  PROBE_VERSION=$$version $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$version.wasm || exit 1; \
 	done
-	for migrations in edited more broken; do \
+	for migrations in edited more broken needs-secret; do \
 	  PROBE_MIGRATIONS=$$migrations $(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p probe && \
 	  cp $(WASM_OUT)/probe.wasm $(TARGET_DIR)/test-handlers/probe-$$migrations.wasm || exit 1; \
 	done
@@ -64,7 +64,7 @@ python-handlers: $(foreach h,$(PYTHON_HANDLERS),$(PYTHON_OUT)/$(h).wasm)
 
 .SECONDEXPANSION:
 $(PYTHON_OUT)/%.wasm: $$(wildcard handlers/python/$$*/*.py) handlers/python/%/geofn-handler.toml \
-		$(wildcard handlers/python/sdk/geofn/*.py) handlers/python/build.py wit/handler.wit
+		$(wildcard handlers/python/sdk/geofn/*.py) handlers/python/build.py wit/handler.wit $(wildcard wit/deps/*/*.wit)
 	@scripts/install-componentize-py.sh $(TARGET_DIR)/tools $(COMPONENTIZE_PY_VERSION)
 	python3 handlers/python/build.py $(TARGET_DIR)/tools/componentize-py/bin/componentize-py \
 	  handlers/python/$* $@

@@ -1,6 +1,6 @@
 """The geofn chart with values beyond the defaults: an issuer and
 per-handler auth policies, handlers pulled from an OCI registry, traces
-sent to a collector."""
+sent to a collector, handler variables from a Secret and the values."""
 
 import subprocess
 
@@ -66,6 +66,31 @@ def tracing(helm_bin, geofn, work):
     plain = env_of(objects(run(helm_bin, "template", "geofn", str(geofn))))
     check(not any(name.startswith("OTEL_") for name in plain),
           "tracing: off by default, no OTEL_* variable")
+
+
+def variables(helm_bin, geofn, work):
+    """A Secret of variables is mounted read-only as the variables
+    directory, owner and group only; plain values become
+    GEOFN_VAR_<HANDLER>_<NAME>; with neither (the default), nothing."""
+    docs = objects(run(
+        helm_bin, "template", "geofn", str(geofn),
+        "--set", "variables.secretName=geofn-vars",
+        "--set-json", 'variables.values={"my-feeds": {"pull_every": "120s"}}',
+    ))
+    validate(yaml.safe_dump_all(docs), work, "geofn-variables")
+    env = env_of(docs)
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "vars")
+    volume = next(v for v in pod["volumes"] if v["name"] == "vars")
+    check(env["GEOFN_VARS_DIR"]["value"] == mount["mountPath"] and mount["readOnly"],
+          "variables: the Secret is the variables directory, read-only")
+    check(volume["secret"] == {"secretName": "geofn-vars", "defaultMode": 0o440},
+          "variables: its files readable by the pod's group only")
+    check(env["GEOFN_VAR_MY_FEEDS_PULL_EVERY"]["value"] == "120s",
+          "variables: a plain value as GEOFN_VAR_<HANDLER>_<NAME>")
+    plain = env_of(objects(run(helm_bin, "template", "geofn", str(geofn))))
+    check(not any(name.startswith("GEOFN_VAR") for name in plain),
+          "variables: none by default")
 
 
 def oci_handlers(helm_bin, geofn, work):

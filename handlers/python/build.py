@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds a Python handler into one artifact, as `cargo build` does a Rust
-one: the component (componentize-py, from wit/handler.wit and the SDK) with
+one: the component (componentize-py, from wit/ and the SDK) with
 the handler's manifest (`geofn-handler.toml` beside its module: name,
 routes, limits, migrations) embedded as the `geofn-handler` custom section
 the host reads.
@@ -45,7 +45,7 @@ def main():
     parser.add_argument("handler_dir", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--module", default="app")
-    parser.add_argument("--wit", type=pathlib.Path, default=ROOT / "wit/handler.wit")
+    parser.add_argument("--wit", type=pathlib.Path, default=ROOT / "wit")
     parser.add_argument("--sdk", type=pathlib.Path, default=HERE / "sdk")
     args = parser.parse_args()
     manifest = (args.handler_dir / "geofn-handler.toml").read_bytes()

@@ -226,7 +226,8 @@ async fn serve(
 fn init_tracing(format: LogFormat) -> anyhow::Result<Option<Tracing>> {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"))
-        .add_directive(geofn_telemetry::traces::LOG_LINES_SKIP.parse()?);
+        .add_directive(geofn_telemetry::traces::LOG_LINES_SKIP.parse()?)
+        .add_directive(geofn_telemetry::traces::PARAMETER_LINES_SKIP.parse()?);
     // Colour only for a person at a terminal: log files, journald and
     // `kubectl logs` get plain text, and the hot path skips formatting the
     // escape codes into every request's span.

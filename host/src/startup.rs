@@ -24,6 +24,7 @@ use geofn_handler_set::loader::Loader;
 use geofn_handler_set::reload::{ReloadStats, Reloader};
 use geofn_handler_set::set::{HandlerSet, Registry};
 use geofn_handler_set::snapshot::read_snapshot;
+use geofn_handler_set::variables::VariableSources;
 use geofn_http::AppState;
 use geofn_http::admission::Admission;
 use geofn_oci::Registry as OciRegistry;
@@ -110,6 +111,9 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         budget,
         defaults: server.default_limits(),
         registry: oci_registry.clone(),
+        variables: VariableSources {
+            dir: server.vars_dir.clone(),
+        },
     };
     let handlers = load_dir(&loader, &server.handlers)
         .await
@@ -276,7 +280,7 @@ async fn with_pushed(
     fleet: &Fleet,
     files: &HandlerSet,
 ) -> anyhow::Result<Option<HandlerSet>> {
-    let mut snapshot = read_snapshot(&server.handlers, &loader.registry).await?;
+    let mut snapshot = read_snapshot(&server.handlers, loader).await?;
     fleet.overlay(&mut snapshot).await?;
     if snapshot.fingerprint == files.fingerprint() {
         return Ok(None);

@@ -183,14 +183,21 @@ async fn new_handler_end_to_end(lang: &str) {
     let (_, all) = get(&host.url("/demo")).await;
     assert_eq!(all["features"].as_array().unwrap().len(), 1);
 
-    // A restart serves the pushed version from the database.
+    // A restart serves the pushed version from the database, with the
+    // value the operator gives the template's variable this time.
     let status = host.terminate().await;
     assert!(status.success());
-    let host = serve(&db).await;
+    let mut command = Host::serve_command(&db, &shipped_handlers());
+    command
+        .args(["--listen", "127.0.0.1:0", "--admin-token", TOKEN])
+        .env("GEOFN_VAR_DEMO_MAX_FEATURES", "0");
+    let host = Host::spawn(command).await;
     assert_eq!(
         get(&host.url(&format!("/demo/{id}"))).await.0,
         StatusCode::OK
     );
+    let (_, none) = get(&host.url("/demo")).await;
+    assert_eq!(none["features"], json!([]), "max_features = 0 applies");
 
     // Editing an applied migration is refused; the running version stays.
     let manifest = dir.join("geofn-handler.toml");

@@ -17,6 +17,9 @@
 //! [auth]                  # optional: routes that need a verified token
 //! require = ["POST /regions"]
 //!
+//! [variables]             # optional: settings and secrets it reads
+//! token = { secret = true }
+//!
 //! [[migrations]]          # forward only, applied in order, each once
 //! id = "0001-regions"
 //! sql = "CREATE TABLE regions (...)"
@@ -29,6 +32,7 @@ use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::route::parse_route;
+use crate::variables::{Variables, invalid_declaration};
 
 /// Name of the custom section holding the manifest.
 pub const SECTION: &str = "geofn-handler";
@@ -53,6 +57,9 @@ pub struct Embedded {
     /// Which of its routes need a verified token, with which scopes.
     #[serde(default)]
     pub auth: AuthPolicy,
+    /// The variables and secrets it reads (`wasi:config/store`).
+    #[serde(default)]
+    pub variables: Variables,
     /// Its schema, step by step.
     #[serde(default)]
     pub migrations: Vec<Migration>,
@@ -108,6 +115,9 @@ impl Embedded {
         if let Some(why) = self.auth.invalid_entry() {
             return invalid(format!("[auth]: {why}"));
         }
+        if let Some(why) = invalid_declaration(&self.variables) {
+            return invalid(format!("[variables]: {why}"));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for migration in &self.migrations {
             let id = &migration.id;
@@ -154,6 +164,10 @@ mod tests {
             ),
             ("unknown = 1", "unknown field"),
             ("[auth]\nrequire = [\"/x\"]", "[auth]"),
+            (
+                "[variables]\nkey = { secret = true, default = \"k\" }",
+                "[variables]",
+            ),
         ] {
             let err = Embedded::parse(text.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");

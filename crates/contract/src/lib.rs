@@ -12,7 +12,8 @@
 //!
 //! - [`manifest`]: `geofn.toml`, which component answers which routes.
 //! - [`embedded`]: the manifest a component carries inside itself.
-//! - [`names`], [`route`], [`limits`], [`access`], [`auth`]: the parts both share.
+//! - [`names`], [`route`], [`limits`], [`access`], [`auth`], [`variables`]: the
+//!   parts both share.
 
 #![deny(missing_docs)]
 
@@ -34,3 +35,5 @@ pub mod manifest;
 pub mod names;
 #[cfg(feature = "manifest")]
 pub mod route;
+#[cfg(feature = "manifest")]
+pub mod variables;

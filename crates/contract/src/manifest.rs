@@ -18,6 +18,9 @@
 //!
 //! [handlers.points.auth]       # routes that need a verified token
 //! require = ["POST /point"]
+//!
+//! [handlers.points.variables]  # values of non-secret variables it declares
+//! page_size = "100"
 //! ```
 //!
 //! Each handler's SQL runs as its own database role, which owns a schema
@@ -34,6 +37,7 @@ use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::route::{Route, parse_route};
+use crate::variables::valid_variable_name;
 
 /// File name of the manifest inside a handlers directory.
 pub const MANIFEST_FILE: &str = "geofn.toml";
@@ -68,6 +72,10 @@ pub struct HandlerSpec {
     /// component's own manifest says.
     #[serde(default)]
     pub auth: Option<AuthPolicy>,
+    /// Values of variables the component declares. Secrets are not set
+    /// here: this file is not secret (the host refuses them).
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
 }
 
 /// Why a manifest was refused.
@@ -102,6 +110,17 @@ pub enum ManifestError {
         /// The name as written.
         table: String,
     },
+    /// A `[variables]` key that cannot name a variable.
+    #[error(
+        "handler {handler:?}: variable name {variable:?} must be a-z, 0-9 and _, starting \
+         with a letter"
+    )]
+    BadVariable {
+        /// Handler name.
+        handler: String,
+        /// The name as written.
+        variable: String,
+    },
     /// An `[auth]` entry that cannot be a route policy.
     #[error("handler {handler:?}: [auth] {why}")]
     BadAuth {
@@ -135,6 +154,12 @@ impl Manifest {
                 return Err(ManifestError::BadAuth {
                     handler: name.clone(),
                     why,
+                });
+            }
+            if let Some(variable) = spec.variables.keys().find(|v| !valid_variable_name(v)) {
+                return Err(ManifestError::BadVariable {
+                    handler: name.clone(),
+                    variable: variable.clone(),
                 });
             }
         }

@@ -30,6 +30,7 @@ use crate::error::LoadError;
 use crate::loader::Loader;
 use crate::set::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
 use crate::snapshot::{ComponentFile, Snapshot, read_snapshot};
+use crate::variables::Resolved as ResolvedVariables;
 
 /// One handler's settings, resolved.
 struct Resolved<'a> {
@@ -41,6 +42,7 @@ struct Resolved<'a> {
     limits: Limits,
     database: DatabaseAccess,
     auth: AuthPolicy,
+    variables: ResolvedVariables,
     /// "points.wasm" for a file, "db:points@3" for a pushed version.
     origin: Arc<str>,
 }
@@ -96,6 +98,7 @@ pub async fn build(
                     && old.routes == handler.routes
                     && old.database == handler.database
                     && old.auth == handler.auth
+                    && *old.variables == *handler.variables.values
                     && old.origin == handler.origin
             });
         let loaded = match unchanged {
@@ -112,6 +115,8 @@ pub async fn build(
                 database: handler.database.clone(),
                 auth: handler.auth.clone(),
                 embedded: handler.embedded.clone(),
+                variables: handler.variables.values.clone(),
+                variable_states: handler.variables.states.clone(),
                 pre,
                 db: loader
                     .databases
@@ -156,7 +161,7 @@ pub async fn build(
 
 /// Loads every handler of `dir`; used at start.
 pub async fn load_dir(loader: &Loader, dir: &Path) -> Result<HandlerSet, LoadError> {
-    let snapshot = read_snapshot(dir, &loader.registry).await?;
+    let snapshot = read_snapshot(dir, loader).await?;
     build(loader, dir, &snapshot, None).await
 }
 
@@ -194,9 +199,17 @@ fn resolve<'a>(
             route,
         });
     }
+    let variables = loader
+        .variables
+        .resolve(name, &embedded.variables, &spec.variables)
+        .map_err(|source| LoadError::Variable {
+            handler: name.to_owned(),
+            source,
+        })?;
     Ok(Resolved {
         name,
         spec,
+        variables,
         file,
         database: spec
             .database

@@ -11,6 +11,8 @@ use geofn_db::roles::RoleError;
 use geofn_oci::OciError;
 use geofn_runtime::CompileError;
 
+use crate::variables::VariableError;
+
 /// Why a handlers directory could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -107,6 +109,14 @@ pub enum LoadError {
         /// Why.
         source: OciError,
     },
+    /// A variable it declares has no usable value.
+    #[error("handler {handler:?}: {source}")]
+    Variable {
+        /// Handler name.
+        handler: String,
+        /// Why.
+        source: VariableError,
+    },
     /// The database could not be made ready: a role, a grant, a migration.
     #[error(transparent)]
     Database(#[from] PrepareError),
@@ -149,6 +159,8 @@ impl LoadError {
         "database-role",
         "migration-changed",
         "migration-failed",
+        "variable-missing",
+        "variable-invalid",
     ];
 
     /// A short, stable label for metrics and logs.
@@ -172,6 +184,7 @@ impl LoadError {
             LoadError::Artifact { .. } => "artifact-invalid",
             LoadError::AuthRoute { .. } => "auth-route-unknown",
             LoadError::Oci { .. } => "oci",
+            LoadError::Variable { source, .. } => source.reason(),
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable { .. })) => {
                 "database-table-missing"
             }
@@ -243,6 +256,18 @@ mod tests {
             LoadError::Oci {
                 handler: "h".into(),
                 source: OciError::NotFound("x".into()),
+            },
+            LoadError::Variable {
+                handler: "h".into(),
+                source: VariableError::Undeclared("v".into()),
+            },
+            LoadError::Variable {
+                handler: "h".into(),
+                source: VariableError::Missing {
+                    handler: "h".into(),
+                    name: "v".into(),
+                    env: "GEOFN_VAR_H_V".into(),
+                },
             },
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable {
                 handler: "h".into(),

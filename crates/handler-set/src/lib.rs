@@ -7,6 +7,8 @@
 //! - [`artifact`]: the manifest a component carries, found in its bytes.
 //! - [`loader`]: what building a set needs from the layers below.
 //! - [`build`]: a [`set::HandlerSet`] from a snapshot, all or nothing.
+//! - [`variables`]: a version's variables from the environment, files and
+//!   `geofn.toml`.
 //! - [`error`]: why a set could not be loaded.
 //! - [`set`]: the loaded handlers, their route table, the swappable registry.
 //! - [`fleet`]: pushed versions in PostgreSQL, LISTEN/NOTIFY to every replica.
@@ -24,3 +26,4 @@ pub mod metrics;
 pub mod reload;
 pub mod set;
 pub mod snapshot;
+pub mod variables;

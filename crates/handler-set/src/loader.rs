@@ -8,6 +8,8 @@ use geofn_runtime::Limits;
 use geofn_runtime::Runtime;
 use geofn_runtime::budget::MemoryBudget;
 
+use crate::variables::VariableSources;
+
 /// Everything turning a snapshot into servable handlers needs: the engine
 /// to compile with, the database to give each handler its role and pool,
 /// the memory budget, and the limits where a manifest is silent.
@@ -23,4 +25,6 @@ pub struct Loader {
     pub defaults: Limits,
     /// Registries components named `oci://…` come from.
     pub registry: Arc<Registry>,
+    /// Where variables' values come from besides `geofn.toml`.
+    pub variables: VariableSources,
 }

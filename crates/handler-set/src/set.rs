@@ -12,9 +12,12 @@ use geofn_db::handler_pools::HandlerConnections;
 use geofn_runtime::bindings::HandlerPre;
 use geofn_runtime::budget::HandlerBudget;
 use geofn_runtime::reuse::InstanceReuse;
+use geofn_runtime::variables::HandlerVariables;
 use geofn_runtime::{GuestState, Limits};
 use http::Method;
 use tokio::sync::Semaphore;
+
+use crate::variables::VariableState;
 
 /// A compiled, pre-linked handler ready to instantiate.
 #[derive(Clone)]
@@ -42,6 +45,10 @@ pub struct LoadedHandler {
     pub auth: AuthPolicy,
     /// What the component says about itself (migrations included).
     pub embedded: Arc<Embedded>,
+    /// Its variables' values, as the guest reads them.
+    pub variables: Arc<HandlerVariables>,
+    /// Where each of its variables' values came from (never the value).
+    pub variable_states: Vec<VariableState>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
     /// Its database role's pools (primary, and read replica if any): its

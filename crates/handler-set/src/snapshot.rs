@@ -6,13 +6,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use geofn_contract::manifest::{MANIFEST_FILE, Manifest};
+use geofn_contract::access::DatabaseAccess;
+use geofn_contract::limits::LimitOverrides;
+use geofn_contract::manifest::{HandlerSpec, MANIFEST_FILE, Manifest};
 use sha2::{Digest, Sha256};
 
 use geofn_oci::reference::SCHEME;
 use geofn_oci::{OciError, OciRef, Pulled, Registry};
 
 use crate::error::LoadError;
+use crate::loader::Loader;
 
 /// A component's bytes and their hash.
 #[derive(Clone)]
@@ -34,10 +37,47 @@ pub struct Snapshot {
     pub fingerprint: String,
 }
 
+impl Snapshot {
+    /// Puts a pushed version of `name` in the directory's place: its
+    /// component under `key`, its routes, limits and database access as
+    /// pushed (empty: the component's own), the component's own `[auth]`,
+    /// and `geofn.toml`'s variable values for `name`, which are the
+    /// operator's and hold for every version pushed under that name.
+    pub fn put_pushed(
+        &mut self,
+        name: &str,
+        key: PathBuf,
+        file: ComponentFile,
+        routes: Vec<String>,
+        limits: LimitOverrides,
+        database: DatabaseAccess,
+    ) {
+        self.components.insert(key.clone(), file);
+        let variables = self
+            .manifest
+            .handlers
+            .get(name)
+            .map(|spec| spec.variables.clone())
+            .unwrap_or_default();
+        let spec = HandlerSpec {
+            component: key,
+            routes,
+            limits,
+            database: (!database.is_empty()).then_some(database),
+            auth: None,
+            variables,
+        };
+        self.manifest.handlers.insert(name.to_owned(), spec);
+    }
+}
+
 /// Reads the manifest of `dir` and every component it names: a file of
-/// the directory, or an artifact `oci://…@sha256:…` pulled from its
-/// registry (pinned: a tag, which may move, is refused).
-pub async fn read_snapshot(dir: &Path, registry: &Registry) -> Result<Snapshot, LoadError> {
+/// the directory, or an artifact `oci://…@sha256:…` pulled from the
+/// loader's registry (pinned: a tag, which may move, is refused). The
+/// variables directory's state is part of the fingerprint: changing a
+/// value reloads.
+pub async fn read_snapshot(dir: &Path, loader: &Loader) -> Result<Snapshot, LoadError> {
+    let registry = &*loader.registry;
     let manifest_path = dir.join(MANIFEST_FILE);
     let text = read(&manifest_path).await?;
     let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
@@ -72,6 +112,9 @@ pub async fn read_snapshot(dir: &Path, registry: &Registry) -> Result<Snapshot, 
         fingerprint.update(spec.component.as_os_str().as_encoded_bytes());
         fingerprint.update(sha256.as_bytes());
         components.insert(spec.component.clone(), ComponentFile { bytes, sha256 });
+    }
+    if let Some(variables) = loader.variables.fingerprint().await {
+        fingerprint.update(variables.as_bytes());
     }
     Ok(Snapshot {
         manifest,

@@ -20,6 +20,7 @@ use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::AuthPolicy;
 use geofn_handler_set::fleet::store;
 use geofn_handler_set::reload::stats::ReloadReport;
+use geofn_handler_set::variables::VariableState;
 
 use geofn_auth::refusal::Refusal;
 
@@ -108,6 +109,9 @@ struct HandlerView {
     auth: AuthPolicy,
     /// Its schema migrations, by id, in order (applied before it served).
     migrations: Vec<String>,
+    /// Its variables: name, secrecy and where the value came from, never
+    /// the value.
+    variables: Vec<VariableState>,
     origin: String,
 }
 
@@ -151,6 +155,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             database: h.database.clone(),
             auth: h.auth.clone(),
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
+            variables: h.variable_states.clone(),
             origin: h.origin.to_string(),
         })
         .collect();

@@ -219,6 +219,7 @@ async fn run_handler(
         route,
         identity,
         version: &handler.sha256,
+        variables: handler.variables.clone(),
     };
     let runtime = state.runtime();
     let result = match (&handler.reuse, lease.take()) {

@@ -19,6 +19,7 @@ use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
 use crate::engine::{EPOCH_TICK, Runtime};
 use crate::guest::{GuestState, RequestScope};
 use crate::limits::Limits;
+use crate::variables::HandlerVariables;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
 /// runs: a runaway gets a twentieth of a core until its deadline ends it.
@@ -62,6 +63,8 @@ pub struct CallInputs<'a> {
     pub identity: Option<Arc<Identity>>,
     /// The version's digest (hex SHA-256 of the component), for its span.
     pub version: &'a str,
+    /// The version's variables and secrets.
+    pub variables: Arc<HandlerVariables>,
 }
 
 /// An instance and its store, kept between requests of a handler whose
@@ -118,11 +121,13 @@ impl Runtime {
             route,
             identity,
             version,
+            variables,
         } = inputs;
         let request_scope = RequestScope {
             reads,
             route,
             identity,
+            variables,
         };
         let deadline = Instant::now() + limits.deadline;
         let (mut store, bindings) = match warm {
@@ -204,7 +209,16 @@ impl Runtime {
         let (result, bindings) = match outcome {
             Err(_elapsed) => (Err(CallError::Deadline(limits.deadline)), None),
             Ok(Ok((answer, bindings))) => (Ok(answer), Some(bindings)),
-            Ok(Err(err)) => (Err(classify(err, limits)), None),
+            Ok(Err(err)) => {
+                let failed = match classify(err, limits) {
+                    // A panic message may quote a secret the guest held.
+                    CallError::Trap(why) => {
+                        CallError::Trap(store.data().variables.redact(&why).into_owned())
+                    }
+                    other => other,
+                };
+                (Err(failed), None)
+            }
         };
         if !span.is_disabled() {
             span.record(

@@ -15,6 +15,7 @@ use geofn_telemetry::metrics::DB_QUERY;
 use geofn_telemetry::{sql, traces};
 
 use crate::bindings::{DbError, PackedRows, Rows};
+use crate::variables::HandlerVariables;
 
 /// A call under way: started when the guest asked.
 pub(crate) struct DbCall {
@@ -56,10 +57,12 @@ impl DbCall {
     }
 
     /// Records the call's latency as `call` for `handler`, and ends its span
-    /// with what `session` says it waited for and the rows or error.
+    /// with what `session` says it waited for and the rows or error (a
+    /// database error may quote a value: `variables`' secrets are cut out).
     pub(crate) fn finish<T: Counted>(
         self,
         handler: &Arc<str>,
+        variables: &HandlerVariables,
         call: &'static str,
         sql: &str,
         session: &mut DbSession,
@@ -69,17 +72,33 @@ impl DbCall {
             .record(self.started.elapsed().as_secs_f64());
         let facts = session.take_facts();
         match result {
-            Ok(_) => tracing::trace!(handler.name = &**handler, db.statement = sql, "db call"),
+            Ok(_) => tracing::trace!(
+                handler.name = &**handler,
+                db.statement = &*variables.redact(sql),
+                "db call"
+            ),
             Err(err) => {
-                tracing::debug!(handler.name = &**handler, db.statement = sql, error = ?err, "db call failed");
+                let error = variables.redact(&format!("{err:?}")).into_owned();
+                let sql = variables.redact(sql);
+                tracing::debug!(
+                    handler.name = &**handler,
+                    db.statement = &*sql,
+                    error,
+                    "db call failed"
+                );
             }
         }
         if !self.span.is_disabled() {
-            self.close_span(facts, result);
+            self.close_span(facts, result, variables);
         }
     }
 
-    fn close_span<T: Counted>(&self, facts: CallFacts, result: Result<&T, &DbError>) {
+    fn close_span<T: Counted>(
+        &self,
+        facts: CallFacts,
+        result: Result<&T, &DbError>,
+        variables: &HandlerVariables,
+    ) {
         let span = &self.span;
         span.record("geofn.db.pool_wait_ms", facts.pool_wait.as_secs_f64() * 1e3);
         span.record("geofn.db.replica", facts.on_replica);
@@ -95,7 +114,8 @@ impl DbCall {
             },
             Err(err) => {
                 span.record("otel.status_code", "error");
-                span.record("otel.status_description", tracing::field::debug(err));
+                let error = format!("{err:?}");
+                span.record("otel.status_description", &*variables.redact(&error));
             }
         }
     }

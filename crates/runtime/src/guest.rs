@@ -7,19 +7,17 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use geofn_auth::identity::Identity;
 use geofn_db::handler_pools::HandlerConnections;
-use geofn_db::session::{DbSession, Lane, ReadPlan};
+use geofn_db::session::{DbSession, ReadPlan};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::geofn::handler::{db, identity, log, route, trace, types};
-use crate::bindings::{DbError, Level, Matched, PackedRows, Rows, Value};
-use crate::db_call::DbCall;
-use crate::db_values;
+use crate::bindings::geofn::handler::{identity, log, route, trace, types};
+use crate::bindings::{Level, Matched};
 use crate::guest_spans::{GuestSpan, GuestSpans};
 use crate::limits::Limits;
 use crate::memory_watch::WatchedLimits;
 use crate::text::truncate;
-use crate::transaction::Transaction;
+use crate::variables::HandlerVariables;
 
 /// Bytes of a guest's stderr kept for the log (Rust panics print there).
 pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
@@ -29,18 +27,21 @@ pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
 /// The data of one request's store.
 pub struct GuestState {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     pub(crate) limits: WatchedLimits,
-    db: DbSession,
+    pub(crate) db: DbSession,
     /// Most bytes of rows one statement may bring in: the handler's memory.
     result_cap: usize,
-    handler: Arc<str>,
+    pub(crate) handler: Arc<str>,
     route: Matched,
     /// Who is calling, as the host verified it (none: anonymous).
     caller: Option<Arc<Identity>>,
     stderr: MemoryOutputPipe,
     /// The guest's own trace spans.
     spans: GuestSpans,
+    /// What it reads through `wasi:config/store`, and the secrets kept out
+    /// of everything the host writes.
+    pub(crate) variables: Arc<HandlerVariables>,
 }
 
 /// What one request brings to the instance that serves it.
@@ -51,6 +52,8 @@ pub struct RequestScope {
     pub route: Matched,
     /// Its verified caller, if any.
     pub identity: Option<Arc<Identity>>,
+    /// The version's variables.
+    pub variables: Arc<HandlerVariables>,
 }
 
 impl GuestState {
@@ -89,6 +92,7 @@ impl GuestState {
             caller: request.identity,
             stderr,
             spans: GuestSpans::default(),
+            variables: request.variables,
         }
     }
 
@@ -109,6 +113,7 @@ impl GuestState {
             .with_claims(claims);
         self.route = request.route;
         self.caller = request.identity;
+        self.variables = request.variables;
     }
 
     /// Ends a request on an instance that is kept: its session gives its
@@ -119,9 +124,10 @@ impl GuestState {
         self.spans.end_request(&mut self.table);
     }
 
-    /// What the guest wrote to stderr, lossily decoded.
+    /// What the guest wrote to stderr, lossily decoded, secrets out.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        let written = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        self.variables.redact(&written).into_owned()
     }
 }
 
@@ -135,180 +141,6 @@ impl WasiView for GuestState {
 }
 
 impl types::Host for GuestState {}
-
-impl db::Host for GuestState {
-    async fn query(&mut self, sql: String, params: Vec<Value>) -> Result<Rows, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query(Lane::Autocommit, &sql, db_values::params(params))
-            .await
-            .map(db_values::rows)
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn query_packed(
-        &mut self,
-        sql: String,
-        params: Vec<Value>,
-    ) -> Result<PackedRows, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query_packed(Lane::Autocommit, &sql, db_values::params(params))
-            .await
-            .map(db_values::packed)
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn query_json(&mut self, sql: String, params: Vec<Value>) -> Result<Vec<u8>, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query_json(Lane::Autocommit, &sql, db_values::params(params))
-            .await
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn execute(&mut self, sql: String, params: Vec<Value>) -> Result<u64, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .execute(Lane::Autocommit, &sql, db_values::params(params))
-            .await
-            .map_err(db_values::error);
-        call.finish(
-            &self.handler,
-            "execute",
-            &sql,
-            &mut self.db,
-            result.as_ref(),
-        );
-        result
-    }
-
-    async fn begin(&mut self) -> Result<Resource<Transaction>, DbError> {
-        let call = DbCall::start("BEGIN");
-        let result = self.db.begin().await.map_err(db_values::error);
-        call.finish(
-            &self.handler,
-            "begin",
-            "BEGIN",
-            &mut self.db,
-            result.as_ref(),
-        );
-        result?;
-        self.table.push(Transaction).map_err(|e| {
-            DbError::Unavailable(format!("no room for another resource in this request: {e}"))
-        })
-    }
-
-    async fn use_primary(&mut self) {
-        self.db.use_primary();
-    }
-}
-
-impl db::HostTransaction for GuestState {
-    async fn query(
-        &mut self,
-        _tx: Resource<Transaction>,
-        sql: String,
-        params: Vec<Value>,
-    ) -> Result<Rows, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query(Lane::Transaction, &sql, db_values::params(params))
-            .await
-            .map(db_values::rows)
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn query_packed(
-        &mut self,
-        _tx: Resource<Transaction>,
-        sql: String,
-        params: Vec<Value>,
-    ) -> Result<PackedRows, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query_packed(Lane::Transaction, &sql, db_values::params(params))
-            .await
-            .map(db_values::packed)
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn query_json(
-        &mut self,
-        _tx: Resource<Transaction>,
-        sql: String,
-        params: Vec<Value>,
-    ) -> Result<Vec<u8>, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .query_json(Lane::Transaction, &sql, db_values::params(params))
-            .await
-            .map_err(db_values::error);
-        call.finish(&self.handler, "query", &sql, &mut self.db, result.as_ref());
-        result
-    }
-
-    async fn execute(
-        &mut self,
-        _tx: Resource<Transaction>,
-        sql: String,
-        params: Vec<Value>,
-    ) -> Result<u64, DbError> {
-        let call = DbCall::start(&sql);
-        let result = self
-            .db
-            .execute(Lane::Transaction, &sql, db_values::params(params))
-            .await
-            .map_err(db_values::error);
-        call.finish(
-            &self.handler,
-            "execute",
-            &sql,
-            &mut self.db,
-            result.as_ref(),
-        );
-        result
-    }
-
-    async fn commit(&mut self, tx: Resource<Transaction>) -> Result<(), DbError> {
-        let _ = self.table.delete(tx);
-        let call = DbCall::start("COMMIT");
-        let result = self.db.commit().await.map_err(db_values::error);
-        call.finish(
-            &self.handler,
-            "commit",
-            "COMMIT",
-            &mut self.db,
-            result.as_ref(),
-        );
-        result
-    }
-
-    async fn drop(&mut self, tx: Resource<Transaction>) -> wasmtime::Result<()> {
-        // A transaction dropped without commit: roll it back now (a commit
-        // already ended it, and this is then a no-op).
-        self.table.delete(tx)?;
-        self.db.rollback().await;
-        Ok(())
-    }
-}
 
 impl identity::Host for GuestState {
     async fn current(&mut self) -> Option<identity::Caller> {
@@ -330,7 +162,8 @@ impl trace::Host for GuestState {}
 
 impl trace::HostSpan for GuestState {
     async fn new(&mut self, name: String) -> wasmtime::Result<Resource<GuestSpan>> {
-        self.spans.start(&mut self.table, &name)
+        self.spans
+            .start(&mut self.table, &self.variables.redact(&name))
     }
 
     async fn set_attribute(
@@ -339,7 +172,8 @@ impl trace::HostSpan for GuestState {
         key: String,
         value: String,
     ) -> wasmtime::Result<()> {
-        GuestSpans::set_attribute(&mut self.table, &span, &key, &value)
+        let redact = |text| self.variables.redact(text);
+        GuestSpans::set_attribute(&mut self.table, &span, &redact(&key), &redact(&value))
     }
 
     async fn set_error(
@@ -347,7 +181,7 @@ impl trace::HostSpan for GuestState {
         span: Resource<GuestSpan>,
         message: String,
     ) -> wasmtime::Result<()> {
-        GuestSpans::set_error(&mut self.table, &span, &message)
+        GuestSpans::set_error(&mut self.table, &span, &self.variables.redact(&message))
     }
 
     async fn drop(&mut self, span: Resource<GuestSpan>) -> wasmtime::Result<()> {
@@ -357,6 +191,7 @@ impl trace::HostSpan for GuestState {
 
 impl log::Host for GuestState {
     async fn log(&mut self, level: Level, message: String) {
+        let message = self.variables.redact(&message);
         let message = truncate(&message, MAX_LOG_MESSAGE_BYTES);
         let handler = &*self.handler;
         match level {

@@ -9,7 +9,10 @@
 //! - [`db_values`]: WIT `db` values, rows and errors ↔ `geofn_db`'s.
 //! - `db_call`: a guest's database call in metrics, logs and its trace span.
 //! - [`guest`]: the store's data: WASI with nothing granted, the request's
-//!   database session, and the `db`/`log`/`route` imports on it.
+//!   database session, and the `log`/`route`/`identity`/`trace` imports on
+//!   it; `db_imports`: the `db` import; `config_store`: `wasi:config/store`.
+//! - [`variables`]: what a handler reads through `wasi:config/store`, and
+//!   the secrets kept out of everything the host writes.
 //! - [`guest_spans`]: the host side of the guest's `trace.span`.
 //! - [`call`]: one request through one handler, with its deadline.
 //! - [`limits`]: per-handler limits and their defaults.
@@ -26,7 +29,9 @@ pub mod artifacts;
 pub mod bindings;
 pub mod budget;
 pub mod call;
+mod config_store;
 mod db_call;
+mod db_imports;
 pub mod db_values;
 pub mod engine;
 pub mod guest;
@@ -38,6 +43,7 @@ pub mod reuse;
 pub mod system;
 mod text;
 pub mod transaction;
+pub mod variables;
 
 pub use call::{Answer, CallError, CallInputs, Called, Warm};
 pub use engine::{CompileError, EPOCH_TICK, MAX_CONCURRENT_INSTANCES, Runtime, RuntimeSettings};

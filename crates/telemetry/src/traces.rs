@@ -45,6 +45,11 @@ pub const TARGET: &str = "geofn::trace";
 /// context.
 pub const LOG_LINES_SKIP: &str = "geofn::trace=off";
 
+/// The directive the log lines' filter adds whatever `RUST_LOG` says:
+/// tokio-postgres writes every statement's parameter values at DEBUG, and
+/// those are the clients' data and the handlers' secrets, never log lines.
+pub const PARAMETER_LINES_SKIP: &str = "tokio_postgres::query=info";
+
 /// The `tracing` target of a request's SERVER span when traces are
 /// exported: the span the sampling decision is made for.
 pub const REQUEST_TARGET: &str = "geofn::request";

@@ -39,6 +39,9 @@
 //! - `.../spans?count=N[&hold][&long]`: spans of its own through `trace`:
 //!   one with a child and a failed one, then N more (all held open with
 //!   `hold`), and with `long` one whose name and attribute are 100 KB.
+//! - `.../config?name=N[&leak=log|panic|span|sql]`: a variable's value
+//!   (see `migrations/variables.toml`), after writing it where a careless
+//!   handler would (see `variables`).
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
@@ -67,6 +70,7 @@ mod session;
 mod sql;
 mod transaction;
 mod values;
+mod variables;
 
 /// Identifies this build in hot-swap tests.
 const VERSION: &str = match option_env!("PROBE_VERSION") {
@@ -111,6 +115,7 @@ impl Guest for Probe {
                 )
             }
             "whoami" => caller::whoami(&request),
+            "config" => variables::config(&request),
             "tx" => transaction::transaction(&request),
             "notes" => transaction::notes(),
             "exec" => sql::exec(&request),

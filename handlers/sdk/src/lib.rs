@@ -9,6 +9,7 @@
 //! - [`sql`], [`rows`]: `db` calls with `?`, results read by column name.
 //! - [`tx`]: work that commits together or not at all.
 //! - [`identity`]: who is calling, as the host verified it.
+//! - [`config`]: the handler's variables and secrets.
 //! - [`http`]: building responses (JSON, problem documents) and reading requests.
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
@@ -36,6 +37,7 @@
 //! geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
 //! ```
 
+pub mod config;
 pub mod error;
 pub mod geometry;
 pub mod http;

@@ -62,6 +62,7 @@ impl EmptyHandler {
                     },
                     identity: None,
                     version: "empty",
+                    variables: Default::default(),
                 },
                 request(),
             )

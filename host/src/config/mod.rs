@@ -150,6 +150,12 @@ pub struct ServerArgs {
     /// Directory holding the handler components and their geofn.toml.
     #[arg(long, env = "GEOFN_HANDLERS", default_value = DEFAULT_HANDLERS_DIR)]
     pub handlers: PathBuf,
+    /// Directory of handler variables' values, one file per variable
+    /// (`<handler>/<name>` or `<handler>.<name>`), as a Kubernetes Secret
+    /// mounts; read at every load of the handler set. The environment
+    /// (`GEOFN_VAR_<HANDLER>_<NAME>`) wins over it.
+    #[arg(long, env = "GEOFN_VARS_DIR")]
+    pub vars_dir: Option<PathBuf>,
     /// PostgreSQL connections all handlers of this process hold at most,
     /// together (the host's own few come on top).
     #[arg(long, env = "GEOFN_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE)]

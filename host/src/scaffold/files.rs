@@ -47,6 +47,22 @@ pub const TEMPLATE: &[(&str, &str)] = &[
 pub const VENDORED: &[(&str, &str)] = &[
     ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
     (
+        "wit/deps/wasi-config/store.wit",
+        include_str!("../../../wit/deps/wasi-config/store.wit"),
+    ),
+    (
+        "wit/deps/wasi-config/world.wit",
+        include_str!("../../../wit/deps/wasi-config/world.wit"),
+    ),
+    (
+        "vendor/geofn-guest/src/config.rs",
+        include_str!("../../../handlers/sdk/src/config.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/variables.rs",
+        include_str!("../../../crates/contract/src/variables.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/lib.rs",
         include_str!("../../../handlers/sdk/src/lib.rs"),
     ),
@@ -179,6 +195,18 @@ pub const PYTHON_TEMPLATE: &[(&str, &str)] = &[
 /// The Python SDK, its build step and the WIT world, as in this source.
 pub const PYTHON_VENDORED: &[(&str, &str)] = &[
     ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
+    (
+        "wit/deps/wasi-config/store.wit",
+        include_str!("../../../wit/deps/wasi-config/store.wit"),
+    ),
+    (
+        "wit/deps/wasi-config/world.wit",
+        include_str!("../../../wit/deps/wasi-config/world.wit"),
+    ),
+    (
+        "geofn/config.py",
+        include_str!("../../../handlers/python/sdk/geofn/config.py"),
+    ),
     (
         "build.py",
         include_str!("../../../handlers/python/build.py"),

@@ -88,6 +88,7 @@ pub fn new_handler(name: &str, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>, S
         let mut text = text
             .replace("{{name}}", name)
             .replace("{{table}}", &table)
+            .replace("{{NAME}}", &table.to_ascii_uppercase())
             .replace("{{crate}}", &table)
             .replace("{{version}}", env!("CARGO_PKG_VERSION"))
             .replace("{{componentize_py}}", COMPONENTIZE_PY_VERSION);

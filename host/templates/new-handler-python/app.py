@@ -4,7 +4,7 @@
 
 import math
 
-from geofn import App, bad_parameter, db, json_response, not_found, raw_json_response
+from geofn import App, bad_parameter, config, db, json_response, not_found, raw_json_response
 
 GEOJSON = "application/geo+json"
 # A stored row as a GeoJSON Feature, built by PostGIS.
@@ -65,9 +65,11 @@ def in_box(request):
         box = []
     if len(box) != 4 or not all(math.isfinite(n) for n in box):
         raise bad_parameter("bbox", f"bbox is minLon,minLat,maxLon,maxLat, got {raw!r}")
+    # A variable of the manifest's: the operator may lower or raise it.
+    limit = int(config.require("max_features"))
     features = db.query_json(f"SELECT {FEATURE_COLUMNS} FROM {{table}} "
                              "WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) "
-                             "ORDER BY id LIMIT 1000", *box)
+                             "ORDER BY id LIMIT $5", *box, limit)
     return raw_json_response(b'{"type":"FeatureCollection","features":' + features + b"}",
                              content_type=GEOJSON)
 

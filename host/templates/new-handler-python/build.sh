@@ -7,4 +7,4 @@ if [[ ! -x .venv/bin/componentize-py ]]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet "componentize-py=={{componentize_py}}"
 fi
-python3 build.py .venv/bin/componentize-py . {{name}}.wasm --wit wit/handler.wit --sdk .
+python3 build.py .venv/bin/componentize-py . {{name}}.wasm --wit wit --sdk .

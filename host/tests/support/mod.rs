@@ -268,17 +268,24 @@ impl Host {
 
     /// `geofn serve` with exactly these flags (including `--listen`).
     pub async fn serve_exact(db: &TestDb, handlers: &Path, args: &[&str]) -> Self {
+        let mut command = Self::serve_command(db, handlers);
+        command.args(args);
+        Self::spawn(command).await
+    }
+
+    /// The `geofn serve` command [`serve`](Self::serve) runs, without
+    /// `--listen`, for a test that adds flags or environment of its own.
+    pub fn serve_command(db: &TestDb, handlers: &Path) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
         command
             .arg("serve")
             .arg("--handlers")
             .arg(handlers)
-            .args(args)
             .env("DATABASE_URL", db.cluster.url())
             // Shared by the suite so each component compiles once; tests of
             // the cache itself pass --cache-dir.
             .env("GEOFN_CACHE_DIR", target_dir().join("test-cache"));
-        Self::spawn(command).await
+        command
     }
 
     /// Spawns `command` (a `geofn` invocation) and waits until it listens.

@@ -3,12 +3,10 @@
 
 use std::path::Path;
 
-use tokio::process::Command;
-
 use super::otlp::{Receiver, Span};
-use super::{Host, TestDb, target_dir};
+use super::{Host, TestDb};
 
-/// The caller's trace: what a proxy or client in front sends: what a proxy or client in front sends.
+/// The caller's trace: what a proxy or client in front sends.
 pub const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 /// The batch processor's thread, as `/proc/PID/task/*/comm` shows it.
@@ -30,14 +28,9 @@ pub async fn traced_host_with(
     endpoint: &str,
     extra: &[(&str, &str)],
 ) -> Host {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
+    let mut command = Host::serve_command(db, dir);
     command
-        .arg("serve")
-        .arg("--handlers")
-        .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.cluster.url())
-        .env("GEOFN_CACHE_DIR", target_dir().join("test-cache"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .envs(extra.iter().copied());

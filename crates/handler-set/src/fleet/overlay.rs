@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use deadpool_postgres::Pool;
 use sha2::{Digest, Sha256};
 
-use geofn_contract::manifest::HandlerSpec;
 use geofn_db::secret::Secret;
 use geofn_oci::{OciRef, Registry};
 
@@ -77,24 +76,16 @@ impl Fleet {
             fingerprint.update(handler.routes.join("\n").as_bytes());
             fingerprint.update(serde_json::to_vec(&handler.limits).unwrap_or_default());
             fingerprint.update(serde_json::to_vec(&handler.database).unwrap_or_default());
-            snapshot.components.insert(
-                key.clone(),
+            snapshot.put_pushed(
+                &handler.name,
+                key,
                 ComponentFile {
                     bytes,
                     sha256: handler.sha256,
                 },
-            );
-            snapshot.manifest.handlers.insert(
-                handler.name,
-                HandlerSpec {
-                    component: key,
-                    routes: handler.routes,
-                    limits: handler.limits,
-                    // Stored empty: the component's own says.
-                    database: (!handler.database.is_empty()).then_some(handler.database),
-                    // The component's own [auth] applies.
-                    auth: None,
-                },
+                handler.routes,
+                handler.limits,
+                handler.database,
             );
         }
         snapshot.fingerprint = hex::encode(fingerprint.finalize());

@@ -56,12 +56,13 @@ impl Reloader {
     /// is missed.
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let (events, changed) = tokio::sync::mpsc::channel(1);
-        let watcher = match trigger::watch(&self.dir, events.clone()) {
+        let vars = self.loader.variables.dir.as_deref();
+        let watcher = match trigger::watch(&self.dir, vars, events.clone()) {
             Ok(watcher) => Some(watcher),
             Err(err) => {
                 tracing::warn!(
                     dir = %self.dir.display(), error = %err,
-                    "cannot watch the handlers directory; relying on polling"
+                    "cannot watch the handlers (or variables) directory; relying on polling"
                 );
                 None
             }
@@ -88,7 +89,7 @@ impl Reloader {
         let poll_every = self.poll.unwrap_or(Duration::from_secs(3600));
         let mut poll = tokio::time::interval(poll_every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen = trigger::stat_fingerprint(&self.dir).await;
+        let mut seen = self.stat().await;
         let mut last_rejection: Option<String> = None;
         self.reconcile(&mut last_rejection).await;
         loop {
@@ -96,11 +97,11 @@ impl Reloader {
                 () = shutdown.cancelled() => break,
                 Some(()) = changed.recv() => {
                     trigger::settle(&mut changed).await;
-                    seen = trigger::stat_fingerprint(&self.dir).await;
+                    seen = self.stat().await;
                     self.reconcile(&mut last_rejection).await;
                 }
                 _ = poll.tick(), if self.poll.is_some() => {
-                    let now = trigger::stat_fingerprint(&self.dir).await;
+                    let now = self.stat().await;
                     if now != seen {
                         seen = now;
                         self.reconcile(&mut last_rejection).await;
@@ -110,11 +111,20 @@ impl Reloader {
         }
     }
 
+    /// What the polling fallback compares: the handlers directory's
+    /// metadata and the variables directory's.
+    async fn stat(&self) -> (Vec<trigger::Stat>, Option<String>) {
+        (
+            trigger::stat_fingerprint(&self.dir).await,
+            self.loader.variables.fingerprint().await,
+        )
+    }
+
     /// Brings the served set in line with the directory, or leaves it alone.
     async fn reconcile(&self, last_rejection: &mut Option<String>) {
         let started = Instant::now();
         let current = self.registry.current();
-        let mut snapshot = read_snapshot(&self.dir, &self.loader.registry).await;
+        let mut snapshot = read_snapshot(&self.dir, &self.loader).await;
         if let Ok(snapshot) = &mut snapshot
             && let Err(err) = self.fleet.overlay(snapshot).await
         {

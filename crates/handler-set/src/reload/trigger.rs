@@ -14,10 +14,15 @@ pub const QUIET: Duration = Duration::from_millis(50);
 /// A steady stream of events still reloads after this long.
 pub const MAX_SETTLE: Duration = Duration::from_millis(500);
 
-/// Watches `dir` (not its subfolders) and sends on `changed` whenever
-/// something in it may have changed. A full channel means a wake-up is
-/// already pending, which is all the loop needs.
-pub fn watch(dir: &Path, changed: mpsc::Sender<()>) -> notify::Result<RecommendedWatcher> {
+/// Watches `dir` (not its subfolders), and `also` with its subfolders
+/// (the variables directory), and sends on `changed` whenever something in
+/// them may have changed. A full channel means a wake-up is already
+/// pending, which is all the loop needs.
+pub fn watch(
+    dir: &Path,
+    also: Option<&Path>,
+    changed: mpsc::Sender<()>,
+) -> notify::Result<RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
         match event {
             Ok(event) if !is_relevant(&event) => {}
@@ -28,6 +33,13 @@ pub fn watch(dir: &Path, changed: mpsc::Sender<()>) -> notify::Result<Recommende
         }
     })?;
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    // Without events for it, the variables directory still counts at the
+    // next reload (and every poll, when polling is on).
+    if let Some(also) = also
+        && let Err(err) = watcher.watch(also, RecursiveMode::Recursive)
+    {
+        tracing::warn!(dir = %also.display(), error = %err, "cannot watch the variables directory");
+    }
     Ok(watcher)
 }
 
@@ -52,10 +64,13 @@ pub async fn settle(changed: &mut mpsc::Receiver<()>) {
     }
 }
 
+/// Name, size, modification time and inode of one entry.
+pub type Stat = (String, u64, Option<SystemTime>, u64);
+
 /// Name, size, modification time and inode of every entry of `dir`, symlinks
 /// followed (a Kubernetes ConfigMap update swaps the `..data` symlink, which
 /// changes every file's inode). Cheap enough to compare every poll.
-pub async fn stat_fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>, u64)> {
+pub async fn stat_fingerprint(dir: &Path) -> Vec<Stat> {
     use std::os::unix::fs::MetadataExt;
     let mut entries = Vec::new();
     let Ok(mut dir_entries) = tokio::fs::read_dir(dir).await else {

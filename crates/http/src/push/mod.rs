@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use serde_json::json;
 
-use geofn_contract::manifest::HandlerSpec;
 use geofn_contract::names::valid_name;
 use geofn_handler_set::artifact;
 use geofn_handler_set::build::build;
@@ -244,7 +243,7 @@ async fn would_load(
     sha256: &str,
     spec: &PushSpec,
 ) -> Result<(), Problem> {
-    let mut snapshot = read_snapshot(&state.handlers_dir, &state.loader.registry)
+    let mut snapshot = read_snapshot(&state.handlers_dir, &state.loader)
         .await
         .map_err(|err| {
             refused(
@@ -258,23 +257,16 @@ async fn would_load(
         .await
         .map_err(store_failure)?;
     let key = component_key(name, 0);
-    snapshot.components.insert(
-        key.clone(),
+    snapshot.put_pushed(
+        name,
+        key,
         ComponentFile {
             bytes: bytes.clone(),
             sha256: sha256.to_owned(),
         },
-    );
-    snapshot.manifest.handlers.insert(
-        name.to_owned(),
-        HandlerSpec {
-            component: key,
-            routes: spec.routes.clone(),
-            limits: spec.limits,
-            database: (!spec.database.is_empty()).then(|| spec.database.clone()),
-            // The component's own [auth] applies.
-            auth: None,
-        },
+        spec.routes.clone(),
+        spec.limits,
+        spec.database.clone(),
     );
     let current = state.registry.current();
     build(

@@ -23,7 +23,7 @@ from .app import App
 from .http import (HttpError, Request, bad_parameter, json_response, not_found, problem,
                    raw_json_response)
 from .identity import Identity
-from . import db, log, trace
+from . import config, db, log, trace
 
 __all__ = [
     "App",
@@ -31,6 +31,7 @@ __all__ = [
     "Identity",
     "Request",
     "bad_parameter",
+    "config",
     "db",
     "json_response",
     "log",

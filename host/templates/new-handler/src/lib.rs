@@ -58,9 +58,11 @@ fn get_one(ctx: &Ctx) -> Result<Response> {
 
 fn in_box(ctx: &Ctx) -> Result<Response> {
     let b: Bbox = ctx.query("bbox")?.unwrap_or("-180,-90,180,90".parse().expect("the world"));
+    // A variable of the manifest's: the operator may lower or raise it.
+    let max: i64 = geofn_guest::config::parsed("max_features")?;
     let rows = sql::query(
-        &format!("SELECT {FEATURE} FROM {{table}} WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) ORDER BY id LIMIT 1000"),
-        &[b.min.lon.into(), b.min.lat.into(), b.max.lon.into(), b.max.lat.into()],
+        &format!("SELECT {FEATURE} FROM {{table}} WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) ORDER BY id LIMIT $5"),
+        &[b.min.lon.into(), b.min.lat.into(), b.max.lon.into(), b.max.lat.into(), max.into()],
     )?;
     let features = rows.iter().map(|row| row.get::<Json>("feature")).collect::<Result<Vec<_>>>()?;
     Ok(with_content_type(200, GEOJSON, &json!({ "type": "FeatureCollection", "features": features })))
