@@ -16,7 +16,7 @@ WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 HANDLERS      := points features regions
 TEST_HANDLERS := probe empty
 # Handlers written in Python (handlers/python/), built by componentize-py.
-PYTHON_HANDLERS := points
+PYTHON_HANDLERS := points fetch
 COMPONENTIZE_PY_VERSION := 0.25.1
 PYTHON_OUT  := $(TARGET_DIR)/python-handlers
 LISTEN      ?= 0.0.0.0:5000

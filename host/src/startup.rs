@@ -114,6 +114,10 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         variables: VariableSources {
             dir: server.vars_dir.clone(),
         },
+        outbound_tls: Arc::new(
+            geofn_runtime::outbound::tls::client_config(server.outbound_ca_file.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        ),
     };
     let handlers = load_dir(&loader, &server.handlers)
         .await

@@ -20,6 +20,9 @@
 //! [variables]             # optional: settings and secrets it reads
 //! token = { secret = true }
 //!
+//! [outbound]              # optional: origins it may call (none otherwise)
+//! allowed_hosts = ["https://api.example.org"]
+//!
 //! [[migrations]]          # forward only, applied in order, each once
 //! id = "0001-regions"
 //! sql = "CREATE TABLE regions (...)"
@@ -31,6 +34,7 @@ use crate::access::DatabaseAccess;
 use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
+use crate::outbound::OutboundPolicy;
 use crate::route::parse_route;
 use crate::variables::{Variables, invalid_declaration};
 
@@ -60,6 +64,9 @@ pub struct Embedded {
     /// The variables and secrets it reads (`wasi:config/store`).
     #[serde(default)]
     pub variables: Variables,
+    /// What it may call (`wasi:http/outgoing-handler`).
+    #[serde(default)]
+    pub outbound: OutboundPolicy,
     /// Its schema, step by step.
     #[serde(default)]
     pub migrations: Vec<Migration>,
@@ -118,6 +125,9 @@ impl Embedded {
         if let Some(why) = invalid_declaration(&self.variables) {
             return invalid(format!("[variables]: {why}"));
         }
+        if let Some(why) = self.outbound.invalid_entry() {
+            return invalid(format!("[outbound]: {why}"));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for migration in &self.migrations {
             let id = &migration.id;
@@ -167,6 +177,10 @@ mod tests {
             (
                 "[variables]\nkey = { secret = true, default = \"k\" }",
                 "[variables]",
+            ),
+            (
+                "[outbound]\nallowed_hosts = [\"example.org\"]",
+                "[outbound]",
             ),
         ] {
             let err = Embedded::parse(text.as_bytes()).unwrap_err().to_string();

@@ -12,8 +12,8 @@
 //!
 //! - [`manifest`]: `geofn.toml`, which component answers which routes.
 //! - [`embedded`]: the manifest a component carries inside itself.
-//! - [`names`], [`route`], [`limits`], [`access`], [`auth`], [`variables`]: the
-//!   parts both share.
+//! - [`names`], [`route`], [`limits`], [`access`], [`auth`], [`variables`],
+//!   [`outbound`]: the parts both share.
 
 #![deny(missing_docs)]
 
@@ -33,6 +33,8 @@ pub mod limits;
 pub mod manifest;
 #[cfg(feature = "manifest")]
 pub mod names;
+#[cfg(feature = "manifest")]
+pub mod outbound;
 #[cfg(feature = "manifest")]
 pub mod route;
 #[cfg(feature = "manifest")]

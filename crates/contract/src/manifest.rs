@@ -21,6 +21,9 @@
 //!
 //! [handlers.points.variables]  # values of non-secret variables it declares
 //! page_size = "100"
+//!
+//! [handlers.points.outbound]   # what it may call, instead of its own list
+//! allowed_hosts = ["https://api.example.org"]
 //! ```
 //!
 //! Each handler's SQL runs as its own database role, which owns a schema
@@ -36,6 +39,7 @@ use crate::access::DatabaseAccess;
 use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
+use crate::outbound::OutboundPolicy;
 use crate::route::{Route, parse_route};
 use crate::variables::valid_variable_name;
 
@@ -76,6 +80,10 @@ pub struct HandlerSpec {
     /// here: this file is not secret (the host refuses them).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// What it may call; when absent, what the component's own manifest
+    /// says. The operator's list replaces the component's.
+    #[serde(default)]
+    pub outbound: Option<OutboundPolicy>,
 }
 
 /// Why a manifest was refused.
@@ -121,6 +129,14 @@ pub enum ManifestError {
         /// The name as written.
         variable: String,
     },
+    /// An `[outbound]` entry that cannot name an origin.
+    #[error("handler {handler:?}: [outbound] {why}")]
+    BadOutbound {
+        /// Handler name.
+        handler: String,
+        /// What is wrong.
+        why: String,
+    },
     /// An `[auth]` entry that cannot be a route policy.
     #[error("handler {handler:?}: [auth] {why}")]
     BadAuth {
@@ -152,6 +168,16 @@ impl Manifest {
             }
             if let Some(why) = spec.auth.as_ref().and_then(AuthPolicy::invalid_entry) {
                 return Err(ManifestError::BadAuth {
+                    handler: name.clone(),
+                    why,
+                });
+            }
+            if let Some(why) = spec
+                .outbound
+                .as_ref()
+                .and_then(OutboundPolicy::invalid_entry)
+            {
+                return Err(ManifestError::BadOutbound {
                     handler: name.clone(),
                     why,
                 });

@@ -17,9 +17,11 @@ use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::AuthPolicy;
 use geofn_contract::embedded::Embedded;
 use geofn_contract::manifest::{HandlerSpec, ManifestError};
+use geofn_contract::outbound::OutboundPolicy;
 use geofn_contract::route::parse_route;
 use geofn_db::handler_databases::DbPlan;
 use geofn_runtime::bindings::HandlerPre;
+use geofn_runtime::outbound::{DEFAULT_MAX_OUTBOUND, HandlerOutbound};
 use geofn_runtime::reuse::InstanceReuse;
 use geofn_runtime::{GuestState, Limits, Runtime};
 use http::Method;
@@ -43,6 +45,7 @@ struct Resolved<'a> {
     database: DatabaseAccess,
     auth: AuthPolicy,
     variables: ResolvedVariables,
+    outbound: OutboundPolicy,
     /// "points.wasm" for a file, "db:points@3" for a pushed version.
     origin: Arc<str>,
 }
@@ -99,6 +102,7 @@ pub async fn build(
                     && old.database == handler.database
                     && old.auth == handler.auth
                     && *old.variables == *handler.variables.values
+                    && old.outbound_policy == handler.outbound
                     && old.origin == handler.origin
             });
         let loaded = match unchanged {
@@ -117,6 +121,15 @@ pub async fn build(
                 embedded: handler.embedded.clone(),
                 variables: handler.variables.values.clone(),
                 variable_states: handler.variables.states.clone(),
+                outbound: (!handler.outbound.allowed_hosts.is_empty()).then(|| {
+                    Arc::new(HandlerOutbound::new(
+                        Arc::from(handler.name),
+                        &handler.outbound,
+                        (*loader.outbound_tls).clone(),
+                        DEFAULT_MAX_OUTBOUND,
+                    ))
+                }),
+                outbound_policy: handler.outbound.clone(),
                 pre,
                 db: loader
                     .databases
@@ -206,10 +219,15 @@ fn resolve<'a>(
             handler: name.to_owned(),
             source,
         })?;
+    let outbound = spec
+        .outbound
+        .clone()
+        .unwrap_or_else(|| embedded.outbound.clone());
     Ok(Resolved {
         name,
         spec,
         variables,
+        outbound,
         file,
         database: spec
             .database

@@ -27,4 +27,6 @@ pub struct Loader {
     pub registry: Arc<Registry>,
     /// Where variables' values come from besides `geofn.toml`.
     pub variables: VariableSources,
+    /// TLS for handlers' outbound calls.
+    pub outbound_tls: Arc<rustls::ClientConfig>,
 }

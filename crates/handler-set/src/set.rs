@@ -8,9 +8,11 @@ use arc_swap::ArcSwap;
 use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::{AuthPolicy, Requirement};
 use geofn_contract::embedded::Embedded;
+use geofn_contract::outbound::OutboundPolicy;
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_runtime::bindings::HandlerPre;
 use geofn_runtime::budget::HandlerBudget;
+use geofn_runtime::outbound::HandlerOutbound;
 use geofn_runtime::reuse::InstanceReuse;
 use geofn_runtime::variables::HandlerVariables;
 use geofn_runtime::{GuestState, Limits};
@@ -49,6 +51,10 @@ pub struct LoadedHandler {
     pub variables: Arc<HandlerVariables>,
     /// Where each of its variables' values came from (never the value).
     pub variable_states: Vec<VariableState>,
+    /// What it may call.
+    pub outbound_policy: OutboundPolicy,
+    /// Its outbound calls' pool; none when it may call nothing.
+    pub outbound: Option<Arc<HandlerOutbound>>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
     /// Its database role's pools (primary, and read replica if any): its

@@ -41,8 +41,9 @@ impl Snapshot {
     /// Puts a pushed version of `name` in the directory's place: its
     /// component under `key`, its routes, limits and database access as
     /// pushed (empty: the component's own), the component's own `[auth]`,
-    /// and `geofn.toml`'s variable values for `name`, which are the
-    /// operator's and hold for every version pushed under that name.
+    /// and `geofn.toml`'s variable values and outbound list for `name`,
+    /// which are the operator's and hold for every version pushed under
+    /// that name.
     pub fn put_pushed(
         &mut self,
         name: &str,
@@ -53,12 +54,11 @@ impl Snapshot {
         database: DatabaseAccess,
     ) {
         self.components.insert(key.clone(), file);
-        let variables = self
-            .manifest
-            .handlers
-            .get(name)
+        let operator = self.manifest.handlers.get(name);
+        let variables = operator
             .map(|spec| spec.variables.clone())
             .unwrap_or_default();
+        let outbound = operator.and_then(|spec| spec.outbound.clone());
         let spec = HandlerSpec {
             component: key,
             routes,
@@ -66,6 +66,7 @@ impl Snapshot {
             database: (!database.is_empty()).then_some(database),
             auth: None,
             variables,
+            outbound,
         };
         self.manifest.handlers.insert(name.to_owned(), spec);
     }

@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::AuthPolicy;
+use geofn_contract::outbound::OutboundPolicy;
 use geofn_handler_set::fleet::store;
 use geofn_handler_set::reload::stats::ReloadReport;
 use geofn_handler_set::variables::VariableState;
@@ -112,6 +113,8 @@ struct HandlerView {
     /// Its variables: name, secrecy and where the value came from, never
     /// the value.
     variables: Vec<VariableState>,
+    /// Origins it may call.
+    outbound: OutboundPolicy,
     origin: String,
 }
 
@@ -156,6 +159,7 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             auth: h.auth.clone(),
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
             variables: h.variable_states.clone(),
+            outbound: h.outbound_policy.clone(),
             origin: h.origin.to_string(),
         })
         .collect();

@@ -220,6 +220,7 @@ async fn run_handler(
         identity,
         version: &handler.sha256,
         variables: handler.variables.clone(),
+        outbound: handler.outbound.clone(),
     };
     let runtime = state.runtime();
     let result = match (&handler.reuse, lease.take()) {

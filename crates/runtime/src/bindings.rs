@@ -18,6 +18,10 @@ wasmtime::component::bindgen!({
     },
     exports: { default: async },
     with: {
+        // The standard WASI interfaces: wasmtime's own implementations.
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         "geofn:handler/db.transaction": crate::transaction::Transaction,
         "geofn:handler/trace.span": crate::guest_spans::GuestSpan,
     },

@@ -19,6 +19,7 @@ use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
 use crate::engine::{EPOCH_TICK, Runtime};
 use crate::guest::{GuestState, RequestScope};
 use crate::limits::Limits;
+use crate::outbound::HandlerOutbound;
 use crate::variables::HandlerVariables;
 
 /// Past its CPU grace, a guest pauses this many ticks after each tick it
@@ -65,6 +66,8 @@ pub struct CallInputs<'a> {
     pub version: &'a str,
     /// The version's variables and secrets.
     pub variables: Arc<HandlerVariables>,
+    /// The version's outbound calls, if it may make any.
+    pub outbound: Option<Arc<HandlerOutbound>>,
 }
 
 /// An instance and its store, kept between requests of a handler whose
@@ -122,14 +125,17 @@ impl Runtime {
             identity,
             version,
             variables,
+            outbound,
         } = inputs;
+        let deadline = Instant::now() + limits.deadline;
         let request_scope = RequestScope {
             reads,
             route,
             identity,
             variables,
+            outbound,
+            deadline,
         };
-        let deadline = Instant::now() + limits.deadline;
         let (mut store, bindings) = match warm {
             Some(Warm {
                 mut store,

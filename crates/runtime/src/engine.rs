@@ -14,7 +14,9 @@ use wasmtime::{
 };
 
 use crate::artifacts::ArtifactCache;
-use crate::bindings::{Handler, HandlerPre};
+use crate::bindings::HandlerPre;
+use crate::bindings::geofn::handler::{db, identity, log, route, trace, types};
+use crate::bindings::wasi::config::store;
 use crate::guest::GuestState;
 use crate::reset::{FULL_RESET_KEEP_RESIDENT, MemoryReset};
 
@@ -165,7 +167,8 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Handler::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker, |state| state)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        add_our_imports(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
@@ -248,4 +251,21 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
             }
         })
         .expect("spawning the epoch thread");
+}
+
+/// Our world's own interfaces and `wasi:config/store`, one by one: the
+/// world's `add_to_linker` would add the WASI interfaces too, which
+/// wasmtime's crates have just added.
+fn add_our_imports(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    fn me(state: &mut GuestState) -> &mut GuestState {
+        state
+    }
+    types::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    db::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    log::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    route::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    identity::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    trace::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    store::add_to_linker::<_, HasSelf<GuestState>>(linker, me)?;
+    Ok(())
 }

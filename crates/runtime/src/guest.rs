@@ -1,6 +1,7 @@
 //! Everything one request's store holds, and the host imports on it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::{Resource, ResourceTable};
@@ -10,12 +11,15 @@ use geofn_db::handler_pools::HandlerConnections;
 use geofn_db::session::{DbSession, ReadPlan};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::geofn::handler::{identity, log, route, trace, types};
 use crate::bindings::{Level, Matched};
 use crate::guest_spans::{GuestSpan, GuestSpans};
 use crate::limits::Limits;
 use crate::memory_watch::WatchedLimits;
+use crate::outbound::HandlerOutbound;
+use crate::outbound::hooks::OutboundHooks;
 use crate::text::truncate;
 use crate::variables::HandlerVariables;
 
@@ -23,6 +27,13 @@ use crate::variables::HandlerVariables;
 pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
 /// Longest guest log message passed on; longer ones are cut.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+
+/// Most bytes of one outbound answer's body a handler gets: a quarter of
+/// its memory, so that reading it whole (a growing buffer doubles) still
+/// leaves it room to work; more is an error to the handler, not a trap.
+pub fn max_outbound_body(limits: &Limits) -> u64 {
+    limits.memory_bytes as u64 / 4
+}
 
 /// The data of one request's store.
 pub struct GuestState {
@@ -42,6 +53,9 @@ pub struct GuestState {
     /// What it reads through `wasi:config/store`, and the secrets kept out
     /// of everything the host writes.
     pub(crate) variables: Arc<HandlerVariables>,
+    http: WasiHttpCtx,
+    /// Its outbound calls: where they may go, by when.
+    outbound: OutboundHooks,
 }
 
 /// What one request brings to the instance that serves it.
@@ -54,6 +68,10 @@ pub struct RequestScope {
     pub identity: Option<Arc<Identity>>,
     /// The version's variables.
     pub variables: Arc<HandlerVariables>,
+    /// The version's outbound calls; none when it may call nothing.
+    pub outbound: Option<Arc<HandlerOutbound>>,
+    /// When the request must be answered: outbound calls end by then.
+    pub deadline: Instant,
 }
 
 impl GuestState {
@@ -93,6 +111,12 @@ impl GuestState {
             stderr,
             spans: GuestSpans::default(),
             variables: request.variables,
+            http: WasiHttpCtx::new(),
+            outbound: OutboundHooks {
+                outbound: request.outbound,
+                deadline: request.deadline,
+                max_body: max_outbound_body(limits),
+            },
         }
     }
 
@@ -114,6 +138,8 @@ impl GuestState {
         self.route = request.route;
         self.caller = request.identity;
         self.variables = request.variables;
+        self.outbound.outbound = request.outbound;
+        self.outbound.deadline = request.deadline;
     }
 
     /// Ends a request on an instance that is kept: its session gives its
@@ -136,6 +162,16 @@ impl WasiView for GuestState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }

@@ -13,6 +13,8 @@
 //!   it; `db_imports`: the `db` import; `config_store`: `wasi:config/store`.
 //! - [`variables`]: what a handler reads through `wasi:config/store`, and
 //!   the secrets kept out of everything the host writes.
+//! - [`outbound`]: `wasi:http/outgoing-handler`, behind the allow-list and
+//!   the host's own address vetting.
 //! - [`guest_spans`]: the host side of the guest's `trace.span`.
 //! - [`call`]: one request through one handler, with its deadline.
 //! - [`limits`]: per-handler limits and their defaults.
@@ -38,6 +40,7 @@ pub mod guest;
 pub mod guest_spans;
 pub mod limits;
 pub mod memory_watch;
+pub mod outbound;
 pub mod reset;
 pub mod reuse;
 pub mod system;

@@ -32,6 +32,12 @@ pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
 /// Requests turned away because their handler ran `max_concurrency`
 /// requests for longer than the wait, by `handler`.
 pub const CONCURRENCY_REJECTED: &str = "geofn_concurrency_rejected_total";
+/// Handlers' outbound HTTP calls, by `handler`, `host` (the allow-list
+/// entry that let it out, or `denied`) and `outcome` (status class,
+/// `denied`, `error`, `timeout`).
+pub const OUTBOUND_REQUESTS: &str = "geofn_outbound_requests_total";
+/// Outbound calls' time to the answer's head, by `handler` and `host`.
+pub const OUTBOUND_DURATION: &str = "geofn_outbound_request_duration_seconds";
 /// Notifications on the fleet channel that no host signed.
 pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
 /// Read requests' statements, by `target` (primary, replica).
@@ -130,6 +136,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
         "Notifications on the fleet channel that no host signed, ignored.",
     ),
     (
+        OUTBOUND_REQUESTS,
+        "Handlers' outbound HTTP calls, by handler, allowed host (or denied) and outcome (status class, denied, error, timeout).",
+    ),
+    (
         READS,
         "Statements of GET and HEAD requests, by the server that ran them (primary, replica).",
     ),
@@ -212,6 +222,10 @@ pub(crate) const HISTOGRAMS: &[(&str, &str)] = &[
     (
         DB_QUERY,
         "Latency of a handler's database call, by handler and call.",
+    ),
+    (
+        OUTBOUND_DURATION,
+        "Handlers' outbound HTTP calls, time to the answer's head, by handler and allowed host.",
     ),
 ];
 

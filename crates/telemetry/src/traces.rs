@@ -259,6 +259,17 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
     ids.is_sampled().then(|| ids.trace_id().to_string())
 }
 
+/// The W3C Trace Context headers (`traceparent`, and `tracestate` when
+/// there is one) that continue `span`'s trace in a call it makes; none
+/// when it is not exported.
+pub fn outgoing_headers(span: &tracing::Span) -> Vec<(String, String)> {
+    let mut headers = std::collections::HashMap::new();
+    if !span.is_disabled() {
+        TraceContextPropagator::new().inject_context(&span.context(), &mut headers);
+    }
+    headers.into_iter().collect()
+}
+
 /// Sets one attribute whose key is only known at run time (a handler's
 /// own), on an exported span.
 pub fn set_attribute(span: &tracing::Span, key: String, value: String) {

@@ -42,6 +42,9 @@
 //! - `.../config?name=N[&leak=log|panic|span|sql]`: a variable's value
 //!   (see `migrations/variables.toml`), after writing it where a careless
 //!   handler would (see `variables`).
+//! - `.../fetch?url=U`: one outbound GET through `wasi:http`, reported as
+//!   status and body, or the error's kind (`denied`, `unreachable`,
+//!   `too-large`, `timeout`, `bad-url`).
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
@@ -64,6 +67,7 @@ mod args;
 mod caller;
 mod compute;
 mod escape;
+mod outbound;
 mod residue;
 mod sandbox;
 mod session;
@@ -116,6 +120,7 @@ impl Guest for Probe {
             }
             "whoami" => caller::whoami(&request),
             "config" => variables::config(&request),
+            "fetch" => outbound::fetch(&request),
             "tx" => transaction::transaction(&request),
             "notes" => transaction::notes(),
             "exec" => sql::exec(&request),

@@ -8,6 +8,7 @@ wit_bindgen::generate!({
     pub_export_macro: true,
     export_macro_name: "export_handler",
     default_bindings_module: "geofn_guest::bindings",
-    // The standard WASI interfaces the world imports, generated here too.
-    with: { "wasi:config/store@0.2.0-rc.1": generate },
+    // The standard WASI interfaces the world imports (wasi:config,
+    // wasi:http and what it uses), generated here too.
+    generate_all,
 });

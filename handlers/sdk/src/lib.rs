@@ -10,6 +10,7 @@
 //! - [`tx`]: work that commits together or not at all.
 //! - [`identity`]: who is calling, as the host verified it.
 //! - [`config`]: the handler's variables and secrets.
+//! - [`outbound`]: calls to other services, within the allow-list.
 //! - [`http`]: building responses (JSON, problem documents) and reading requests.
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
@@ -43,6 +44,7 @@ pub mod geometry;
 pub mod http;
 pub mod identity;
 pub mod manifest;
+pub mod outbound;
 pub mod packed;
 pub mod router;
 pub mod rows;

@@ -63,6 +63,7 @@ impl EmptyHandler {
                     identity: None,
                     version: "empty",
                     variables: Default::default(),
+                    outbound: None,
                 },
                 request(),
             )

@@ -156,6 +156,10 @@ pub struct ServerArgs {
     /// (`GEOFN_VAR_<HANDLER>_<NAME>`) wins over it.
     #[arg(long, env = "GEOFN_VARS_DIR")]
     pub vars_dir: Option<PathBuf>,
+    /// PEM CA bundle handlers' outbound HTTPS calls trust besides the
+    /// system's roots (a private CA in front of internal services).
+    #[arg(long, env = "GEOFN_OUTBOUND_CA_FILE")]
+    pub outbound_ca_file: Option<PathBuf>,
     /// PostgreSQL connections all handlers of this process hold at most,
     /// together (the host's own few come on top).
     #[arg(long, env = "GEOFN_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE)]

@@ -55,8 +55,44 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../wit/deps/wasi-config/world.wit"),
     ),
     (
+        "wit/deps/wasi-cli/cli.wit",
+        include_str!("../../../wit/deps/wasi-cli/cli.wit"),
+    ),
+    (
+        "wit/deps/wasi-clocks/clocks.wit",
+        include_str!("../../../wit/deps/wasi-clocks/clocks.wit"),
+    ),
+    (
+        "wit/deps/wasi-filesystem/filesystem.wit",
+        include_str!("../../../wit/deps/wasi-filesystem/filesystem.wit"),
+    ),
+    (
+        "wit/deps/wasi-http/http.wit",
+        include_str!("../../../wit/deps/wasi-http/http.wit"),
+    ),
+    (
+        "wit/deps/wasi-io/io.wit",
+        include_str!("../../../wit/deps/wasi-io/io.wit"),
+    ),
+    (
+        "wit/deps/wasi-random/random.wit",
+        include_str!("../../../wit/deps/wasi-random/random.wit"),
+    ),
+    (
+        "wit/deps/wasi-sockets/sockets.wit",
+        include_str!("../../../wit/deps/wasi-sockets/sockets.wit"),
+    ),
+    (
         "vendor/geofn-guest/src/config.rs",
         include_str!("../../../handlers/sdk/src/config.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/outbound.rs",
+        include_str!("../../../handlers/sdk/src/outbound.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/outbound.rs",
+        include_str!("../../../crates/contract/src/outbound.rs"),
     ),
     (
         "vendor/geofn-contract/src/variables.rs",
@@ -204,8 +240,40 @@ pub const PYTHON_VENDORED: &[(&str, &str)] = &[
         include_str!("../../../wit/deps/wasi-config/world.wit"),
     ),
     (
+        "wit/deps/wasi-cli/cli.wit",
+        include_str!("../../../wit/deps/wasi-cli/cli.wit"),
+    ),
+    (
+        "wit/deps/wasi-clocks/clocks.wit",
+        include_str!("../../../wit/deps/wasi-clocks/clocks.wit"),
+    ),
+    (
+        "wit/deps/wasi-filesystem/filesystem.wit",
+        include_str!("../../../wit/deps/wasi-filesystem/filesystem.wit"),
+    ),
+    (
+        "wit/deps/wasi-http/http.wit",
+        include_str!("../../../wit/deps/wasi-http/http.wit"),
+    ),
+    (
+        "wit/deps/wasi-io/io.wit",
+        include_str!("../../../wit/deps/wasi-io/io.wit"),
+    ),
+    (
+        "wit/deps/wasi-random/random.wit",
+        include_str!("../../../wit/deps/wasi-random/random.wit"),
+    ),
+    (
+        "wit/deps/wasi-sockets/sockets.wit",
+        include_str!("../../../wit/deps/wasi-sockets/sockets.wit"),
+    ),
+    (
         "geofn/config.py",
         include_str!("../../../handlers/python/sdk/geofn/config.py"),
+    ),
+    (
+        "geofn/outbound.py",
+        include_str!("../../../handlers/python/sdk/geofn/outbound.py"),
     ),
     (
         "build.py",

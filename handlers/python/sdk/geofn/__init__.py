@@ -23,7 +23,7 @@ from .app import App
 from .http import (HttpError, Request, bad_parameter, json_response, not_found, problem,
                    raw_json_response)
 from .identity import Identity
-from . import config, db, log, trace
+from . import config, db, log, outbound, trace
 
 __all__ = [
     "App",
@@ -36,6 +36,7 @@ __all__ = [
     "json_response",
     "log",
     "not_found",
+    "outbound",
     "problem",
     "raw_json_response",
     "trace",

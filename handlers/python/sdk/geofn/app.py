@@ -5,7 +5,7 @@ so dispatch is a lookup, and `{name}` parameters arrive decoded."""
 import traceback
 
 from wit_world.imports import route as wit_route
-from wit_world.imports import types
+from wit_world.imports import geofn_handler_types as types
 
 from . import log
 from .http import HttpError, Request

@@ -5,7 +5,7 @@ cannot tell which language answered."""
 import json
 from urllib.parse import parse_qsl
 
-from wit_world.imports import types
+from wit_world.imports import geofn_handler_types as types
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
