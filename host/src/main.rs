@@ -185,6 +185,9 @@ async fn serve(
     let local = listener.local_addr()?;
     let shutdown = geofn_http::shutdown::on_signal();
     let reloader = startup::spawn_reloader(server, &state, &database, shutdown.clone());
+    // Ticks are claimed until shutdown begins; one running then finishes
+    // with the requests in flight.
+    tokio::spawn(geofn_http::schedules::run(state.clone(), shutdown.clone()));
     let reset_watch = geofn_runtime::reset::watch(
         state.runtime().reset(),
         server.memory_reset,

@@ -167,6 +167,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         handlers_dir: server.handlers.as_path().into(),
         reads,
         auth,
+        schedules: Arc::default(),
     })
 }
 

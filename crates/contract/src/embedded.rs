@@ -23,6 +23,10 @@
 //! [outbound]              # optional: origins it may call (none otherwise)
 //! allowed_hosts = ["https://api.example.org"]
 //!
+//! [schedules.refresh]     # optional: timed POSTs only the host can send
+//! every = "5m"
+//! path = "/regions/_refresh"
+//!
 //! [[migrations]]          # forward only, applied in order, each once
 //! id = "0001-regions"
 //! sql = "CREATE TABLE regions (...)"
@@ -36,6 +40,7 @@ use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::outbound::OutboundPolicy;
 use crate::route::parse_route;
+use crate::schedules::Schedules;
 use crate::variables::{Variables, invalid_declaration};
 
 /// Name of the custom section holding the manifest.
@@ -67,6 +72,9 @@ pub struct Embedded {
     /// What it may call (`wasi:http/outgoing-handler`).
     #[serde(default)]
     pub outbound: OutboundPolicy,
+    /// Its timed invocations.
+    #[serde(default)]
+    pub schedules: Schedules,
     /// Its schema, step by step.
     #[serde(default)]
     pub migrations: Vec<Migration>,
@@ -127,6 +135,9 @@ impl Embedded {
         }
         if let Some(why) = self.outbound.invalid_entry() {
             return invalid(format!("[outbound]: {why}"));
+        }
+        if let Some(why) = crate::schedules::invalid(&self.schedules) {
+            return invalid(format!("[schedules]: {why}"));
         }
         let mut seen = std::collections::BTreeSet::new();
         for migration in &self.migrations {

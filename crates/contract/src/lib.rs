@@ -13,7 +13,7 @@
 //! - [`manifest`]: `geofn.toml`, which component answers which routes.
 //! - [`embedded`]: the manifest a component carries inside itself.
 //! - [`names`], [`route`], [`limits`], [`access`], [`auth`], [`variables`],
-//!   [`outbound`]: the parts both share.
+//!   [`outbound`], [`schedules`]: the parts both share.
 
 #![deny(missing_docs)]
 
@@ -37,5 +37,7 @@ pub mod names;
 pub mod outbound;
 #[cfg(feature = "manifest")]
 pub mod route;
+#[cfg(feature = "manifest")]
+pub mod schedules;
 #[cfg(feature = "manifest")]
 pub mod variables;

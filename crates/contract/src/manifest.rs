@@ -24,6 +24,9 @@
 //!
 //! [handlers.points.outbound]   # what it may call, instead of its own list
 //! allowed_hosts = ["https://api.example.org"]
+//!
+//! [handlers.points.schedules.cleanup]  # a schedule's timing, or a new one
+//! every = "1h"
 //! ```
 //!
 //! Each handler's SQL runs as its own database role, which owns a schema
@@ -41,6 +44,7 @@ use crate::limits::LimitOverrides;
 use crate::names::valid_name;
 use crate::outbound::OutboundPolicy;
 use crate::route::{Route, parse_route};
+use crate::schedules::Schedules;
 use crate::variables::valid_variable_name;
 
 /// File name of the manifest inside a handlers directory.
@@ -84,6 +88,10 @@ pub struct HandlerSpec {
     /// says. The operator's list replaces the component's.
     #[serde(default)]
     pub outbound: Option<OutboundPolicy>,
+    /// Changes to its schedules' timing (or paths), or schedules of the
+    /// operator's own (with a path).
+    #[serde(default)]
+    pub schedules: Schedules,
 }
 
 /// Why a manifest was refused.

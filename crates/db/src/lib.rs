@@ -18,6 +18,7 @@
 //! - [`secret`]: the host's secret, and what it signs.
 //! - [`host_role`]: the host's own role and what it may do.
 //! - [`roles`]: every handler's own database role and schema.
+//! - [`schedule_leases`]: which replica runs a schedule's tick.
 //! - [`grants`]: what a handler's role may reach of other handlers'.
 //! - [`handler_migrations`]: a handler's own schema steps, applied once.
 //! - [`handler_databases`]: all of that for a handler set, and its pools.
@@ -46,6 +47,7 @@ pub mod migrate;
 pub mod pool;
 pub mod replica;
 pub mod roles;
+pub mod schedule_leases;
 pub mod secret;
 pub mod session;
 pub mod start;

@@ -150,6 +150,22 @@ const MIGRATIONS: &[Migration] = &[
         ALTER TABLE geofn_handler_versions ADD COLUMN IF NOT EXISTS size integer;
     ",
     },
+    Migration {
+        version: 8,
+        name: "schedule leases",
+        // When each handler's schedule is next due, and who ran it last
+        // (crate::schedule_leases): one tick, one replica.
+        sql: "
+        CREATE TABLE IF NOT EXISTS geofn_schedule_leases (
+            handler text NOT NULL,
+            schedule text NOT NULL,
+            next_due timestamptz NOT NULL,
+            last_started timestamptz,
+            last_replica text,
+            PRIMARY KEY (handler, schedule)
+        );
+    ",
+    },
 ];
 
 /// Run at every start, whatever the migrations: the host's tables are no
@@ -160,7 +176,7 @@ const MIGRATIONS: &[Migration] = &[
 /// every handler role.
 const HARDEN: &str = "
     REVOKE ALL ON geofn_migrations, geofn_handler_versions, geofn_secrets,
-        geofn_handler_roles, geofn_handler_migrations FROM PUBLIC;
+        geofn_handler_roles, geofn_handler_migrations, geofn_schedule_leases FROM PUBLIC;
     DO $$
     BEGIN
         IF has_schema_privilege('public', 'public', 'CREATE')

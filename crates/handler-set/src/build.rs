@@ -30,7 +30,8 @@ use tokio::sync::Semaphore;
 use crate::artifact;
 use crate::error::LoadError;
 use crate::loader::Loader;
-use crate::set::{HandlerSet, LoadedHandler, MethodTable, PathRoutes};
+use crate::schedules::resolve_schedules;
+use crate::set::{HandlerSet, LoadedHandler, MethodTable, PathRoutes, ResolvedSchedule};
 use crate::snapshot::{ComponentFile, Snapshot, read_snapshot};
 use crate::variables::Resolved as ResolvedVariables;
 
@@ -46,6 +47,7 @@ struct Resolved<'a> {
     auth: AuthPolicy,
     variables: ResolvedVariables,
     outbound: OutboundPolicy,
+    schedules: Vec<ResolvedSchedule>,
     /// "points.wasm" for a file, "db:points@3" for a pushed version.
     origin: Arc<str>,
 }
@@ -103,6 +105,7 @@ pub async fn build(
                     && old.auth == handler.auth
                     && *old.variables == *handler.variables.values
                     && old.outbound_policy == handler.outbound
+                    && old.schedules == handler.schedules
                     && old.origin == handler.origin
             });
         let loaded = match unchanged {
@@ -130,6 +133,7 @@ pub async fn build(
                     ))
                 }),
                 outbound_policy: handler.outbound.clone(),
+                schedules: handler.schedules.clone(),
                 pre,
                 db: loader
                     .databases
@@ -223,11 +227,13 @@ fn resolve<'a>(
         .outbound
         .clone()
         .unwrap_or_else(|| embedded.outbound.clone());
+    let schedules = resolve_schedules(name, &embedded.schedules, &spec.schedules, &routes)?;
     Ok(Resolved {
         name,
         spec,
         variables,
         outbound,
+        schedules,
         file,
         database: spec
             .database

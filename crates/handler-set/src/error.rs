@@ -117,6 +117,14 @@ pub enum LoadError {
         /// Why.
         source: VariableError,
     },
+    /// A schedule that cannot run.
+    #[error("handler {handler:?}: {why}")]
+    Schedule {
+        /// Handler name.
+        handler: String,
+        /// What is wrong.
+        why: String,
+    },
     /// The database could not be made ready: a role, a grant, a migration.
     #[error(transparent)]
     Database(#[from] PrepareError),
@@ -161,6 +169,7 @@ impl LoadError {
         "migration-failed",
         "variable-missing",
         "variable-invalid",
+        "schedule-invalid",
     ];
 
     /// A short, stable label for metrics and logs.
@@ -185,6 +194,7 @@ impl LoadError {
             LoadError::AuthRoute { .. } => "auth-route-unknown",
             LoadError::Oci { .. } => "oci",
             LoadError::Variable { source, .. } => source.reason(),
+            LoadError::Schedule { .. } => "schedule-invalid",
             LoadError::Database(PrepareError::Role(RoleError::NoSuchTable { .. })) => {
                 "database-table-missing"
             }
@@ -260,6 +270,10 @@ mod tests {
             LoadError::Variable {
                 handler: "h".into(),
                 source: VariableError::Undeclared("v".into()),
+            },
+            LoadError::Schedule {
+                handler: "h".into(),
+                why: "x".into(),
             },
             LoadError::Variable {
                 handler: "h".into(),

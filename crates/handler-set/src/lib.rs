@@ -9,6 +9,7 @@
 //! - [`build`]: a [`set::HandlerSet`] from a snapshot, all or nothing.
 //! - [`variables`]: a version's variables from the environment, files and
 //!   `geofn.toml`.
+//! - `schedules`: a version's schedules, checked against its routes.
 //! - [`error`]: why a set could not be loaded.
 //! - [`set`]: the loaded handlers, their route table, the swappable registry.
 //! - [`fleet`]: pushed versions in PostgreSQL, LISTEN/NOTIFY to every replica.
@@ -24,6 +25,7 @@ pub mod fleet;
 pub mod loader;
 pub mod metrics;
 pub mod reload;
+mod schedules;
 pub mod set;
 pub mod snapshot;
 pub mod variables;

@@ -9,6 +9,7 @@ use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::{AuthPolicy, Requirement};
 use geofn_contract::embedded::Embedded;
 use geofn_contract::outbound::OutboundPolicy;
+use geofn_contract::schedules::{Schedule, Timing};
 use geofn_db::handler_pools::HandlerConnections;
 use geofn_runtime::bindings::HandlerPre;
 use geofn_runtime::budget::HandlerBudget;
@@ -55,6 +56,8 @@ pub struct LoadedHandler {
     pub outbound_policy: OutboundPolicy,
     /// Its outbound calls' pool; none when it may call nothing.
     pub outbound: Option<Arc<HandlerOutbound>>,
+    /// Its schedules, `geofn.toml`'s changes applied.
+    pub schedules: Vec<ResolvedSchedule>,
     /// The pre-linked component.
     pub pre: HandlerPre<GuestState>,
     /// Its database role's pools (primary, and read replica if any): its
@@ -75,6 +78,25 @@ impl std::fmt::Debug for LoadedHandler {
             .field("sha256", &self.sha256)
             .field("routes", &self.routes)
             .finish_non_exhaustive()
+    }
+}
+
+/// One schedule of a loaded handler.
+#[derive(Debug, Clone)]
+pub struct ResolvedSchedule {
+    /// Its name.
+    pub name: String,
+    /// When it fires.
+    pub timing: Timing,
+    /// Where its POST goes.
+    pub path: String,
+    /// As written, for operators.
+    pub spec: Schedule,
+}
+
+impl PartialEq for ResolvedSchedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.spec == other.spec
     }
 }
 

@@ -41,7 +41,7 @@ impl Snapshot {
     /// Puts a pushed version of `name` in the directory's place: its
     /// component under `key`, its routes, limits and database access as
     /// pushed (empty: the component's own), the component's own `[auth]`,
-    /// and `geofn.toml`'s variable values and outbound list for `name`,
+    /// and `geofn.toml`'s variable values, outbound list and schedules for `name`,
     /// which are the operator's and hold for every version pushed under
     /// that name.
     pub fn put_pushed(
@@ -59,6 +59,9 @@ impl Snapshot {
             .map(|spec| spec.variables.clone())
             .unwrap_or_default();
         let outbound = operator.and_then(|spec| spec.outbound.clone());
+        let schedules = operator
+            .map(|spec| spec.schedules.clone())
+            .unwrap_or_default();
         let spec = HandlerSpec {
             component: key,
             routes,
@@ -67,6 +70,7 @@ impl Snapshot {
             auth: None,
             variables,
             outbound,
+            schedules,
         };
         self.manifest.handlers.insert(name.to_owned(), spec);
     }

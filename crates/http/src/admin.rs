@@ -19,9 +19,12 @@ use time::format_description::well_known::Rfc3339;
 use geofn_contract::access::DatabaseAccess;
 use geofn_contract::auth::AuthPolicy;
 use geofn_contract::outbound::OutboundPolicy;
+use geofn_contract::schedules::Schedule;
 use geofn_handler_set::fleet::store;
 use geofn_handler_set::reload::stats::ReloadReport;
 use geofn_handler_set::variables::VariableState;
+
+use crate::schedule_stats::RunStats;
 
 use geofn_auth::refusal::Refusal;
 
@@ -115,7 +118,19 @@ struct HandlerView {
     variables: Vec<VariableState>,
     /// Origins it may call.
     outbound: OutboundPolicy,
+    /// Its schedules, with this replica's runs of each.
+    schedules: Vec<ScheduleView>,
     origin: String,
+}
+
+/// A schedule as written, and its runs on this replica.
+#[derive(Debug, Serialize)]
+struct ScheduleView {
+    name: String,
+    #[serde(flatten)]
+    spec: Schedule,
+    /// This replica's runs (each tick runs on one replica of the fleet).
+    here: RunStats,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,6 +175,15 @@ async fn handlers(State(state): State<AppState>) -> Json<impl Serialize> {
             migrations: h.embedded.migrations.iter().map(|m| m.id.clone()).collect(),
             variables: h.variable_states.clone(),
             outbound: h.outbound_policy.clone(),
+            schedules: h
+                .schedules
+                .iter()
+                .map(|s| ScheduleView {
+                    name: s.name.clone(),
+                    spec: s.spec.clone(),
+                    here: state.schedules.of(&h.name, &s.name),
+                })
+                .collect(),
             origin: h.origin.to_string(),
         })
         .collect();

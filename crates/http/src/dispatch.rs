@@ -120,7 +120,7 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
 }
 
 /// The body limit, then the call, then the guest's answer as HTTP.
-async fn run_handler(
+pub(crate) async fn run_handler(
     state: &AppState,
     handler: &LoadedHandler,
     route: Matched,

@@ -7,6 +7,8 @@
 //! - [`admission`]: the bound on handler requests in flight.
 //! - [`caller`]: a request's bearer token against its route's policy.
 //! - [`dispatch`]: every other route, through the handler registry.
+//! - [`schedules`]: handlers' schedules, one replica per tick;
+//!   [`schedule_stats`]: this replica's runs.
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
 //! - [`consistency`]: read-your-writes tokens, with a read replica.
 //! - [`map`]: the web page at `/` for browsers, and its assets.
@@ -30,6 +32,8 @@ pub mod problem;
 pub mod push;
 pub mod request_id;
 pub mod router;
+pub mod schedule_stats;
+pub mod schedules;
 pub mod server;
 pub mod shutdown;
 pub mod state;

@@ -17,6 +17,7 @@ use geofn_runtime::budget::MemoryBudget;
 use geofn_telemetry::metrics::Exporter;
 
 use crate::admission::Admission;
+use crate::schedule_stats::ScheduleStats;
 
 /// Shared state of one host process.
 #[derive(Clone)]
@@ -47,6 +48,8 @@ pub struct AppState {
     pub reads: Option<Arc<ReadRouter>>,
     /// Verifies bearer tokens, when an issuer is configured.
     pub auth: Option<Arc<Verifier>>,
+    /// This replica's runs of the handlers' schedules.
+    pub schedules: Arc<ScheduleStats>,
 }
 
 impl AppState {

@@ -38,6 +38,11 @@ pub const CONCURRENCY_REJECTED: &str = "geofn_concurrency_rejected_total";
 pub const OUTBOUND_REQUESTS: &str = "geofn_outbound_requests_total";
 /// Outbound calls' time to the answer's head, by `handler` and `host`.
 pub const OUTBOUND_DURATION: &str = "geofn_outbound_request_duration_seconds";
+/// Schedule ticks this replica ran, by `handler`, `schedule`, `outcome`
+/// (`ok`, `failed`).
+pub const SCHEDULE_RUNS: &str = "geofn_schedule_runs_total";
+/// How long a schedule's tick took, by `handler` and `schedule`.
+pub const SCHEDULE_DURATION: &str = "geofn_schedule_run_duration_seconds";
 /// Notifications on the fleet channel that no host signed.
 pub const FLEET_NOTIFICATIONS_IGNORED: &str = "geofn_fleet_notifications_ignored_total";
 /// Read requests' statements, by `target` (primary, replica).
@@ -136,6 +141,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
         "Notifications on the fleet channel that no host signed, ignored.",
     ),
     (
+        SCHEDULE_RUNS,
+        "Schedule ticks this replica ran (each tick runs on one replica of the fleet), by handler, schedule and outcome (ok, failed).",
+    ),
+    (
         OUTBOUND_REQUESTS,
         "Handlers' outbound HTTP calls, by handler, allowed host (or denied) and outcome (status class, denied, error, timeout).",
     ),
@@ -222,6 +231,10 @@ pub(crate) const HISTOGRAMS: &[(&str, &str)] = &[
     (
         DB_QUERY,
         "Latency of a handler's database call, by handler and call.",
+    ),
+    (
+        SCHEDULE_DURATION,
+        "How long a schedule's tick took, by handler and schedule.",
     ),
     (
         OUTBOUND_DURATION,

@@ -45,6 +45,8 @@
 //! - `.../fetch?url=U`: one outbound GET through `wasi:http`, reported as
 //!   status and body, or the error's kind (`denied`, `unreachable`,
 //!   `too-large`, `timeout`, `bad-url`).
+//! - `.../tick`: a schedule's POST: stores a note `tick:<schedule>` (the
+//!   `geofn-schedule` header's value) in its `notes` table.
 //! - `.../touch?mib=N&hold_ms=M`: writes N MiB of fresh memory, then holds
 //!   it for M ms (memory-budget test).
 //! - `.../scatter?seed=S&pages=N&hold_ms=M[&scan=1]` and `.../scan?seed=S`:
@@ -121,6 +123,7 @@ impl Guest for Probe {
             "whoami" => caller::whoami(&request),
             "config" => variables::config(&request),
             "fetch" => outbound::fetch(&request),
+            "tick" => transaction::tick(&request),
             "tx" => transaction::transaction(&request),
             "notes" => transaction::notes(),
             "exec" => sql::exec(&request),

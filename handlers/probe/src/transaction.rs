@@ -88,6 +88,20 @@ pub fn transaction(request: &Request) -> Response {
     }
 }
 
+/// A schedule's tick: one note naming the schedule, autocommitted.
+pub fn tick(request: &Request) -> Response {
+    let schedule = request
+        .headers
+        .iter()
+        .find(|(name, _)| name == "geofn-schedule")
+        .map_or("none", |(_, value)| value.as_str());
+    let note = format!("tick:{schedule}");
+    match db::execute("INSERT INTO notes (note) VALUES ($1)", &[Value::Text(note)]) {
+        Ok(_) => http::json(200, &json!({ "ticked": schedule })),
+        Err(err) => http::json(500, &json!({ "error": format!("{err:?}") })),
+    }
+}
+
 /// Every note, in order.
 pub fn notes() -> Response {
     match db::query("SELECT note FROM notes ORDER BY id", &[]) {

@@ -95,6 +95,10 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../crates/contract/src/outbound.rs"),
     ),
     (
+        "vendor/geofn-contract/src/schedules.rs",
+        include_str!("../../../crates/contract/src/schedules.rs"),
+    ),
+    (
         "vendor/geofn-contract/src/variables.rs",
         include_str!("../../../crates/contract/src/variables.rs"),
     ),

@@ -35,6 +35,8 @@ pub const DEPENDENCIES: &[(&str, &str)] = &[
     ("serde_json", "1"),
     ("thiserror", "2"),
     ("toml", "1"),
+    ("croner", "4"),
+    ("humantime", "2"),
     ("form_urlencoded", "1"),
     ("wit-bindgen", "0.63"),
 ];
