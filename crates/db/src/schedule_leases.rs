@@ -37,8 +37,9 @@ pub struct LeaseError {
 }
 
 /// Claims `handler`'s `schedule` for `replica` if it is due, setting the
-/// tick after it per `next`. A schedule never seen before is due at once;
-/// one whose period got shorter than its wait is due within the period.
+/// tick after it per `next`. A schedule never seen before is first due one
+/// period (or the pattern's next match) from now, not at every start; one
+/// whose period got shorter than its wait is due within the period.
 pub async fn claim(
     pool: &Pool,
     handler: &str,
@@ -67,7 +68,9 @@ pub async fn claim(
         .query_one(
             "WITH known AS (
                  INSERT INTO geofn_schedule_leases (handler, schedule, next_due)
-                 VALUES ($1::text, $2::text, now()) ON CONFLICT DO NOTHING
+                 VALUES ($1::text, $2::text, coalesce(to_timestamp($4::float8),
+                         now() + make_interval(secs => $3::float8)))
+                 ON CONFLICT DO NOTHING
              ), capped AS (
                  UPDATE geofn_schedule_leases
                     SET next_due = now() + make_interval(secs => $3)

@@ -31,7 +31,7 @@ use crate::error::Error;
 /// Bytes written to the request body per host call (the stream's limit).
 const WRITE_CHUNK: usize = 4096;
 /// Bytes asked for per read of the response body.
-const READ_CHUNK: u64 = 64 << 10;
+const READ_CHUNK: u64 = 256 << 10;
 
 /// Why an outbound call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,7 @@ from wit_world.imports import wasi_http_types as h
 from .http import HttpError
 
 _WRITE_CHUNK = 4096
-_READ_CHUNK = 64 * 1024
+_READ_CHUNK = 256 * 1024
 _METHODS = {
     "GET": h.Method_Get, "HEAD": h.Method_Head, "POST": h.Method_Post,
     "PUT": h.Method_Put, "DELETE": h.Method_Delete, "PATCH": h.Method_Patch,
