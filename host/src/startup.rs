@@ -29,6 +29,7 @@ use geofn_http::AppState;
 use geofn_http::admission::Admission;
 use geofn_oci::Registry as OciRegistry;
 use geofn_runtime::budget::MemoryBudget;
+use geofn_runtime::outbound::OutboundSettings;
 use geofn_runtime::{MAX_CONCURRENT_INSTANCES, Runtime};
 use geofn_telemetry::metrics::{self as m, Exporter};
 
@@ -114,10 +115,13 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         variables: VariableSources {
             dir: server.vars_dir.clone(),
         },
-        outbound_tls: Arc::new(
-            geofn_runtime::outbound::tls::client_config(server.outbound_ca_file.as_deref())
-                .map_err(anyhow::Error::msg)?,
-        ),
+        outbound: OutboundSettings {
+            tls: Arc::new(
+                geofn_runtime::outbound::tls::client_config(server.outbound_ca_file.as_deref())
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            idle_per_host: server.outbound_idle_per_host,
+        },
     };
     let handlers = load_dir(&loader, &server.handlers)
         .await

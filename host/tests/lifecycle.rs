@@ -17,7 +17,10 @@ async fn status_follows_the_database_and_livez_does_not() {
     assert_eq!(status.status(), StatusCode::OK);
     let body: Value = status.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["handlers"], json!(["features", "points", "regions"]));
+    assert_eq!(
+        body["handlers"],
+        json!(["features", "feeds", "points", "regions"])
+    );
 
     db.cluster.stop().unwrap();
     let status = client().get(host.url("/status")).send().await.unwrap();

@@ -128,7 +128,7 @@ pub async fn build(
                     Arc::new(HandlerOutbound::new(
                         Arc::from(handler.name),
                         &handler.outbound,
-                        (*loader.outbound_tls).clone(),
+                        &loader.outbound,
                         DEFAULT_MAX_OUTBOUND,
                     ))
                 }),

@@ -7,6 +7,7 @@ use geofn_oci::Registry;
 use geofn_runtime::Limits;
 use geofn_runtime::Runtime;
 use geofn_runtime::budget::MemoryBudget;
+use geofn_runtime::outbound::OutboundSettings;
 
 use crate::variables::VariableSources;
 
@@ -27,6 +28,6 @@ pub struct Loader {
     pub registry: Arc<Registry>,
     /// Where variables' values come from besides `geofn.toml`.
     pub variables: VariableSources,
-    /// TLS for handlers' outbound calls.
-    pub outbound_tls: Arc<rustls::ClientConfig>,
+    /// What handlers' outbound calls share: TLS, pooling.
+    pub outbound: OutboundSettings,
 }

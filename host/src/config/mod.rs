@@ -160,6 +160,10 @@ pub struct ServerArgs {
     /// system's roots (a private CA in front of internal services).
     #[arg(long, env = "GEOFN_OUTBOUND_CA_FILE")]
     pub outbound_ca_file: Option<PathBuf>,
+    /// Idle connections to one upstream a handler version keeps for its
+    /// next calls; 0 opens a new one for every call.
+    #[arg(long, env = "GEOFN_OUTBOUND_IDLE_PER_HOST", default_value_t = geofn_runtime::outbound::DEFAULT_IDLE_PER_HOST)]
+    pub outbound_idle_per_host: usize,
     /// PostgreSQL connections all handlers of this process hold at most,
     /// together (the host's own few come on top).
     #[arg(long, env = "GEOFN_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE)]

@@ -38,8 +38,18 @@ use self::connect::{ConnectError, VettingConnector, system_resolver};
 pub const DEFAULT_MAX_OUTBOUND: usize = 16;
 /// Longest wait for a connection to one address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle pooled connections kept per origin.
-const IDLE_PER_HOST: usize = 8;
+/// Idle pooled connections kept per origin, unless the operator says.
+pub const DEFAULT_IDLE_PER_HOST: usize = 8;
+
+/// What every handler's outbound calls share: set by the operator.
+#[derive(Clone)]
+pub struct OutboundSettings {
+    /// TLS: the system's roots and the operator's CA bundle ([`tls`]).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Idle connections kept per origin and handler version; 0: a new
+    /// connection for every call (for upstreams that mishandle keep-alive).
+    pub idle_per_host: usize,
+}
 
 /// One handler version's outbound calls: its allow-list, its connection
 /// pool, its cap on calls in flight.
@@ -51,12 +61,12 @@ pub struct HandlerOutbound {
 }
 
 impl HandlerOutbound {
-    /// Outbound calls for `handler` under `policy`, TLS per `tls` (the
-    /// system's roots plus the operator's CA bundle, if any).
+    /// Outbound calls for `handler` under `policy`, with the operator's
+    /// `settings`.
     pub fn new(
         handler: Arc<str>,
         policy: &OutboundPolicy,
-        tls: rustls::ClientConfig,
+        settings: &OutboundSettings,
         max_in_flight: usize,
     ) -> Self {
         let allowed = policy.parsed();
@@ -66,7 +76,7 @@ impl HandlerOutbound {
             .map(|(_, host)| host.host.clone())
             .collect();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config((*settings.tls).clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(VettingConnector::new(
@@ -75,7 +85,7 @@ impl HandlerOutbound {
                 system_resolver(),
             ));
         let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .pool_max_idle_per_host(settings.idle_per_host)
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Self {
