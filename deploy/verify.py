@@ -30,7 +30,7 @@ import tempfile
 import yaml
 
 from verify_common import CNPG_KINDS, ROOT, by_kind, check, env_of, objects, run, validate
-from verify_values import auth, oci_handlers, tracing, variables
+from verify_values import auth, oci_handlers, outbound, tracing, variables
 
 
 def helm(helm_bin, handlers):
@@ -100,6 +100,7 @@ def helm(helm_bin, handlers):
     oci_handlers(helm_bin, geofn, work)
     tracing(helm_bin, geofn, work)
     variables(helm_bin, geofn, work)
+    outbound(helm_bin, geofn, work)
     database_modes(helm_bin, geofn, work)
 
     docs = objects(run(helm_bin, "template", "postgis", str(postgis)))

@@ -93,6 +93,27 @@ def variables(helm_bin, geofn, work):
           "variables: none by default")
 
 
+def outbound(helm_bin, geofn, work):
+    """A handler's outbound list from the values lands in the manifest the
+    host parses; a list for a handler the manifest lacks is refused."""
+    import tomllib
+
+    docs = objects(run(
+        helm_bin, "template", "geofn", str(geofn),
+        "--set-json", 'outbound={"feeds": ["https://data.example.org"]}',
+    ))
+    validate(yaml.safe_dump_all(docs), work, "geofn-outbound")
+    manifest = next(d for d in docs if d["kind"] == "ConfigMap" and "geofn.toml" in d.get("data", {}))
+    parsed = tomllib.loads(manifest["data"]["geofn.toml"])
+    check(parsed["handlers"]["feeds"]["outbound"]["allowed_hosts"] == ["https://data.example.org"],
+          "outbound: a handler's list from the values is in the manifest")
+    failed = subprocess.run(
+        [helm_bin, "template", "geofn", str(geofn), "--set-json", 'outbound={"nope": []}'],
+        capture_output=True, text=True)
+    check(failed.returncode != 0 and "no handler nope" in failed.stderr,
+          "outbound: a list for a handler the manifest lacks is refused")
+
+
 def oci_handlers(helm_bin, geofn, work):
     """Handlers listed by OCI reference: in the manifest the host parses,
     no component in any ConfigMap, the registry's Secrets mounted where
