@@ -313,3 +313,99 @@ async fn a_python_handler_calls_out_with_its_secret_and_a_refusal_is_a_502() {
     assert_eq!(problem["type"], "urn:geofn:problem:upstream-failed");
     assert!(!host.logs().contains("py-s3cret-token"));
 }
+
+/// An HTTPS upstream: nginx on loopback with a certificate for
+/// `localhost` signed by a CA of the test's own; answers a FeatureCollection.
+struct TlsUpstream {
+    port: u16,
+    ca_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    nginx: tokio::process::Child,
+}
+
+async fn tls_upstream() -> TlsUpstream {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "geofn outbound test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+    let port = support::free_port();
+    let d = dir.path().display();
+    std::fs::write(
+        path("nginx.conf"),
+        format!(
+            "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{}}\n\
+             http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d};\n\
+               fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+               server {{ listen 127.0.0.1:{port} ssl;\n\
+                 ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
+                 location / {{ default_type application/json;\n\
+                   return 200 '{{\"type\":\"FeatureCollection\",\"features\":[]}}'; }} }} }}\n"
+        ),
+    )
+    .unwrap();
+    let nginx = tokio::process::Command::new("nginx")
+        .arg("-c")
+        .arg(path("nginx.conf"))
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(path("error.log"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nginx (make deps installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "nginx did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TlsUpstream {
+        port,
+        ca_file: path("ca.pem"),
+        _dir: dir,
+        nginx,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_upstream_is_trusted_through_the_operators_ca_and_not_without() {
+    let upstream = tls_upstream().await;
+    let db = TestDb::start();
+    let manifest = format!(
+        "{PROBE_ENTRY}[handlers.probe.outbound]\nallowed_hosts = [\"https://localhost:{}\"]\n",
+        upstream.port
+    );
+    let dir = handlers_dir(&manifest, &[("probe.wasm", test_handler("probe-v1"))]);
+    let url = format!("https://localhost:{}/features", upstream.port);
+    let ca = upstream.ca_file.to_str().unwrap();
+    let trusting = Host::serve(&db, dir.path(), &["--outbound-ca-file", ca]).await;
+    let (_, got) = fetch(&trusting, &url).await;
+    assert_eq!(got["status"], 200, "{got}");
+    assert!(got["body"].as_str().unwrap().contains("FeatureCollection"));
+    let plain = Host::serve(&db, dir.path(), &[]).await;
+    let (_, got) = fetch(&plain, &url).await;
+    assert_eq!(
+        got["error"], "unreachable",
+        "an unknown CA is refused: {got}"
+    );
+    drop(upstream.nginx);
+}
