@@ -42,9 +42,9 @@ pub const TEMPLATE: &[(&str, &str)] = &[
     ),
 ];
 
-/// The guest SDK, the shared contract and the WIT world, copied as they
-/// are in this host's source (a test keeps the list complete).
-pub const VENDORED: &[(&str, &str)] = &[
+/// The WIT world and the standard WASI packages it imports, as in this
+/// source: every generated handler, Rust or Python, builds against them.
+pub const WIT: &[(&str, &str)] = &[
     ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
     (
         "wit/deps/wasi-config/store.wit",
@@ -82,6 +82,11 @@ pub const VENDORED: &[(&str, &str)] = &[
         "wit/deps/wasi-sockets/sockets.wit",
         include_str!("../../../wit/deps/wasi-sockets/sockets.wit"),
     ),
+];
+
+/// The guest SDK and the shared contract, copied as they
+/// are in this host's source (a test keeps the list complete).
+pub const VENDORED: &[(&str, &str)] = &[
     (
         "vendor/geofn-guest/src/config.rs",
         include_str!("../../../handlers/sdk/src/config.rs"),
@@ -232,45 +237,8 @@ pub const PYTHON_TEMPLATE: &[(&str, &str)] = &[
     ),
 ];
 
-/// The Python SDK, its build step and the WIT world, as in this source.
+/// The Python SDK and its build step, as in this source.
 pub const PYTHON_VENDORED: &[(&str, &str)] = &[
-    ("wit/handler.wit", include_str!("../../../wit/handler.wit")),
-    (
-        "wit/deps/wasi-config/store.wit",
-        include_str!("../../../wit/deps/wasi-config/store.wit"),
-    ),
-    (
-        "wit/deps/wasi-config/world.wit",
-        include_str!("../../../wit/deps/wasi-config/world.wit"),
-    ),
-    (
-        "wit/deps/wasi-cli/cli.wit",
-        include_str!("../../../wit/deps/wasi-cli/cli.wit"),
-    ),
-    (
-        "wit/deps/wasi-clocks/clocks.wit",
-        include_str!("../../../wit/deps/wasi-clocks/clocks.wit"),
-    ),
-    (
-        "wit/deps/wasi-filesystem/filesystem.wit",
-        include_str!("../../../wit/deps/wasi-filesystem/filesystem.wit"),
-    ),
-    (
-        "wit/deps/wasi-http/http.wit",
-        include_str!("../../../wit/deps/wasi-http/http.wit"),
-    ),
-    (
-        "wit/deps/wasi-io/io.wit",
-        include_str!("../../../wit/deps/wasi-io/io.wit"),
-    ),
-    (
-        "wit/deps/wasi-random/random.wit",
-        include_str!("../../../wit/deps/wasi-random/random.wit"),
-    ),
-    (
-        "wit/deps/wasi-sockets/sockets.wit",
-        include_str!("../../../wit/deps/wasi-sockets/sockets.wit"),
-    ),
     (
         "geofn/config.py",
         include_str!("../../../handlers/python/sdk/geofn/config.py"),

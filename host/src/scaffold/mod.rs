@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use files::{PYTHON_TEMPLATE, PYTHON_VENDORED, TEMPLATE, VENDORED};
+use files::{PYTHON_TEMPLATE, PYTHON_VENDORED, TEMPLATE, VENDORED, WIT};
 
 mod files;
 
@@ -99,7 +99,7 @@ pub fn new_handler(name: &str, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>, S
         }
         written.push(write(dir, path, &text)?);
     }
-    for (path, text) in vendored {
+    for (path, text) in vendored.iter().chain(WIT) {
         written.push(write(dir, path, text)?);
     }
     if lang == Lang::Python {

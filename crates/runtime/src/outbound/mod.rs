@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use geofn_contract::outbound::{AllowedHost, OutboundPolicy, check, default_port};
-use geofn_telemetry::metrics::{OUTBOUND_DURATION, OUTBOUND_REQUESTS};
+use geofn_telemetry::metrics::{OUTBOUND_DURATION, OUTBOUND_REQUESTS, status_class};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -178,16 +178,6 @@ impl HandlerOutbound {
     fn count(&self, host: &str, outcome: &'static str) {
         metrics::counter!(OUTBOUND_REQUESTS, "handler" => self.handler.clone(), "host" => host.to_owned(), "outcome" => outcome)
             .increment(1);
-    }
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
     }
 }
 
