@@ -39,6 +39,9 @@
 //! ```
 
 pub mod config;
+#[cfg(feature = "cql2")]
+pub mod cql2;
+pub mod crs;
 pub mod error;
 pub mod geometry;
 pub mod http;
@@ -54,6 +57,7 @@ pub mod tx;
 
 pub mod bindings;
 pub mod prelude;
+pub mod rfc3339;
 pub mod wit;
 
 pub use bindings::{Guest, export_handler};
