@@ -1,16 +1,21 @@
 //! The JSON documents of OGC API – Features that are not feature listings.
 
+use geofn_guest::cql2;
+use geofn_guest::crs::{CRS84, Crs};
 use geofn_guest::db::{self, Value};
-use geofn_guest::error::{Error, Result};
+use geofn_guest::error::Result;
 use serde_json::{Value as Json, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::base::Base;
 use crate::{COLLECTION, openapi};
 
-/// CRS of every coordinate this API serves: WGS 84 longitude/latitude.
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// Part 1's classes, and Part 2's (coordinates in the CRS asked for).
+const FEATURES_CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+];
 /// Extent reported while PostgreSQL has no statistics for the table yet.
 const WHOLE_WORLD: [f64; 4] = [-180.0, -90.0, 180.0, 90.0];
 
@@ -30,13 +35,12 @@ pub fn landing(base: &Base) -> Json {
 
 /// `/conformance`
 pub fn conformance() -> Json {
-    json!({
-        "conformsTo": [
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-        ],
-    })
+    let classes: Vec<&str> = FEATURES_CONFORMANCE
+        .iter()
+        .chain(cql2::CONFORMANCE)
+        .copied()
+        .collect();
+    json!({ "conformsTo": classes })
 }
 
 /// `/collections`
@@ -55,11 +59,14 @@ pub fn collection(base: &Base) -> Result<Json> {
         "title": "Points",
         "description": "Named points, as POST /point stores them.",
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": Crs::ALL.iter().map(|c| c.uri()).collect::<Vec<_>>(),
+        "storageCrs": CRS84,
         "extent": { "spatial": { "bbox": [extent()?], "crs": CRS84 } },
         "links": [
             link(base, &path, "self", "application/json", "this collection"),
             link(base, &format!("{path}/items"), "items", "application/geo+json", "the points"),
+            link(base, &format!("{path}/queryables"), cql2::QUERYABLES_REL,
+                cql2::QUERYABLES_MEDIA_TYPE, "what filters may name"),
         ],
     }))
 }
@@ -94,9 +101,7 @@ fn extent() -> Result<[f64; 4]> {
 
 /// The current time in RFC 3339, for `timeStamp`.
 pub fn now_rfc3339() -> Result<String> {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .map_err(|e| Error::new(500, "internal", "Internal error", e.to_string()))
+    Ok(jiff::Timestamp::now().to_string())
 }
 
 fn link(base: &Base, path: &str, rel: &str, media_type: &str, title: &str) -> Json {

@@ -1,12 +1,15 @@
 //! OGC API – Features Part 1 over the points table, so QGIS, GDAL (`OAPIF:`)
 //! and other OGC clients read the points as a feature collection.
 //!
-//! Conformance classes: Core, GeoJSON, OpenAPI 3.0. Routes (see
+//! Conformance classes: Part 1 (Core, GeoJSON, OpenAPI 3.0), Part 2 (CRS
+//! by reference: CRS84, EPSG:4326, EPSG:3857) and Part 3 with CQL2
+//! (filters over the queryables; see `geofn_guest::cql2`). Routes (see
 //! `geofn-handler.toml`, embedded in the component):
 //! - `/` landing page, `/conformance`, `/api` (OpenAPI 3.0, the `service-desc`)
-//! - `/collections`, `/collections/points`
-//! - `/collections/points/items` (`bbox`, `datetime`, `limit`, keyset `next` links)
-//! - `/collections/points/items/{featureId}`
+//! - `/collections`, `/collections/points`, `/collections/points/queryables`
+//! - `/collections/points/items` (`bbox`, `bbox-crs`, `datetime`, `filter`,
+//!   `filter-lang`, `filter-crs`, queryables, `crs`, `limit`, keyset `next` links)
+//! - `/collections/points/items/{featureId}` (`crs`)
 //!
 //! Listings, filters and GeoJSON come from `pointquery`, shared with the
 //! points API, so both answer the same question the same way.
@@ -14,10 +17,13 @@
 mod base;
 mod documents;
 mod openapi;
+mod request;
 
+use geofn_guest::cql2;
+use geofn_guest::crs::Crs;
 use geofn_guest::http;
 use geofn_guest::prelude::*;
-use pointquery::filter::{self, Limits};
+use pointquery::filter::Limits;
 use pointquery::geojson::{self, GEOJSON};
 use serde_json::json;
 
@@ -30,8 +36,6 @@ pub const LIMITS: Limits = Limits {
     default: 10,
     max: 10_000,
 };
-/// Query parameters the item listing understands; others are a 400 (/req/core/query-param-unknown).
-const ITEMS_PARAMETERS: &[&str] = &["bbox", "datetime", "limit", "cursor", "f"];
 
 /// The collection of the route: the one there is, else a 404.
 fn collection(ctx: &Ctx) -> Result<()> {
@@ -78,23 +82,28 @@ fn the_collection(ctx: &Ctx) -> Result<Response> {
     Ok(http::json(200, &documents::collection(&base)?))
 }
 
+fn queryables(ctx: &Ctx) -> Result<Response> {
+    let base = base(ctx)?;
+    collection(ctx)?;
+    let id = base.url(&format!("/collections/{COLLECTION}/queryables"));
+    let schema = cql2::queryables_schema(&id, "Points", pointquery::queryables::POINTS);
+    Ok(http::with_content_type(
+        200,
+        cql2::QUERYABLES_MEDIA_TYPE,
+        &schema,
+    ))
+}
+
+/// GeoJSON in `crs`, saying so (Part 2's `Content-Crs`).
+fn features(body: &serde_json::Value, crs: Crs) -> Response {
+    http::with_content_type(200, GEOJSON, body).with_header("content-crs", crs.header())
+}
+
 fn items(ctx: &Ctx) -> Result<Response> {
     let base = base(ctx)?;
     collection(ctx)?;
     let pairs = ctx.query_pairs();
-    if let Some((unknown, _)) = pairs
-        .iter()
-        .find(|(k, _)| !ITEMS_PARAMETERS.contains(&k.as_str()))
-    {
-        return Err(Error::bad_parameter(
-            unknown,
-            format!(
-                "unknown parameter {unknown:?}; items take {}",
-                ITEMS_PARAMETERS.join(", ")
-            ),
-        ));
-    }
-    let query = filter::parse(pairs, LIMITS)?;
+    let (query, crs) = request::items(pairs)?;
     let page = pointquery::store::fetch(&query)?;
     let matched = pointquery::matched::number_matched(&query, &page)?;
     let items_url = base.url(&format!("/collections/{COLLECTION}/items"));
@@ -116,19 +125,20 @@ fn items(ctx: &Ctx) -> Result<Response> {
         let next = format!("{items_url}?{}", pointquery::next_query(pairs, &cursor));
         links.push(geojson::link(&next, "next", GEOJSON, "next page"));
     }
-    let mut body = geojson::collection(&page.points, links, matched);
+    let mut body = geojson::collection_in(&page.points, links, matched, crs);
     body["timeStamp"] = json!(documents::now_rfc3339()?);
-    Ok(http::with_content_type(200, GEOJSON, &body))
+    Ok(features(&body, crs))
 }
 
 fn item(ctx: &Ctx) -> Result<Response> {
     let base = base(ctx)?;
     collection(ctx)?;
+    let crs = request::answer_crs(ctx.query_pairs())?;
     let raw_id: String = ctx.param("feature")?;
     let missing = || Error::not_found(format!("there is no feature {raw_id:?} in {COLLECTION}"));
     let id = raw_id.parse::<i64>().map_err(|_| missing())?;
     let point = pointquery::store::by_id(id)?.ok_or_else(missing)?;
-    let mut feature = geojson::feature(&point);
+    let mut feature = geojson::feature_in(&point, crs);
     feature["links"] = json!([
         geojson::link(
             &base.url(&format!("/collections/{COLLECTION}/items/{id}")),
@@ -143,7 +153,7 @@ fn item(ctx: &Ctx) -> Result<Response> {
             "the points collection"
         ),
     ]);
-    Ok(http::with_content_type(200, GEOJSON, &feature))
+    Ok(features(&feature, crs))
 }
 
 struct Features;
@@ -156,6 +166,7 @@ impl Guest for Features {
             .get("/api", api)
             .get("/collections", collections)
             .get("/collections/{collection}", the_collection)
+            .get("/collections/{collection}/queryables", queryables)
             .get("/collections/{collection}/items", items)
             .get("/collections/{collection}/items/{feature}", item)
             .handle(request)

@@ -54,21 +54,18 @@ pub fn parse_datetime(raw: &str) -> Result<TimeRange, Problem> {
     }
 }
 
-/// An RFC 3339 `full-date` or `date-time`, as PostgreSQL will read it.
+/// An RFC 3339 `full-date` or `date-time`, in the canonical UTC text
+/// PostgreSQL reads.
 fn rfc3339(text: &str) -> Option<TimeBound> {
-    use time::format_description::well_known::Rfc3339;
-    const FULL_DATE: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(date) = time::Date::parse(text, FULL_DATE) {
-        let midnight = date.midnight().assume_utc();
+    use geofn_guest::rfc3339;
+    if let Some(date) = rfc3339::date(text) {
         return Some(TimeBound {
-            instant: midnight.format(&Rfc3339).ok()?,
+            instant: format!("{date}T00:00:00Z"),
             whole_day: true,
         });
     }
-    let instant = time::OffsetDateTime::parse(text, &Rfc3339).ok()?;
     Some(TimeBound {
-        instant: instant.format(&Rfc3339).ok()?,
+        instant: rfc3339::instant(text)?,
         whole_day: false,
     })
 }

@@ -1,5 +1,6 @@
 //! The query parameters of a point listing, checked.
 
+use geofn_guest::cql2::Compiled;
 use geofn_guest::http::Problem;
 
 use crate::cursor::Cursor;
@@ -43,11 +44,14 @@ pub struct Near {
 }
 
 /// A listing request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Query {
     pub bbox: Option<Bbox>,
     pub near: Option<Near>,
     pub datetime: Option<TimeRange>,
+    /// A CQL2 filter over [`crate::queryables::POINTS`], already checked
+    /// and compiled (OGC API – Features Part 3); [`parse`] leaves it `None`.
+    pub filter: Option<Compiled>,
     pub limit: i64,
     pub cursor: Option<Cursor>,
 }
@@ -60,6 +64,7 @@ impl Query {
             bbox: None,
             near: None,
             datetime: None,
+            filter: None,
             limit: 10,
             cursor: None,
         }
@@ -129,6 +134,7 @@ pub fn parse(pairs: &[(String, String)], limits: Limits) -> Result<Query, Proble
         bbox,
         near,
         datetime,
+        filter: None,
         limit,
         cursor,
     })
@@ -265,16 +271,10 @@ mod tests {
 
     #[test]
     fn nothing_is_the_default_listing() {
-        assert_eq!(
-            q("").unwrap(),
-            Query {
-                bbox: None,
-                near: None,
-                datetime: None,
-                limit: 100,
-                cursor: None
-            }
-        );
+        let query = q("").unwrap();
+        assert!(query.bbox.is_none() && query.near.is_none() && query.datetime.is_none());
+        assert!(query.filter.is_none() && query.cursor.is_none());
+        assert_eq!(query.limit, 100);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! GeoJSON (RFC 7946) renderings of points, as the points API's
 //! `application/geo+json` answers and OGC API – Features items.
 
+use geofn_guest::crs::Crs;
 use geofn_guest::http::Problem;
 use serde_json::{Value, json};
 
@@ -11,6 +12,13 @@ pub const GEOJSON: &str = "application/geo+json";
 
 /// A point as a Feature; the id is the feature id, the name a property.
 pub fn feature(point: &Point) -> Value {
+    feature_in(point, Crs::Crs84)
+}
+
+/// A point as a Feature with its coordinates in `crs`, in that CRS's axis
+/// order (OGC API – Features Part 2; the answer says which in `Content-Crs`).
+pub fn feature_in(point: &Point, crs: Crs) -> Value {
+    let (a, b) = crs.from_lon_lat(point.longitude, point.latitude);
     let mut properties = json!({ "name": point.name });
     if let Some(distance) = point.distance_m {
         properties["distance_m"] = json!(distance);
@@ -18,7 +26,7 @@ pub fn feature(point: &Point) -> Value {
     json!({
         "type": "Feature",
         "id": point.id,
-        "geometry": { "type": "Point", "coordinates": [point.longitude, point.latitude] },
+        "geometry": { "type": "Point", "coordinates": [a, b] },
         "properties": properties,
     })
 }
@@ -31,9 +39,19 @@ pub fn link(href: &str, rel: &str, media_type: &str, title: &str) -> Value {
 /// A FeatureCollection with OGC API's `numberReturned` (and `numberMatched`
 /// when known) and `links`.
 pub fn collection(points: &[Point], links: Vec<Value>, number_matched: Option<i64>) -> Value {
+    collection_in(points, links, number_matched, Crs::Crs84)
+}
+
+/// [`collection`] with coordinates in `crs`.
+pub fn collection_in(
+    points: &[Point],
+    links: Vec<Value>,
+    number_matched: Option<i64>,
+    crs: Crs,
+) -> Value {
     let mut out = json!({
         "type": "FeatureCollection",
-        "features": points.iter().map(feature).collect::<Vec<_>>(),
+        "features": points.iter().map(|p| feature_in(p, crs)).collect::<Vec<_>>(),
         "numberReturned": points.len(),
         "links": links,
     });
@@ -129,5 +147,10 @@ mod tests {
         assert_eq!(collection["features"][0]["id"], 3);
         assert_eq!(collection["numberReturned"], 1);
         assert_eq!(collection["numberMatched"], 9);
+        let lat_first = feature_in(&point, Crs::Epsg4326);
+        assert_eq!(
+            lat_first["geometry"]["coordinates"],
+            json!([48.8566, 2.3522])
+        );
     }
 }

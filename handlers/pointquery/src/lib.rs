@@ -8,12 +8,14 @@
 //! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
 //! - [`geojson`]: Features and FeatureCollections.
 //! - [`wire`]: the guide's JSON array of points, written directly.
+//! - [`queryables`]: what CQL2 filters may name, and the columns they read.
 
 pub mod cursor;
 pub mod datetime;
 pub mod filter;
 pub mod geojson;
 pub mod matched;
+pub mod queryables;
 pub mod store;
 pub mod wire;
 

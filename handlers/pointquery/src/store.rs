@@ -40,14 +40,22 @@ pub struct Page {
 /// or datetime as well, `ST_DWithin` bounds the work and the planner picks.
 pub fn listing_sql(query: &Query) -> (String, Vec<Value>) {
     let mut sql = Statement::default();
+    let mut conditions = Vec::new();
+    // A compiled filter numbers its parameters from $1: they go first.
+    if let Some(filter) = &query.filter {
+        sql.params.extend(filter.params.iter().cloned());
+        conditions.push(filter.sql.clone());
+    }
     let center = query
         .near
         .map(|near| sql.param(Value::Geometry(point_ewkb(near.lon, near.lat, WGS84))));
     let distance = center
         .as_ref()
         .map(|c| format!("geom::geography <-> {c}::geography"));
-    let knn_only = query.near.is_some() && query.bbox.is_none() && query.datetime.is_none();
-    let mut conditions = Vec::new();
+    let knn_only = query.near.is_some()
+        && query.bbox.is_none()
+        && query.datetime.is_none()
+        && query.filter.is_none();
     if let Some(bbox) = query.bbox {
         let (min_lat, max_lat) = (
             sql.param(Value::Float(bbox.min_lat)),
@@ -280,6 +288,32 @@ mod tests {
         assert!(
             sql.ends_with("ORDER BY geom::geography <-> $1::geography, id LIMIT $7"),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn a_filter_keeps_its_parameter_numbers_and_pages_by_keyset() {
+        let filter = geofn_guest::cql2::Filter::parse(
+            "name = 'Paris'",
+            geofn_guest::cql2::Lang::Text,
+            geofn_guest::crs::Crs::Crs84,
+            crate::queryables::POINTS,
+        )
+        .unwrap()
+        .compile()
+        .unwrap();
+        let (sql, params) = listing_sql(&Query {
+            filter: Some(filter),
+            cursor: Some(Cursor::Before { id: 7 }),
+            ..Query::first_ten()
+        });
+        assert_eq!(
+            sql,
+            "SELECT id, name, geom FROM points WHERE (\"name\" = $1::text) AND id < $2 \
+             ORDER BY id DESC LIMIT $3"
+        );
+        assert!(
+            matches!(&params[..], [Value::Text(name), Value::Int(7), Value::Int(11)] if name == "Paris")
         );
     }
 }
