@@ -108,6 +108,38 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../crates/contract/src/variables.rs"),
     ),
     (
+        "vendor/geofn-guest/src/crs.rs",
+        include_str!("../../../handlers/sdk/src/crs.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/rfc3339.rs",
+        include_str!("../../../handlers/sdk/src/rfc3339.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/mod.rs",
+        include_str!("../../../handlers/sdk/src/cql2/mod.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/literals.rs",
+        include_str!("../../../handlers/sdk/src/cql2/literals.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/queryable.rs",
+        include_str!("../../../handlers/sdk/src/cql2/queryable.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/schema.rs",
+        include_str!("../../../handlers/sdk/src/cql2/schema.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/sql.rs",
+        include_str!("../../../handlers/sdk/src/cql2/sql.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/cql2/tests.rs",
+        include_str!("../../../handlers/sdk/src/cql2/tests.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/lib.rs",
         include_str!("../../../handlers/sdk/src/lib.rs"),
     ),

@@ -39,6 +39,10 @@ pub const DEPENDENCIES: &[(&str, &str)] = &[
     ("humantime", "2"),
     ("form_urlencoded", "1"),
     ("wit-bindgen", "0.63"),
+    ("cql2", "0.6"),
+    ("geo-types", "0.7"),
+    ("wkt", "0.14"),
+    ("geojson", "0.24"),
 ];
 
 /// Why a handler crate could not be made.
@@ -142,13 +146,21 @@ mod tests {
             ("handlers/sdk/src", "vendor/geofn-guest/src"),
             ("crates/contract/src", "vendor/geofn-contract/src"),
         ] {
-            for entry in std::fs::read_dir(root.join(crate_dir)).unwrap() {
-                let file = entry.unwrap().file_name().into_string().unwrap();
-                let path = format!("{vendored}/{file}");
-                assert!(
-                    VENDORED.iter().any(|(p, _)| *p == path),
-                    "{crate_dir}/{file} is not vendored by geofn new"
-                );
+            let mut dirs = vec![String::new()];
+            while let Some(sub) = dirs.pop() {
+                for entry in std::fs::read_dir(root.join(crate_dir).join(&sub)).unwrap() {
+                    let entry = entry.unwrap();
+                    let file = format!("{sub}{}", entry.file_name().into_string().unwrap());
+                    if entry.file_type().unwrap().is_dir() {
+                        dirs.push(format!("{file}/"));
+                        continue;
+                    }
+                    let path = format!("{vendored}/{file}");
+                    assert!(
+                        VENDORED.iter().any(|(p, _)| *p == path),
+                        "{crate_dir}/{file} is not vendored by geofn new"
+                    );
+                }
             }
         }
     }
