@@ -89,6 +89,8 @@ HOST_CRATES := geofn-contract geofn-telemetry geofn-pgcluster geofn-auth geofn-o
 
 lint: deps
 	$(CARGO) fmt --all --check
+	# check-structure reads `cargo metadata --offline`: every platform's crates, fetched once.
+	$(CARGO) fetch --locked --quiet
 	python3 scripts/check-structure.py
 	$(CARGO) clippy $(addprefix -p ,$(HOST_CRATES) geofn-load) --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-contract geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings
