@@ -13,7 +13,7 @@ WASM_TARGET := wasm32-wasip2
 WASM_PROFILE := wasm-release
 WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 # Shipped handler components, and test-only ones built beside them.
-HANDLERS      := points features regions feeds
+HANDLERS      := points features regions feeds tiles
 TEST_HANDLERS := probe empty
 # Handlers written in Python (handlers/python/), built by componentize-py.
 PYTHON_HANDLERS := points fetch

@@ -19,7 +19,7 @@ async fn status_follows_the_database_and_livez_does_not() {
     assert_eq!(body["status"], "ok");
     assert_eq!(
         body["handlers"],
-        json!(["features", "feeds", "points", "regions"])
+        json!(["features", "feeds", "points", "regions", "tiles"])
     );
 
     db.cluster.stop().unwrap();

@@ -6,8 +6,8 @@ use geofn_guest::db::{self, Value};
 use geofn_guest::error::Result;
 use serde_json::{Value as Json, json};
 
-use crate::base::Base;
 use crate::{COLLECTION, openapi};
+use geofn_guest::base::Base;
 
 /// Part 1's classes, and Part 2's (coordinates in the CRS asked for).
 const FEATURES_CONFORMANCE: &[&str] = &[
@@ -15,6 +15,15 @@ const FEATURES_CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+];
+/// OGC API – Tiles, answered by the tiles handler shipped beside this one
+/// (`handlers/tiles`): vector tilesets of each collection.
+const TILES_CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ];
 /// Extent reported while PostgreSQL has no statistics for the table yet.
 const WHOLE_WORLD: [f64; 4] = [-180.0, -90.0, 180.0, 90.0];
@@ -38,6 +47,7 @@ pub fn conformance() -> Json {
     let classes: Vec<&str> = FEATURES_CONFORMANCE
         .iter()
         .chain(cql2::CONFORMANCE)
+        .chain(TILES_CONFORMANCE)
         .copied()
         .collect();
     json!({ "conformsTo": classes })
@@ -67,6 +77,8 @@ pub fn collection(base: &Base) -> Result<Json> {
             link(base, &format!("{path}/items"), "items", "application/geo+json", "the points"),
             link(base, &format!("{path}/queryables"), cql2::QUERYABLES_REL,
                 cql2::QUERYABLES_MEDIA_TYPE, "what filters may name"),
+            link(base, &format!("{path}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "application/json", "vector tiles of the points"),
         ],
     }))
 }
@@ -102,6 +114,17 @@ fn extent() -> Result<[f64; 4]> {
 /// The current time in RFC 3339, for `timeStamp`.
 pub fn now_rfc3339() -> Result<String> {
     Ok(jiff::Timestamp::now().to_string())
+}
+
+/// A weak validator for a page taken before its `timeStamp` is stamped: the
+/// host would hash the stamped bytes, which change every second, and no
+/// client could ever revalidate. The same points give the same tag on every
+/// replica running this component (SipHash with fixed keys).
+pub fn page_tag(page: &Json) -> String {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(page.to_string().as_bytes());
+    format!("W/\"page-{:016x}\"", hasher.finish())
 }
 
 fn link(base: &Base, path: &str, rel: &str, media_type: &str, title: &str) -> Json {

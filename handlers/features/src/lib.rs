@@ -14,7 +14,6 @@
 //! Listings, filters and GeoJSON come from `pointquery`, shared with the
 //! points API, so both answer the same question the same way.
 
-mod base;
 mod documents;
 mod openapi;
 mod request;
@@ -27,7 +26,7 @@ use pointquery::filter::Limits;
 use pointquery::geojson::{self, GEOJSON};
 use serde_json::json;
 
-use base::Base;
+use geofn_guest::base::Base;
 
 /// The one collection this API serves.
 pub const COLLECTION: &str = "points";
@@ -126,8 +125,9 @@ fn items(ctx: &Ctx) -> Result<Response> {
         links.push(geojson::link(&next, "next", GEOJSON, "next page"));
     }
     let mut body = geojson::collection_in(&page.points, links, matched, crs);
+    let tag = documents::page_tag(&body);
     body["timeStamp"] = json!(documents::now_rfc3339()?);
-    Ok(features(&body, crs))
+    Ok(features(&body, crs).with_header("etag", &tag))
 }
 
 fn item(ctx: &Ctx) -> Result<Response> {

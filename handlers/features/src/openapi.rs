@@ -7,8 +7,8 @@ use geofn_guest::crs::Crs;
 use pointquery::queryables::POINTS;
 use serde_json::{Value, json};
 
-use crate::base::Base;
 use crate::{COLLECTION, LIMITS};
+use geofn_guest::base::Base;
 
 /// Media type of an OpenAPI 3.0 JSON document.
 pub const MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";

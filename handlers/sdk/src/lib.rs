@@ -13,6 +13,8 @@
 //! - [`outbound`]: calls to other services, within the allow-list.
 //! - [`http`]: building responses (JSON, problem documents) and reading requests.
 //! - [`geometry`]: EWKB points, the geometry values exchanged with the host's `db`.
+//! - [`tiles`]: vector tiles of a table, cut and encoded by PostGIS.
+//! - [`base`]: the absolute URL clients reached the service at, for links.
 //! - [`packed`]: reading `query-packed` rows in place, for listings.
 //! - [`manifest`]: the handler's own manifest, embedded in its component.
 //! - [`wit`]: the world's interfaces and types under short names.
@@ -38,6 +40,7 @@
 //! geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
 //! ```
 
+pub mod base;
 pub mod config;
 #[cfg(feature = "cql2")]
 pub mod cql2;
@@ -52,6 +55,7 @@ pub mod packed;
 pub mod router;
 pub mod rows;
 pub mod sql;
+pub mod tiles;
 pub mod trace;
 pub mod tx;
 

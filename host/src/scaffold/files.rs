@@ -108,6 +108,14 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../crates/contract/src/variables.rs"),
     ),
     (
+        "vendor/geofn-guest/src/base.rs",
+        include_str!("../../../handlers/sdk/src/base.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/tiles.rs",
+        include_str!("../../../handlers/sdk/src/tiles.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/crs.rs",
         include_str!("../../../handlers/sdk/src/crs.rs"),
     ),

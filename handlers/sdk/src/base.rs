@@ -1,7 +1,7 @@
 //! The absolute URL clients reached us at, for links that must be absolute
 //! (OGC API clients follow them as given, from behind proxies too).
 
-use geofn_guest::Request;
+use crate::wit::Request;
 
 /// Scheme and authority of this API as the client sees it.
 pub struct Base(String);
