@@ -13,6 +13,7 @@
 //! - [`consistency`]: read-your-writes tokens, with a read replica.
 //! - [`map`]: the web page at `/` for browsers, and its assets.
 //! - [`problem`]: RFC 9457 error documents.
+//! - [`caching`]: entity tags, `304 Not Modified` and `Cache-Control`.
 //! - [`request_id`]: `X-Request-Id`, kept from the client or minted here.
 //! - [`state`]: what every request shares.
 //! - [`server`]: the accept loop and the order of a graceful shutdown.
@@ -22,6 +23,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod caching;
 pub mod caller;
 pub mod consistency;
 pub mod convert;

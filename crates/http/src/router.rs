@@ -26,7 +26,7 @@ use geofn_telemetry::{exemplars, openmetrics, traces};
 use crate::dispatch::{self, RouteLabel};
 use crate::request_id::{MintRequestId, X_REQUEST_ID};
 use crate::state::AppState;
-use crate::{admin, health, map};
+use crate::{admin, caching, health, map};
 
 /// The proxies' record of the client, first entry first.
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(dispatch::dispatch)
+        // Inside compression: the tag is the handler's body's, not a codec's.
+        .layer(middleware::from_fn(caching::conditional))
         .layer(compression())
         .layer(middleware::map_response_with_state(
             state.clone(),
