@@ -127,6 +127,22 @@ async fn point_tiles_hold_the_stored_points_where_web_mercator_puts_them() {
     assert_eq!(named.len(), 50, "{named:?}");
     assert!(named.iter().all(|name| name.starts_with("crowd ")));
 
+    // Every city is in its tile at every zoom, the tiles on the world's
+    // edges too (Lima's is the westmost column up to zoom 1, Paris's the
+    // eastern half at zoom 1).
+    for z in 1..=4 {
+        for (name, lon, lat) in CITIES {
+            let ((x, y), _) = mvt::locate(z, *lon, *lat);
+            let tile = layer(&host, "points", z, y, x).await;
+            assert!(
+                tile.features
+                    .iter()
+                    .any(|f| tile.properties(f)["name"] == *name),
+                "{name} missing from {z}/{y}/{x}: {tile:?}"
+            );
+        }
+    }
+
     // Paris's tile at zoom 12 holds Paris only.
     let (lon, lat) = (CITIES[0].1, CITIES[0].2);
     let ((x, y), (px, py)) = mvt::locate(12, lon, lat);

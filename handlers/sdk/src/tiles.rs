@@ -50,6 +50,8 @@ pub const POINT_CELLS: u32 = 128;
 
 /// The width of the Web Mercator world in metres (2π × 6378137).
 const WORLD_METRES: f64 = 40_075_016.685_578_49;
+/// From the centre of Web Mercator to its edges, in metres.
+const HALF_WORLD: f64 = WORLD_METRES / 2.0;
 
 /// One tile of the matrix set: zoom, row (from the north), column (from
 /// the antimeridian), all within the matrix.
@@ -96,10 +98,9 @@ impl Tile {
     /// units ([`EXTENT`]) per metre.
     pub fn projection(self) -> [f64; 3] {
         let size = WORLD_METRES / f64::from(1u32 << self.z);
-        let half = WORLD_METRES / 2.0;
         [
-            -half + f64::from(self.x) * size,
-            half - f64::from(self.y) * size,
+            -HALF_WORLD + f64::from(self.x) * size,
+            HALF_WORLD - f64::from(self.y) * size,
             f64::from(EXTENT) / size,
         ]
     }
@@ -154,10 +155,15 @@ impl Layer {
         // Rows by the index: the tile's envelope with its buffer, in the
         // stored CRS, against the stored geometry.
         let margin = f64::from(BUFFER) / f64::from(EXTENT);
-        let hits = format!(
-            "FROM {table} AS t \
-             WHERE t.{geometry} && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {margin}), 4326)"
+        // Clipped to the world first: beyond it, an edge tile's margin
+        // would come back from EPSG:3857 wrapped to the other side of the
+        // antimeridian, and the envelope of the two would be the wrong half
+        // of the world.
+        let envelope = format!(
+            "ST_Transform(ST_ClipByBox2D(ST_TileEnvelope($1, $2, $3, margin => {margin}), \
+             ST_MakeEnvelope(-{HALF_WORLD}, -{HALF_WORLD}, {HALF_WORLD}, {HALF_WORLD}, 3857)), 4326)"
         );
+        let hits = format!("FROM {table} AS t WHERE t.{geometry} && {envelope}");
         let columns: String = self
             .properties
             .iter()
@@ -192,7 +198,7 @@ impl Layer {
                      CASE WHEN count(*) = 1 THEN min(c.id) END AS id, count(*)::int4 AS count \
                      FROM (SELECT (ST_X(p) - $4) * $6 AS px, ($5 - ST_Y(p)) * $6 AS py, t.{id} AS id \
                      FROM {table} AS t CROSS JOIN LATERAL ST_Transform(t.{geometry}, 3857) AS p \
-                     WHERE t.{geometry} && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {margin}), 4326)) AS c \
+                     WHERE t.{geometry} && {envelope}) AS c \
                      GROUP BY floor(c.px / {cell}), floor(c.py / {cell})) AS g \
                      LEFT JOIN {table} AS n ON n.{id} = g.id) AS f"
                 )
