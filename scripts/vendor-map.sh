@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Re-creates crates/http/assets/vendor/: Leaflet's dist files, and Natural Earth
-# 1:110m land as GeoJSON (from world-atlas' TopoJSON, via topojson-client),
-# with rings that cross the antimeridian fixed up for Leaflet (see below).
+# Re-creates crates/http/assets/vendor/: MapLibre GL JS's CSP build, and
+# Natural Earth 1:110m land as GeoJSON (from world-atlas' TopoJSON, via
+# topojson-client), with rings that cross the antimeridian fixed up (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=crates/http/assets/vendor
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && for p in leaflet@1.9.4 topojson-client@3.1.0 world-atlas@2.0.2; do npm pack --silent "$p" >/dev/null; done)
+(cd "$work" && for p in maplibre-gl@5.24.0 topojson-client@3.1.0 world-atlas@2.0.2; do npm pack --silent "$p" >/dev/null; done)
 for f in "$work"/*.tgz; do mkdir -p "${f%.tgz}" && tar -xzf "$f" -C "${f%.tgz}"; done
-mkdir -p "$out/leaflet" "$out/natural-earth"
-cp "$work"/leaflet-1.9.4/package/dist/leaflet.{js,css} "$work"/leaflet-1.9.4/package/LICENSE "$out/leaflet/"
+mkdir -p "$out/maplibre-gl" "$out/natural-earth"
+cp "$work"/maplibre-gl-5.24.0/package/dist/maplibre-gl-csp{,-worker}.js \
+   "$work"/maplibre-gl-5.24.0/package/dist/maplibre-gl.css \
+   "$work"/maplibre-gl-5.24.0/package/LICENSE.txt "$out/maplibre-gl/"
 cp "$work"/world-atlas-2.0.2/package/LICENSE "$out/natural-earth/LICENSE-world-atlas"
 node - "$work" "$out/natural-earth/land-110m.geojson" <<'JS'
 const [work, target] = process.argv.slice(2);
@@ -18,7 +20,7 @@ const topo = require(`${work}/topojson-client-3.1.0/package/dist/topojson-client
 const world = require(`${work}/world-atlas-2.0.2/package/land-110m.json`);
 const land = topo.feature(world, world.objects.land);
 // Rings that cross the antimeridian have neighbours 360 degrees apart.
-// Leaflet would draw those edges as bands across the whole map, so:
+// A flat map would draw those edges as bands across the whole map, so:
 // - a ring crossing twice (Eurasia's Chukotka, Fiji) is made continuous,
 //   then moved by 360 degrees as a whole if most of it ended up outside;
 // - a ring crossing once encircles a pole (Antarctica): it is closed

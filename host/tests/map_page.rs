@@ -1,6 +1,6 @@
 //! The map page in a real browser: headless Chromium (Debian's) driven by
-//! Playwright sees the seeded points, adds one by clicking, and the API
-//! finds it. The screenshot lands in `target/reports/map.png`.
+//! Playwright draws the seeded points from their vector tiles, names one,
+//! adds one by clicking, and the API finds it. The screenshot lands in `target/reports/map.png`.
 
 mod support;
 
@@ -44,8 +44,9 @@ async fn browsers_get_the_map_and_api_clients_the_landing_page() {
     assert!(landing["links"].is_array(), "{landing}");
     for asset in [
         "app.js",
-        "leaflet.js",
-        "leaflet.css",
+        "maplibre-gl.js",
+        "maplibre-gl-csp-worker.js",
+        "maplibre-gl.css",
         "app.css",
         "land.geojson",
     ] {

@@ -1,6 +1,6 @@
-//! The web page at `/` for browsers: a map of the points with Leaflet and
-//! Natural Earth coastlines, all embedded in the binary (no CDN, no tile
-//! server). API clients asking `/` for JSON still get the OGC API landing
+//! The web page at `/` for browsers: a map of the points' vector tiles
+//! with MapLibre GL JS over Natural Earth land, all embedded in the binary
+//! (no CDN; the tiles come from the tiles handler). API clients asking `/` for JSON still get the OGC API landing
 //! page from the features handler.
 
 use axum::extract::{Request, State};
@@ -12,9 +12,10 @@ use crate::dispatch;
 use crate::state::AppState;
 
 /// Only our own scripts, styles and data; no inline code, no framing, no
-/// forms posting anywhere (the page posts with fetch).
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                       img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+/// forms posting anywhere (the page posts with fetch). MapLibre's CSP build
+/// runs its worker from our own URL, never from a `blob:`.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; worker-src 'self'; \
+                       style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
                        form-action 'none'; frame-ancestors 'none'";
 /// Vendored files change only with a new binary; an hour is safe.
 const ASSET_CACHE: &str = "public, max-age=3600";
@@ -32,14 +33,19 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/map/app.css"),
     ),
     (
-        "leaflet.js",
+        "maplibre-gl.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/vendor/leaflet/leaflet.js"),
+        include_bytes!("../assets/vendor/maplibre-gl/maplibre-gl-csp.js"),
     ),
     (
-        "leaflet.css",
+        "maplibre-gl-csp-worker.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/vendor/maplibre-gl/maplibre-gl-csp-worker.js"),
+    ),
+    (
+        "maplibre-gl.css",
         "text/css; charset=utf-8",
-        include_bytes!("../assets/vendor/leaflet/leaflet.css"),
+        include_bytes!("../assets/vendor/maplibre-gl/maplibre-gl.css"),
     ),
     (
         "land.geojson",

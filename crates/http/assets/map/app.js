@@ -1,83 +1,128 @@
-// The points on a map: coastlines from the bundled Natural Earth GeoJSON,
-// points from GET /points?bbox= for the visible area, new points with
-// POST /point. No inline script or style, so the page runs under a strict
-// Content-Security-Policy.
+// The points on a map: MapLibre GL JS drawing the vector tiles of the
+// points and the regions (OGC API – Tiles, found through their TileJSON)
+// over the bundled Natural Earth land; new points with POST /point. No
+// inline script or style, and the CSP build of MapLibre (its worker served
+// from /map/), so the page runs under a strict Content-Security-Policy.
 (function () {
   'use strict';
 
-  const LIMIT = 1000;
+  const TILEJSON = '/collections/{c}/tiles/WebMercatorQuad/tilejson.json';
   const statusLine = document.getElementById('status');
   const form = document.getElementById('add');
   const nameInput = document.getElementById('name');
   const where = document.getElementById('where');
-
-  const map = L.map('map', { worldCopyJump: true, minZoom: 1 }).setView([30, 0], 2);
-  const points = L.layerGroup().addTo(map);
   let pending = null;
+  // After this page wrote, point tiles are revalidated (their ETag makes
+  // that a 304 when nothing changed) instead of taken from the browser's
+  // cache, where they may live for a minute.
+  let revalidate = false;
+
+  maplibregl.setWorkerUrl('/map/maplibre-gl-csp-worker.js');
+  const map = new maplibregl.Map({
+    container: 'map',
+    center: [0, 30],
+    zoom: 1,
+    attributionControl: false,
+    transformRequest: function (url, kind) {
+      if (revalidate && kind === 'Tile' && url.indexOf('/collections/points/') !== -1) {
+        return { url: url, cache: 'no-cache' };
+      }
+      return { url: url };
+    },
+    style: {
+      version: 8,
+      sources: {
+        land: { type: 'geojson', data: '/map/land.geojson' },
+        regions: { type: 'vector', url: TILEJSON.replace('{c}', 'regions') },
+        points: { type: 'vector', url: TILEJSON.replace('{c}', 'points') },
+      },
+      layers: [
+        { id: 'sea', type: 'background', paint: { 'background-color': '#cfe3f0' } },
+        {
+          id: 'land', type: 'fill', source: 'land',
+          paint: { 'fill-color': '#efeadf', 'fill-outline-color': '#7d8c99' },
+        },
+        {
+          id: 'regions', type: 'fill', source: 'regions', 'source-layer': 'regions',
+          paint: { 'fill-color': '#4f7cd9', 'fill-opacity': 0.2, 'fill-outline-color': '#2c4f99' },
+        },
+        {
+          // One circle per tile cell: bigger where more points share it.
+          id: 'points', type: 'circle', source: 'points', 'source-layer': 'points',
+          paint: {
+            'circle-color': '#d94f4f',
+            'circle-stroke-color': '#7a1f1f',
+            'circle-stroke-width': 1.5,
+            'circle-radius': ['interpolate', ['linear'], ['ln', ['get', 'count']], 0, 5, 7, 16],
+          },
+        },
+      ],
+    },
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+  window.geofnMap = map;
 
   function say(text, isError) {
     statusLine.textContent = text;
     statusLine.classList.toggle('error', Boolean(isError));
   }
 
-  function clamp(value, low, high) {
-    return Math.min(high, Math.max(low, value));
-  }
-
-  // The visible area as a bbox the API accepts (wrapped, clamped).
-  function visibleBbox() {
-    const bounds = map.getBounds();
-    const south = clamp(bounds.getSouth(), -90, 90);
-    const north = clamp(bounds.getNorth(), -90, 90);
-    if (bounds.getEast() - bounds.getWest() >= 360) {
-      return [-180, south, 180, north];
+  // The points drawn now: a tile's buffer may repeat a point its
+  // neighbour holds, so lone points count once by id.
+  function pointsInView() {
+    const seen = new Set();
+    let total = 0;
+    for (const feature of map.queryRenderedFeatures({ layers: ['points'] })) {
+      const key = feature.id !== undefined ? 'id ' + feature.id
+        : 'cell ' + feature.geometry.coordinates.join(',');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      total += feature.properties.count || 1;
     }
-    const west = L.Util.wrapNum(bounds.getWest(), [-180, 180], true);
-    const east = L.Util.wrapNum(bounds.getEast(), [-180, 180], true);
-    return [west, south, east, north];
+    return total;
   }
 
-  function popupFor(point) {
+  function popupFor(feature) {
     const box = document.createElement('div');
     const name = document.createElement('strong');
     name.className = 'point-name';
-    name.textContent = point.name;
-    const where = document.createElement('div');
-    where.textContent = point.longitude.toFixed(4) + ', ' + point.latitude.toFixed(4);
-    box.append(name, where);
+    const count = feature.properties.count || 1;
+    name.textContent = count === 1 ? feature.properties.name : count + ' points';
+    const hint = document.createElement('div');
+    const at = feature.geometry.coordinates;
+    hint.textContent = count === 1 ? at[0].toFixed(4) + ', ' + at[1].toFixed(4) : 'zoom in to tell them apart';
+    box.append(name, hint);
     return box;
   }
 
-  async function refresh() {
-    const bbox = visibleBbox().map(function (n) { return n.toFixed(6); }).join(',');
-    try {
-      const response = await fetch('/points?bbox=' + bbox + '&limit=' + LIMIT, {
-        headers: { Accept: 'application/json' },
-      });
-      if (!response.ok) {
-        const problem = await response.json().catch(function () { return {}; });
-        throw new Error(problem.detail || response.statusText);
-      }
-      const list = await response.json();
-      points.clearLayers();
-      for (const point of list) {
-        L.circleMarker([point.latitude, point.longitude], {
-          radius: 6, weight: 2, color: '#7a1f1f', fillColor: '#d94f4f', fillOpacity: 0.85,
-          className: 'geofn-point',
-        }).bindPopup(function () { return popupFor(point); }).addTo(points);
-      }
-      say(list.length + (list.length === LIMIT ? '+' : '') + ' points in view');
-    } catch (error) {
-      say('Could not load points: ' + error.message, true);
-    }
-  }
-
   map.on('click', function (event) {
-    const at = event.latlng.wrap();
+    const hit = map.queryRenderedFeatures(event.point, { layers: ['points'] })[0];
+    if (hit) {
+      new maplibregl.Popup({ offset: 8 }).setLngLat(hit.geometry.coordinates)
+        .setDOMContent(popupFor(hit)).addTo(map);
+      return;
+    }
+    const at = event.lngLat.wrap();
     pending = { longitude: at.lng, latitude: at.lat };
     where.textContent = 'at ' + at.lng.toFixed(4) + ', ' + at.lat.toFixed(4);
     form.hidden = false;
     nameInput.focus();
+  });
+  map.on('mousemove', 'points', function () { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', 'points', function () { map.getCanvas().style.cursor = ''; });
+
+  let added = null;
+  map.on('idle', function () {
+    const total = pointsInView();
+    if (added) {
+      say('Added ' + added.name + ' (#' + added.id + '), ' + total + ' points in view');
+      added = null;
+    } else {
+      say(total + ' points in view');
+    }
+  });
+  map.on('error', function (event) {
+    say('Map: ' + (event.error && event.error.message || 'an error'), true);
   });
 
   document.getElementById('cancel').addEventListener('click', function () {
@@ -102,21 +147,10 @@
     form.hidden = true;
     pending = null;
     nameInput.value = '';
-    await refresh();
     say('Added ' + answer.name + ' (#' + answer.id + ')');
+    added = answer;
+    revalidate = true;
+    const points = map.getSource('points');
+    points.setTiles(points.tiles.slice());
   });
-
-  fetch('/map/land.geojson')
-    .then(function (response) { return response.json(); })
-    .then(function (land) {
-      L.geoJSON(land, {
-        interactive: false,
-        style: { color: '#7d8c99', weight: 1, fillColor: '#efeadf', fillOpacity: 1 },
-      }).addTo(map);
-      points.bringToFront && points.eachLayer(function (layer) { layer.bringToFront(); });
-    })
-    .catch(function () { say('Coastlines could not be loaded', true); });
-
-  map.on('moveend', refresh);
-  refresh();
 }());
