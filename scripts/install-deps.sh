@@ -52,6 +52,12 @@ if [[ "${1:-}" == "test" ]] && ! python3 -c "import grpc, opentelemetry.proto.co
   python3 -m pip install --quiet grpcio opentelemetry-proto prometheus-client
 fi
 
+# The OGC client test reads the API with OWSLib (PyPI), as Python users do.
+if [[ "${1:-}" == "test" ]] && ! python3 -c "import owslib.ogcapi.features" 2>/dev/null; then
+  echo "install-deps: installing OWSLib"
+  python3 -m pip install --quiet OWSLib
+fi
+
 # The browser test drives Debian's Chromium with playwright-core (npm),
 # installed beside the build in $2 (no browser download: it uses ours).
 if [[ "${1:-}" == "test" && -n "${2:-}" && ! -f "$2/node/node_modules/playwright-core/index.mjs" ]]; then
