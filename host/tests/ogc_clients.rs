@@ -17,16 +17,7 @@ const CITIES: &[(&str, f64, f64)] = &[
 async fn owslib_filters_and_projects_on_the_server() {
     let db = TestDb::start();
     let host = Host::serve(&db, &shipped_handlers(), &[]).await;
-    let client = db.client().await;
-    for (name, lon, lat) in CITIES {
-        client
-            .execute(
-                "INSERT INTO points (name, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326))",
-                &[name, lon, lat],
-            )
-            .await
-            .unwrap();
-    }
+    db.insert_points(CITIES).await;
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/owslib_client.py");
     let output = tokio::process::Command::new("python3")

@@ -23,17 +23,9 @@ const CITIES: &[(&str, f64, f64)] = &[
 async fn start_with_cities() -> (TestDb, Host) {
     let db = TestDb::start();
     let host = Host::serve(&db, &shipped_handlers(), &[]).await;
-    let client = db.client().await;
-    for (name, lon, lat) in CITIES {
-        client
-            .execute(
-                "INSERT INTO points (name, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326))",
-                &[name, lon, lat],
-            )
-            .await
-            .unwrap();
-    }
-    client
+    db.insert_points(CITIES).await;
+    db.client()
+        .await
         .execute(
             "UPDATE points SET created_at = '2020-01-15T12:00:00Z' WHERE name IN ('Paris', 'Lyon')",
             &[],

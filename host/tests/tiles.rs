@@ -24,17 +24,9 @@ const CROWD: (f64, f64) = (139.6917, 35.6895);
 async fn start() -> (TestDb, Host) {
     let db = TestDb::start();
     let host = Host::serve(&db, &shipped_handlers(), &[]).await;
-    let client = db.client().await;
-    for (name, lon, lat) in CITIES {
-        client
-            .execute(
-                "INSERT INTO points (name, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326))",
-                &[name, lon, lat],
-            )
-            .await
-            .unwrap();
-    }
-    client
+    db.insert_points(CITIES).await;
+    db.client()
+        .await
         .execute(
             "INSERT INTO points (name, geom) SELECT 'crowd ' || g, \
              ST_SetSRID(ST_MakePoint($1::float8 + (g % 10) * 0.0001, $2::float8 + (g / 10) * 0.0001), 4326) \

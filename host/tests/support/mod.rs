@@ -239,6 +239,21 @@ impl TestDb {
         client
     }
 
+    /// Stores named points straight in the table (no handler involved), for
+    /// tests that read them back through the API.
+    pub async fn insert_points(&self, points: &[(&str, f64, f64)]) {
+        let client = self.client().await;
+        for (name, lon, lat) in points {
+            client
+                .execute(
+                    "INSERT INTO points (name, geom) VALUES ($1, ST_SetSRID(ST_MakePoint($2, $3), 4326))",
+                    &[name, lon, lat],
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     /// Rows in `points`.
     pub async fn count_points(&self) -> i64 {
         self.client()
