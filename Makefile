@@ -64,6 +64,7 @@ python-handlers: $(foreach h,$(PYTHON_HANDLERS),$(PYTHON_OUT)/$(h).wasm)
 
 .SECONDEXPANSION:
 $(PYTHON_OUT)/%.wasm: $$(wildcard handlers/python/$$*/*.py) handlers/python/%/geofn-handler.toml \
+		$$(wildcard handlers/python/$$*/openapi.json) \
 		$(wildcard handlers/python/sdk/geofn/*.py) handlers/python/build.py wit/handler.wit $(wildcard wit/deps/*/*.wit)
 	@scripts/install-componentize-py.sh $(TARGET_DIR)/tools $(COMPONENTIZE_PY_VERSION)
 	python3 handlers/python/build.py $(TARGET_DIR)/tools/componentize-py/bin/componentize-py \

@@ -58,6 +58,16 @@ if [[ "${1:-}" == "test" ]] && ! python3 -c "import owslib.ogcapi.features" 2>/d
   python3 -m pip install --quiet OWSLib
 fi
 
+# The OpenAPI test: the document checked by openapi-spec-validator, and
+# the server checked against it by Schemathesis (its output is parsed, so
+# its version is pinned), both from PyPI.
+if [[ "${1:-}" == "test" ]] && ! python3 -c "
+import importlib.metadata as m, openapi_spec_validator
+assert m.version('schemathesis') == '4.32.5'" 2>/dev/null; then
+  echo "install-deps: installing schemathesis and openapi-spec-validator"
+  python3 -m pip install --quiet schemathesis==4.32.5 openapi-spec-validator==0.9.0
+fi
+
 # The browser test drives Debian's Chromium with playwright-core (npm),
 # installed beside the build in $2 (no browser download: it uses ours).
 if [[ "${1:-}" == "test" && -n "${2:-}" && ! -f "$2/node/node_modules/playwright-core/index.mjs" ]]; then

@@ -3,7 +3,8 @@
 one: the component (componentize-py, from wit/ and the SDK) with
 the handler's manifest (`geofn-handler.toml` beside its module: name,
 routes, limits, migrations) embedded as the `geofn-handler` custom section
-the host reads.
+the host reads, and its part of the service's OpenAPI document
+(`openapi.json` beside it, when there is one) as `geofn-openapi`.
 
     build.py COMPONENTIZE_PY HANDLER_DIR OUT.wasm [--module app] [--wit FILE] [--sdk DIR]
 
@@ -21,6 +22,7 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SECTION = "geofn-handler"
+OPENAPI_SECTION = "geofn-openapi"
 
 
 def leb128(n):
@@ -49,6 +51,8 @@ def main():
     parser.add_argument("--sdk", type=pathlib.Path, default=HERE / "sdk")
     args = parser.parse_args()
     manifest = (args.handler_dir / "geofn-handler.toml").read_bytes()
+    openapi_file = args.handler_dir / "openapi.json"
+    openapi = openapi_file.read_bytes() if openapi_file.exists() else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.out.parent) as scratch:
         built = pathlib.Path(scratch) / "component.wasm"
@@ -59,6 +63,8 @@ def main():
                        check=True, stdout=subprocess.DEVNULL)
         with open(built, "ab") as component:
             component.write(custom_section(SECTION, manifest))
+            if openapi is not None:
+                component.write(custom_section(OPENAPI_SECTION, openapi))
         os.replace(built, args.out)  # whole or not at all: a watcher may be looking
     print(f"built {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
 

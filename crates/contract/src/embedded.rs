@@ -38,6 +38,7 @@ use crate::access::DatabaseAccess;
 use crate::auth::AuthPolicy;
 use crate::limits::LimitOverrides;
 use crate::names::valid_name;
+use crate::openapi::{self, Fragment};
 use crate::outbound::OutboundPolicy;
 use crate::route::parse_route;
 use crate::schedules::Schedules;
@@ -78,6 +79,10 @@ pub struct Embedded {
     /// Its schema, step by step.
     #[serde(default)]
     pub migrations: Vec<Migration>,
+    /// Its part of the service's OpenAPI document: a section of its own
+    /// ([`crate::openapi`]), JSON beside this TOML, never inside it.
+    #[serde(skip)]
+    pub openapi: Option<Fragment>,
 }
 
 /// One forward-only schema step of a handler.
@@ -99,6 +104,9 @@ pub enum ArtifactError {
     /// A field holds something the host cannot use.
     #[error("its {SECTION} section is invalid: {0}")]
     Invalid(String),
+    /// The OpenAPI fragment beside it is not one the host can use.
+    #[error("its {section} section is invalid: {0}", section = openapi::SECTION)]
+    OpenApi(String),
 }
 
 impl Embedded {

@@ -12,6 +12,7 @@
 //!
 //! - [`manifest`]: `geofn.toml`, which component answers which routes.
 //! - [`embedded`]: the manifest a component carries inside itself.
+//! - [`openapi`]: its part of the service's OpenAPI document, beside it.
 //! - [`names`], [`route`], [`limits`], [`access`], [`auth`], [`variables`],
 //!   [`outbound`], [`schedules`]: the parts both share.
 
@@ -33,6 +34,8 @@ pub mod limits;
 pub mod manifest;
 #[cfg(feature = "manifest")]
 pub mod names;
+#[cfg(feature = "manifest")]
+pub mod openapi;
 #[cfg(feature = "manifest")]
 pub mod outbound;
 #[cfg(feature = "manifest")]

@@ -1,30 +1,52 @@
 //! Finding the manifest a component carries (`geofn_contract::embedded`)
 //! inside its `.wasm`: a custom section of its own or of any module nested
-//! in it. So a file in the handlers directory, a ConfigMap and `geofn push`
-//! all carry code and schema as one artifact.
+//! in it, and beside it the handler's OpenAPI fragment
+//! (`geofn_contract::openapi`). So a file in the handlers directory, a
+//! ConfigMap and `geofn push` all carry code, schema and documentation as
+//! one artifact.
 
 use geofn_contract::embedded::{ArtifactError, Embedded, SECTION};
+use geofn_contract::openapi::{self, Fragment};
 
-/// The manifest embedded in `component`, if it has one. Bytes that are not
-/// a wasm binary have none: compiling them says what is wrong with them.
+/// The manifest embedded in `component`, if it has one (or only an OpenAPI
+/// fragment: then the rest is default). Bytes that are not a wasm binary
+/// have none: compiling them says what is wrong with them.
 pub fn embedded(component: &[u8]) -> Result<Option<Embedded>, ArtifactError> {
-    let mut found = None;
+    let mut manifest = None;
+    let mut fragment = None;
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         let Ok(payload) = payload else {
             return Ok(None);
         };
-        if let wasmparser::Payload::CustomSection(section) = payload
-            && section.name() == SECTION
-        {
-            if found.is_some() {
-                return Err(ArtifactError::Invalid(format!(
-                    "more than one {SECTION} section"
-                )));
-            }
-            found = Some(section.data());
+        let wasmparser::Payload::CustomSection(section) = payload else {
+            continue;
+        };
+        let slot = match section.name() {
+            SECTION => &mut manifest,
+            openapi::SECTION => &mut fragment,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ArtifactError::Invalid(format!(
+                "more than one {} section",
+                section.name()
+            )));
         }
+        *slot = Some(section.data());
     }
-    found.map(Embedded::parse).transpose()
+    let openapi = fragment
+        .map(Fragment::parse)
+        .transpose()
+        .map_err(ArtifactError::OpenApi)?;
+    let manifest = match (manifest, &openapi) {
+        (Some(text), _) => Some(Embedded::parse(text)?),
+        (None, Some(_)) => Some(Embedded::default()),
+        (None, None) => None,
+    };
+    Ok(manifest.map(|manifest| Embedded {
+        openapi,
+        ..manifest
+    }))
 }
 
 #[cfg(test)]
@@ -71,6 +93,38 @@ mod tests {
         assert_eq!(manifest.name.as_deref(), Some("regions"));
         assert_eq!(manifest.migrations[0].id, "0001");
         assert!(embedded(&with_section("other", b"x")).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_openapi_fragment_travels_beside_the_manifest() {
+        let mut component = with_section(SECTION, b"name = \"regions\"\nroutes = [\"GET /r\"]\n");
+        component.extend(custom_section(
+            openapi::SECTION,
+            br#"{"paths":{"/r":{"get":{"summary":"R"}}}}"#,
+        ));
+        let manifest = embedded(&component).unwrap().unwrap();
+        let fragment = manifest.openapi.unwrap();
+        assert_eq!(fragment.operation("GET", "/r").unwrap()["summary"], "R");
+
+        let mut broken = with_section(SECTION, b"name = \"regions\"\n");
+        broken.extend(custom_section(openapi::SECTION, b"{\"paths\": 1}"));
+        let err = embedded(&broken).unwrap_err().to_string();
+        assert!(
+            err.contains("geofn-openapi") && err.contains("paths"),
+            "{err}"
+        );
+    }
+
+    /// A custom section (id 0), valid at the end of a component.
+    fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        leb128(name.len() as u64, &mut body);
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(data);
+        let mut section = vec![0];
+        leb128(body.len() as u64, &mut section);
+        section.extend(body);
+        section
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! - [`router`]: the routes and the layers every request passes.
 //! - [`health`]: `/livez` and `/status`, answered natively.
+//! - [`api`]: `/api`, one OpenAPI document for every route, handlers' too.
 //! - [`admin`]: `/admin/...`, only with an admin token; [`push`]: fleet deploys.
 //! - [`admission`]: the bound on handler requests in flight.
 //! - [`caller`]: a request's bearer token against its route's policy.
@@ -23,6 +24,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod api;
 pub mod caching;
 pub mod caller;
 pub mod consistency;

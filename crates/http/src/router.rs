@@ -26,7 +26,7 @@ use geofn_telemetry::{exemplars, openmetrics, traces};
 use crate::dispatch::{self, RouteLabel};
 use crate::request_id::{MintRequestId, X_REQUEST_ID};
 use crate::state::AppState;
-use crate::{admin, caching, health, map};
+use crate::{admin, api, caching, health, map};
 
 /// The proxies' record of the client, first entry first.
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(health::livez))
         .route("/status", get(health::status))
         .route("/metrics", get(metrics))
+        .route("/api", get(api::document))
         .route("/", get(map::root))
         .route("/map/{file}", get(map::asset));
     if admin::enabled(&state) {

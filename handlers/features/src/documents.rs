@@ -6,9 +6,11 @@ use geofn_guest::db::{self, Value};
 use geofn_guest::error::Result;
 use serde_json::{Value as Json, json};
 
-use crate::{COLLECTION, openapi};
+use crate::COLLECTION;
 use geofn_guest::base::Base;
 
+/// The service's OpenAPI document (the host serves it at `/api`).
+const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// Part 1's classes, and Part 2's (coordinates in the CRS asked for).
 const FEATURES_CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -35,7 +37,7 @@ pub fn landing(base: &Base) -> Json {
         "description": "Points stored in PostGIS, served by geofn handler components.",
         "links": [
             link(base, "/", "self", "application/json", "this document"),
-            link(base, "/api", "service-desc", openapi::MEDIA_TYPE, "the API definition"),
+            link(base, "/api", "service-desc", OPENAPI, "the API definition"),
             link(base, "/conformance", "conformance", "application/json", "conformance classes"),
             link(base, "/collections", "data", "application/json", "the collections"),
         ],

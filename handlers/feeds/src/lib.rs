@@ -2,7 +2,8 @@
 //! a feed is a URL; pulling it replaces the feed's stored features with
 //! the FeatureCollection it answers (upserted by `id`, the missing ones
 //! deleted) in one transaction; a schedule pulls the stale ones.
-//! Routes, table, variables and schedule: `geofn-handler.toml`.
+//! Routes, table, variables and schedule: `geofn-handler.toml`; its part
+//! of the service's OpenAPI document: `openapi.json`.
 
 use std::time::Duration;
 
@@ -307,3 +308,4 @@ impl Guest for Feeds {
 
 geofn_guest::export_handler!(Feeds);
 geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+geofn_guest::handler_openapi!(include_str!("../openapi.json"));

@@ -108,7 +108,8 @@ pub fn parse(pairs: &[(String, String)], limits: Limits) -> Result<Query, Proble
             }
         },
     };
-    let cursor = match single(pairs, "cursor")? {
+    // An empty `cursor=` is the first page, as its absence.
+    let cursor = match single(pairs, "cursor")?.filter(|raw| !raw.is_empty()) {
         None => None,
         Some(raw) => {
             let cursor = Cursor::decode(raw).ok_or_else(|| {
@@ -367,5 +368,7 @@ mod tests {
             Some("cursor")
         );
         assert_eq!(parameter("cursor=bogus").as_deref(), Some("cursor"));
+        // Empty, as a form leaves it: the first page (`/api` calls it valid).
+        assert!(q("cursor=").unwrap().cursor.is_none());
     }
 }

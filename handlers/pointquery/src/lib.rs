@@ -8,6 +8,7 @@
 //! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
 //! - [`geojson`]: Features and FeatureCollections.
 //! - [`wire`]: the guide's JSON array of points, written directly.
+//! - [`openapi`]: those parameters as OpenAPI says them, for `/api`.
 //! - [`queryables`]: what CQL2 filters may name, and the columns they read.
 
 pub mod cursor;
@@ -15,6 +16,7 @@ pub mod datetime;
 pub mod filter;
 pub mod geojson;
 pub mod matched;
+pub mod openapi;
 pub mod queryables;
 pub mod store;
 pub mod wire;

@@ -5,8 +5,7 @@ use geofn_guest::error::{Error, Result};
 use geofn_guest::router::Ctx;
 use serde_json::Value;
 
-/// Longest name, in characters: the guide's `VARCHAR(100)`.
-pub const MAX_NAME_CHARS: usize = 100;
+use crate::bounds::MAX_NAME_CHARS;
 
 /// A point as a client asks to store it.
 #[derive(Debug, PartialEq)]

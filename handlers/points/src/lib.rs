@@ -1,6 +1,7 @@
 //! The points API of the original Flask guide, as a geofn handler component,
 //! grown into a spatial API. Its routes, limits and table (migrations) are
-//! in `geofn-handler.toml`, embedded in the component.
+//! in `geofn-handler.toml`, embedded in the component with its part of the
+//! service's OpenAPI document (`build.rs`, from `src/openapi.rs`).
 //!
 //! - `POST /point` stores a point and answers 201 with it and its `Location`.
 //! - `GET /points` lists points: newest first, or nearest first with
@@ -14,19 +15,16 @@
 //! rejected input is a problem document and stores nothing: validation runs
 //! before the first database call.
 
+mod bounds;
 mod input;
 mod store;
 
 use geofn_guest::http;
 use geofn_guest::prelude::*;
-use pointquery::filter::{self, Limits};
+use pointquery::filter;
 use pointquery::geojson::{self, GEOJSON};
 
-/// `limit` bounds of `GET /points`: 100 by default, at most 10,000.
-const LIMITS: Limits = Limits {
-    default: 100,
-    max: 10_000,
-};
+use bounds::LIMITS;
 
 fn create(ctx: &Ctx) -> Result<Response> {
     let point = store::insert(&input::new_point(&ctx.request)?)?;
@@ -102,3 +100,4 @@ impl Guest for Points {
 
 geofn_guest::export_handler!(Points);
 geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+geofn_guest::handler_openapi!(include_str!(concat!(env!("OUT_DIR"), "/openapi.json")));

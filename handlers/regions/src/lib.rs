@@ -1,5 +1,6 @@
 //! Regions (polygons) and the points inside them, on the guest SDK alone.
-//! Routes and table: `geofn-handler.toml`, embedded in the component.
+//! Routes and table: `geofn-handler.toml`, embedded in the component with
+//! its part of the service's OpenAPI document (`openapi.json`).
 
 use geofn_guest::db::DbError;
 use geofn_guest::geometry::LonLat;
@@ -215,3 +216,4 @@ impl Guest for Regions {
 
 geofn_guest::export_handler!(Regions);
 geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+geofn_guest::handler_openapi!(include_str!("../openapi.json"));

@@ -32,3 +32,25 @@ macro_rules! handler_manifest {
         };
     };
 }
+
+/// Embeds the handler's part of the service's OpenAPI document (JSON: an
+/// OpenAPI 3.0 document or just its `paths` and `components`, keyed by the
+/// routes' paths as the manifest writes them), where the host finds it to
+/// serve `GET /api`. Optional: without it the routes still appear, with
+/// their path parameters and problem answers.
+///
+/// ```ignore
+/// geofn_guest::handler_openapi!(include_str!("../openapi.json"));
+/// ```
+#[macro_export]
+macro_rules! handler_openapi {
+    ($text:expr) => {
+        const _: () = {
+            const TEXT: &str = $text;
+            #[allow(unsafe_code)]
+            #[unsafe(link_section = "geofn-openapi")]
+            #[used]
+            static OPENAPI: [u8; TEXT.len()] = $crate::manifest::bytes(TEXT);
+        };
+    };
+}

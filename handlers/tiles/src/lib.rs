@@ -2,7 +2,8 @@
 //! `WebMercatorQuad`, the tileset metadata OGC clients read, and TileJSON
 //! 3.0 for MapLibre and friends. The SDK's [`geofn_guest::tiles`] cuts the
 //! tiles; this crate says which tables, and writes the documents.
-//! Routes: `geofn-handler.toml`, embedded in the component.
+//! Routes: `geofn-handler.toml`, embedded in the component with its part
+//! of the service's OpenAPI document (`openapi.json`).
 
 use geofn_guest::base::Base;
 use geofn_guest::http::with_content_type;
@@ -52,7 +53,7 @@ const OGC_REL: &str = "http://www.opengis.net/def/rel/ogc/1.0/";
 
 /// The collection's tileset, or a 404 naming those there are.
 fn tileset(ctx: &Ctx) -> Result<&'static Described<'static>> {
-    let collection: String = ctx.param("collection")?;
+    let collection: String = ctx.param("collectionId")?;
     TILESETS
         .iter()
         .find(|described| described.layer.name == collection)
@@ -79,7 +80,7 @@ fn link(href: String, rel: &str, media_type: &str, title: &str) -> Json {
     json!({ "href": href, "rel": rel, "type": media_type, "title": title })
 }
 
-/// `/collections/{collection}/tiles`: the tilesets of the collection.
+/// `/collections/{collectionId}/tiles`: the tilesets of the collection.
 fn list(ctx: &Ctx) -> Result<Response> {
     let described = tileset(ctx)?;
     let base = Base::of(&ctx.request);
@@ -102,7 +103,7 @@ fn list(ctx: &Ctx) -> Result<Response> {
     Ok(with_content_type(200, "application/json", &doc))
 }
 
-/// `/collections/{collection}/tiles/WebMercatorQuad`: the tileset metadata.
+/// `/collections/{collectionId}/tiles/WebMercatorQuad`: the tileset metadata.
 fn metadata(ctx: &Ctx) -> Result<Response> {
     let described = tileset(ctx)?;
     matrix_set(ctx)?;
@@ -167,7 +168,7 @@ fn metadata(ctx: &Ctx) -> Result<Response> {
     Ok(with_content_type(200, "application/json", &doc))
 }
 
-/// `/collections/{collection}/tiles/WebMercatorQuad/tilejson.json`.
+/// `/collections/{collectionId}/tiles/WebMercatorQuad/tilejson.json`.
 fn tilejson(ctx: &Ctx) -> Result<Response> {
     let described = tileset(ctx)?;
     matrix_set(ctx)?;
@@ -183,7 +184,7 @@ fn tilejson(ctx: &Ctx) -> Result<Response> {
     ))
 }
 
-/// `/collections/{collection}/tiles/WebMercatorQuad/{z}/{y}/{x}`.
+/// `/collections/{collectionId}/tiles/WebMercatorQuad/{z}/{y}/{x}`.
 fn tile(ctx: &Ctx) -> Result<Response> {
     let described = tileset(ctx)?;
     matrix_set(ctx)?;
@@ -196,14 +197,14 @@ struct Tiles;
 impl Guest for Tiles {
     fn handle(request: Request) -> Response {
         Router::new()
-            .get("/collections/{collection}/tiles", list)
-            .get("/collections/{collection}/tiles/{matrix_set}", metadata)
+            .get("/collections/{collectionId}/tiles", list)
+            .get("/collections/{collectionId}/tiles/{matrix_set}", metadata)
             .get(
-                "/collections/{collection}/tiles/{matrix_set}/tilejson.json",
+                "/collections/{collectionId}/tiles/{matrix_set}/tilejson.json",
                 tilejson,
             )
             .get(
-                "/collections/{collection}/tiles/{matrix_set}/{z}/{y}/{x}",
+                "/collections/{collectionId}/tiles/{matrix_set}/{z}/{y}/{x}",
                 tile,
             )
             .handle(request)
@@ -212,3 +213,4 @@ impl Guest for Tiles {
 
 geofn_guest::export_handler!(Tiles);
 geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+geofn_guest::handler_openapi!(include_str!("../openapi.json"));

@@ -17,6 +17,10 @@ pub const TEMPLATE: &[(&str, &str)] = &[
         include_str!("../../templates/new-handler/src/lib.rs"),
     ),
     (
+        "openapi.json",
+        include_str!("../../templates/new-handler/openapi.json"),
+    ),
+    (
         ".cargo/config.toml",
         include_str!("../../templates/new-handler/.cargo/config.toml"),
     ),
@@ -234,6 +238,10 @@ pub const VENDORED: &[(&str, &str)] = &[
     (
         "vendor/geofn-contract/src/embedded.rs",
         include_str!("../../../crates/contract/src/embedded.rs"),
+    ),
+    (
+        "vendor/geofn-contract/src/openapi.rs",
+        include_str!("../../../crates/contract/src/openapi.rs"),
     ),
     (
         "vendor/geofn-contract/src/limits.rs",

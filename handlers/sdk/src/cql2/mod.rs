@@ -161,7 +161,9 @@ impl Filter {
         };
         let crs = Crs::from_param("filter-crs", one("filter-crs")?)?;
         let mut parts = Vec::new();
-        if let Some(raw) = one("filter")? {
+        // Blank, as a form leaves it: no filter (the parameter's schema, a
+        // string, calls it valid).
+        if let Some(raw) = one("filter")?.filter(|raw| !raw.trim().is_empty()) {
             parts.push(Filter::parse(raw, lang, crs, queryables)?.expr);
         }
         for queryable in queryables.iter().filter(|q| q.kind != Type::Geometry) {

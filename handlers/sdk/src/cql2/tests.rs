@@ -189,4 +189,6 @@ fn queryables_as_parameters_and_filter_are_anded() {
     let bad_lang = vec![("filter-lang".to_owned(), "ecql".to_owned())];
     assert!(Filter::from_query(&bad_lang, QUERYABLES).is_err());
     assert!(Filter::from_query(&[], QUERYABLES).unwrap().is_none());
+    let blank = [("filter".to_owned(), " ".to_owned())];
+    assert!(Filter::from_query(&blank, QUERYABLES).unwrap().is_none());
 }

@@ -82,3 +82,5 @@ impl Guest for Handler {
 
 geofn_guest::export_handler!(Handler);
 geofn_guest::handler_manifest!(include_str!("../geofn-handler.toml"));
+// Its routes in the service's OpenAPI document (`GET /api` on the host).
+geofn_guest::handler_openapi!(include_str!("../openapi.json"));
