@@ -8,8 +8,11 @@
 mod compose;
 mod refs;
 
+use std::sync::{Arc, Mutex};
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use geofn_handler_set::set::HandlerSet;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use serde_json::{Map, Value, json};
@@ -24,9 +27,36 @@ pub const MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// Paths the host answers before any handler could.
 const HOST_PATHS: &[&str] = &["/api", "/livez", "/status", "/metrics"];
 
+/// The last document composed, with the fingerprint of the handler set it
+/// describes: composing walks every fragment (up to 256 KiB each), so a
+/// client asking again and again costs a copy, not a composition.
+static LAST: Mutex<Option<(String, Arc<Value>)>> = Mutex::new(None);
+
 /// `GET /api`.
 pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let set = state.registry.current();
+    let cached = LAST.lock().ok().and_then(|last| {
+        last.as_ref()
+            .filter(|(f, _)| f == set.fingerprint())
+            .map(|(_, d)| d.clone())
+    });
+    let composed = match cached {
+        Some(document) => document,
+        None => {
+            let document = Arc::new(compose(&set));
+            if let Ok(mut last) = LAST.lock() {
+                *last = Some((set.fingerprint().to_owned(), document.clone()));
+            }
+            document
+        }
+    };
+    let mut body = Value::clone(&composed);
+    body["servers"] = json!([{ "url": base_url(&headers) }]);
+    ([(CONTENT_TYPE, MEDIA_TYPE)], body.to_string()).into_response()
+}
+
+/// The document of `set`, but for its `servers`.
+fn compose(set: &HandlerSet) -> Value {
     let mut handlers: Vec<_> = set.handlers().iter().collect();
     handlers.sort_by(|a, b| a.name.cmp(&b.name));
     let mut document = Document::default();
@@ -44,8 +74,7 @@ pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Resp
         .iter()
         .map(|h| json!({ "name": &*h.name, "sha256": h.sha256 }))
         .collect();
-    let body = assemble(document, &base_url(&headers), versions);
-    ([(CONTENT_TYPE, MEDIA_TYPE)], body.to_string()).into_response()
+    assemble(document, versions)
 }
 
 /// Whether the host answers `path` itself (a handler's route there is
@@ -112,7 +141,7 @@ fn host_operations(document: &mut Document) {
 }
 
 /// The whole document around the operations.
-fn assemble(document: Document, base: &str, versions: Vec<Value>) -> Value {
+fn assemble(document: Document, versions: Vec<Value>) -> Value {
     let mut paths: Vec<(String, Value)> = document.paths.into_iter().collect();
     paths.sort_by(|a, b| a.0.cmp(&b.0));
     let mut components = document.components;
@@ -150,7 +179,7 @@ fn assemble(document: Document, base: &str, versions: Vec<Value>) -> Value {
                 handler's (tagged with the handler's name), as the handler's component documents them.",
             "x-geofn-handlers": versions,
         },
-        "servers": [{ "url": base }],
+        "servers": [],
         "paths": Map::from_iter(paths),
         "components": Map::from_iter(sorted_components),
     })
@@ -221,7 +250,7 @@ mod tests {
     fn the_document_has_the_host_routes_and_the_problem_it_refers_to() {
         let mut document = Document::default();
         host_operations(&mut document);
-        let whole = assemble(document, "http://x", vec![]);
+        let whole = assemble(document, vec![]);
         assert_eq!(whole["openapi"], "3.0.3");
         assert!(whole["paths"]["/status"]["get"]["responses"]["503"].is_object());
         assert!(whole["components"]["responses"]["Problem"].is_object());
