@@ -53,19 +53,19 @@ for round in $(seq 1 "$rounds"); do
     counts=$(curl -s "http://127.0.0.1:$port${pages[$i]}" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-print(f"{d[\"numberReturned\"]},{d.get(\"numberMatched\", \"-\")}")')
+print(str(d.get("numberReturned", "-")) + "," + str(d.get("numberMatched", "-")))')
     echo "$round,\"${labels[$i]}\",$(wrk_rate "http://127.0.0.1:$port${pages[$i]}"),$counts" | tee -a "$csv"
   done
 done
 
-# The name filters again, with the index an operator would add for them
-# (the shipped table has none on name: POST /point pays for every index).
-$psql -c "CREATE INDEX points_name_pattern ON points (name varchar_pattern_ops); ANALYZE points;"
+# The name filters again without the name index (points' migration 0003),
+# as the table was before it: every such page reads the whole table.
+$psql -c "DROP INDEX points_name_pattern; ANALYZE points;"
 for i in "${!pages[@]}"; do
   [[ ${labels[$i]} == *name* ]] || continue
   counts=$(curl -s "http://127.0.0.1:$port${pages[$i]}" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-print(f"{d[\"numberReturned\"]},{d.get(\"numberMatched\", \"-\")}")')
-  echo "indexed,\"${labels[$i]}\",$(wrk_rate "http://127.0.0.1:$port${pages[$i]}"),$counts" | tee -a "$csv"
+print(str(d.get("numberReturned", "-")) + "," + str(d.get("numberMatched", "-")))')
+  echo "no name index,\"${labels[$i]}\",$(wrk_rate "http://127.0.0.1:$port${pages[$i]}"),$counts" | tee -a "$csv"
 done

@@ -1,6 +1,6 @@
 //! On 1,000,000 points, the plans PostgreSQL chooses for the exact
 //! statements the handlers send (captured with auto_explain) use the GiST
-//! indexes. Writes the plans to `target/reports/spatial-plans.txt`.
+//! indexes, and a CQL2 filter on name the name index. Writes the plans to `target/reports/spatial-plans.txt`.
 
 mod support;
 
@@ -73,6 +73,13 @@ async fn bbox_and_near_use_the_gist_indexes_on_a_million_points() {
         .await
         .unwrap();
     assert_eq!(items.status(), StatusCode::OK);
+    // A CQL2 filter on name, as GDAL's -where sends it.
+    let named = client()
+        .get(host.url("/collections/points/items?filter=name%20%3D%20%27p4242%27"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let log = std::fs::read_to_string(db.cluster.log_path()).unwrap();
@@ -113,6 +120,11 @@ async fn bbox_and_near_use_the_gist_indexes_on_a_million_points() {
     // cap, so a capped count, on the index.
     let count_plan = plan_of("SELECT count(*) FROM (SELECT 1 FROM points WHERE geom &&");
     assert!(count_plan.contains("points_geom_gist"), "{count_plan}");
+
+    // name = …: the name index (migration 0003), not a million rows read.
+    let name_plan = plan_of("(\"name\" = $1::text)");
+    assert!(name_plan.contains("points_name_pattern"), "{name_plan}");
+    assert!(!name_plan.contains("Seq Scan"), "{name_plan}");
 
     let report = target_dir().join("reports");
     std::fs::create_dir_all(&report).unwrap();
