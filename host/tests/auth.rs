@@ -110,6 +110,32 @@ async fn bad_tokens_are_refused_before_the_handler_runs_and_store_nothing() {
     let dir = shipped_plus(PROBE, &[("probe.wasm", test_handler("probe-v1"))]);
     let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
 
+    // /api says which routes need a token, and with which scopes.
+    let api: Value = client()
+        .get(host.url("/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let post = &api["paths"]["/probe/{action}"]["post"];
+    assert_eq!(
+        post["security"],
+        json!([{ "bearerAuth": ["probe:write"] }]),
+        "{post}"
+    );
+    assert!(post["responses"]["401"].is_object(), "{post}");
+    assert!(
+        api["paths"]["/probe/{action}"]["get"]
+            .get("security")
+            .is_none()
+    );
+    assert_eq!(
+        api["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+
     let now = now();
     let mut expired = good("alice", "probe:write");
     expired["exp"] = json!(now - 3600);
