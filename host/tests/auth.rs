@@ -14,7 +14,7 @@ use geofn_test_issuer::{JwksServer, SigningKey, claims, jwks, now};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Host, TestDb, client, shipped_plus, test_handler};
+use support::{Host, TestDb, client, get_json, shipped_plus, test_handler};
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "geofn-tests";

@@ -23,12 +23,22 @@ pub const fn bytes<const N: usize>(text: &str) -> [u8; N] {
 #[macro_export]
 macro_rules! handler_manifest {
     ($text:expr) => {
+        $crate::embed_section!("geofn-handler", $text);
+    };
+}
+
+/// `text` as a custom section named `name` of the component: how a
+/// handler's manifest and OpenAPI fragment travel inside its `.wasm`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! embed_section {
+    ($name:literal, $text:expr) => {
         const _: () = {
             const TEXT: &str = $text;
             #[allow(unsafe_code)]
-            #[unsafe(link_section = "geofn-handler")]
+            #[unsafe(link_section = $name)]
             #[used]
-            static MANIFEST: [u8; TEXT.len()] = $crate::manifest::bytes(TEXT);
+            static SECTION: [u8; TEXT.len()] = $crate::manifest::bytes(TEXT);
         };
     };
 }
@@ -45,12 +55,6 @@ macro_rules! handler_manifest {
 #[macro_export]
 macro_rules! handler_openapi {
     ($text:expr) => {
-        const _: () = {
-            const TEXT: &str = $text;
-            #[allow(unsafe_code)]
-            #[unsafe(link_section = "geofn-openapi")]
-            #[used]
-            static OPENAPI: [u8; TEXT.len()] = $crate::manifest::bytes(TEXT);
-        };
+        $crate::embed_section!("geofn-openapi", $text);
     };
 }
