@@ -7,6 +7,7 @@
 //! - [`packed`]: the `packed-rows` layout of `db.query-packed`.
 //! - [`problem`]: RFC 9457 problem documents, the shape of every error.
 //! - [`ewkb`]: EWKB headers and points, how geometries travel.
+//! - [`forwarded`]: the URL clients reached the service at, behind proxies.
 //!
 //! With the `manifest` feature (the host's; guests need not compile TOML):
 //!
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod ewkb;
+pub mod forwarded;
 pub mod packed;
 pub mod problem;
 

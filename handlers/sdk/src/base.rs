@@ -8,32 +8,16 @@ pub struct Base(String);
 
 impl Base {
     /// From `X-Forwarded-Proto`/`X-Forwarded-Host` (set by nginx, HAProxy
-    /// and ingress controllers), else `Host`, else loopback.
+    /// and ingress controllers), else `Host`, else loopback: the host's
+    /// rule for `/api`'s `servers` too (`geofn_contract::forwarded`).
     pub fn of(request: &Request) -> Self {
-        let first = |name: &str| {
-            request
-                .header(name)
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.bytes().all(safe_byte))
-        };
-        let scheme = match first("x-forwarded-proto") {
-            Some("https") => "https",
-            _ => "http",
-        };
-        let host = first("x-forwarded-host")
-            .or_else(|| first("host"))
-            .unwrap_or("localhost");
-        Base(format!("{scheme}://{host}"))
+        Base(geofn_contract::forwarded::base_url(|name| {
+            request.header(name)
+        }))
     }
 
     /// `path` made absolute.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.0)
     }
-}
-
-/// Characters a host[:port] may have; anything else is not echoed into links.
-fn safe_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
 }

@@ -216,6 +216,10 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../crates/contract/src/lib.rs"),
     ),
     (
+        "vendor/geofn-contract/src/forwarded.rs",
+        include_str!("../../../crates/contract/src/forwarded.rs"),
+    ),
+    (
         "vendor/geofn-contract/src/ewkb.rs",
         include_str!("../../../crates/contract/src/ewkb.rs"),
     ),

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use geofn_contract::forwarded;
 use geofn_handler_set::set::HandlerSet;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
@@ -185,38 +186,15 @@ fn assemble(document: Document, versions: Vec<Value>) -> Value {
     })
 }
 
-/// Scheme and authority as the client sees them: `X-Forwarded-Proto` and
-/// `-Host` (nginx, HAProxy, ingress controllers), else `Host`, else
-/// loopback; anything that is not a host[:port] is not echoed.
+/// Scheme and authority as the client sees them (the guests' links use
+/// the same rule).
 fn base_url(headers: &HeaderMap) -> String {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| {
-                !v.is_empty()
-                    && v.bytes().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
-                    })
-            })
-    };
-    let scheme = match first("x-forwarded-proto") {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let host = first("x-forwarded-host")
-        .or_else(|| first("host"))
-        .unwrap_or("localhost");
-    format!("{scheme}://{host}")
+    forwarded::base_url(|name| headers.get(name).and_then(|v| v.to_str().ok()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn the_host_answers_its_own_paths_first() {
@@ -226,24 +204,6 @@ mod tests {
         for path in ["/", "/points", "/map/a/b", "/apis", "/administer"] {
             assert!(!reserved(path), "{path}");
         }
-    }
-
-    #[test]
-    fn servers_follow_the_proxy_and_echo_nothing_else() {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static("10.0.0.5:8080"));
-        assert_eq!(base_url(&headers), "http://10.0.0.5:8080");
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        headers.insert(
-            "x-forwarded-host",
-            HeaderValue::from_static("maps.example.org, inner"),
-        );
-        assert_eq!(base_url(&headers), "https://maps.example.org");
-        headers.insert(
-            "x-forwarded-host",
-            HeaderValue::from_static("evil\"><script>"),
-        );
-        assert_eq!(base_url(&headers), "https://10.0.0.5:8080");
     }
 
     #[test]
