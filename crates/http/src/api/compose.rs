@@ -164,9 +164,19 @@ impl Document {
             op.insert("parameters".into(), parameters.into());
         }
 
-        let responses = op
-            .entry("responses")
-            .or_insert_with(|| json!({ "2XX": { "description": "The handler's answer" } }));
+        // What a client would act on elsewhere, or cannot read at all, goes:
+        // servers of its own, and parts that are not the shape they must be.
+        op.remove("servers");
+        if op.get("requestBody").is_some_and(|body| !body.is_object()) {
+            op.remove("requestBody");
+        }
+        if !op.get("responses").is_some_and(Value::is_object) {
+            op.insert(
+                "responses".into(),
+                json!({ "2XX": { "description": "The handler's answer" } }),
+            );
+        }
+        let responses = op.entry("responses").or_insert_with(|| json!({}));
         if let Value::Object(responses) = responses {
             responses
                 .entry("default")
@@ -303,12 +313,12 @@ mod tests {
               "parameters": {"id": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}},
               "responses": {"A": {"description": "an A",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Missing"}}}}}}}"##;
-        let fragment = fragment(text);
+        let one = fragment(text);
         let handler = Contribution {
             name: "one",
             routes: &routes,
             auth: &auth,
-            fragment: Some(&fragment),
+            fragment: Some(&one),
         };
         document.add_handler(&handler, |path| path == "/livez");
         let other = Contribution {
@@ -348,6 +358,26 @@ mod tests {
                 .is_none()
         );
         assert!(document.components["responses"].get("two.A").is_some());
+
+        // A hostile operation: its own servers, responses that are not an object.
+        let routes = vec!["GET /c".to_owned()];
+        let hostile = fragment(
+            r#"{"paths": {"/c": {"get": {"servers": [{"url": "https://elsewhere"}],
+                "responses": 5, "requestBody": []}}}}"#,
+        );
+        let three = Contribution {
+            name: "three",
+            routes: &routes,
+            auth: &auth,
+            fragment: Some(&hostile),
+        };
+        document.add_handler(&three, |_| false);
+        let op = &document.paths["/c"]["get"];
+        assert!(
+            op.get("servers").is_none() && op.get("requestBody").is_none(),
+            "{op}"
+        );
+        assert_eq!(op["responses"]["default"]["$ref"], PROBLEM_RESPONSE);
         assert_eq!(
             document.paths["/b/{id}"]["get"]["operationId"],
             "two_get_b_id"
