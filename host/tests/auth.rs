@@ -111,14 +111,7 @@ async fn bad_tokens_are_refused_before_the_handler_runs_and_store_nothing() {
     let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
 
     // /api says which routes need a token, and with which scopes.
-    let api: Value = client()
-        .get(host.url("/api"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: Value = get_json(host.url("/api")).await;
     let post = &api["paths"]["/probe/{action}"]["post"];
     assert_eq!(
         post["security"],
