@@ -145,7 +145,10 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
     let reload = Arc::new(ReloadStats::new(&handlers));
     let registry = Arc::new(Registry::new(handlers));
     spawn_idle_sweeper(&registry);
-    let admission = Arc::new(Admission::new(server.max_in_flight));
+    let admission = Arc::new(Admission::new(
+        server.max_in_flight,
+        std::time::Duration::from_millis(server.queue_wait_ms),
+    ));
     let auth = match server.auth.settings() {
         Some(settings) => {
             let location = settings.keys.to_string();

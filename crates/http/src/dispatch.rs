@@ -39,26 +39,26 @@ const RETRY_AFTER_SECS: u32 = 1;
 
 /// The fallback handler of the router.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    let Some(_admitted) = state.admission.try_admit() else {
-        metrics::counter!(m::ADMISSION_REJECTED).increment(1);
-        let span = tracing::Span::current();
-        if traces::is_exported_request(&span) {
-            span.record(
-                "otel.status_description",
-                "refused: the replica's in-flight bound is reached",
-            );
+    let _admitted = match state.admission.admit().await {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            metrics::counter!(m::ADMISSION_REJECTED).increment(1);
+            let span = tracing::Span::current();
+            if traces::is_exported_request(&span) {
+                span.record(
+                    "otel.status_description",
+                    "refused: no slot under the replica's in-flight bound in time",
+                );
+            }
+            return Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Overloaded",
+                refused.to_string(),
+            )
+            .retry_after(RETRY_AFTER_SECS)
+            .into_response();
         }
-        return Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "Overloaded",
-            format!(
-                "this replica is already running {} requests; retry shortly",
-                state.admission.limit()
-            ),
-        )
-        .retry_after(RETRY_AFTER_SECS)
-        .into_response();
     };
     let set = state.registry.current();
     let method = request.method().clone();

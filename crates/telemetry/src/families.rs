@@ -14,6 +14,10 @@ pub const POOL_WAIT: &str = "geofn_db_pool_wait_seconds";
 pub const DB_QUERY: &str = "geofn_db_query_duration_seconds";
 /// Handler sets swapped in.
 pub const SWAPS_APPLIED: &str = "geofn_handler_swaps_applied_total";
+/// From a change seen to the handler set serving it, seconds.
+pub const SWAP_SECONDS: &str = "geofn_handler_swap_seconds";
+/// The same, by `phase` (settle, snapshot, compile, database, assemble).
+pub const SWAP_PHASE_SECONDS: &str = "geofn_handler_swap_phase_seconds";
 /// Reloads rejected, by `reason`.
 pub const SWAPS_REJECTED: &str = "geofn_handler_swaps_rejected_total";
 /// Requests turned away by admission control.
@@ -68,6 +72,10 @@ pub const HANDLER_SHARE: &str = "geofn_db_handler_connections_share";
 pub const IN_FLIGHT: &str = "geofn_requests_in_flight";
 /// The admission bound (`--max-in-flight`).
 pub const IN_FLIGHT_LIMIT: &str = "geofn_requests_in_flight_limit";
+/// Handler requests waiting for a slot now.
+pub const ADMISSION_QUEUED: &str = "geofn_admission_queued";
+/// How long a request that found every slot taken waited for one.
+pub const ADMISSION_WAIT: &str = "geofn_admission_wait_seconds";
 /// The memory budget.
 pub const MEMORY_BUDGET: &str = "geofn_memory_budget_bytes";
 /// The memory budget held by live instances.
@@ -194,6 +202,10 @@ pub(crate) const GAUGES: &[(&str, &str)] = &[
     (IN_FLIGHT, "Handler requests running now."),
     (IN_FLIGHT_LIMIT, "Handler requests that may run at once."),
     (
+        ADMISSION_QUEUED,
+        "Handler requests waiting for a slot (bounded by what can start within --queue-wait-ms).",
+    ),
+    (
         MEMORY_BUDGET,
         "Memory the instances alive at once may have, by their limits.",
     ),
@@ -235,6 +247,18 @@ pub(crate) const HISTOGRAMS: &[(&str, &str)] = &[
     (
         SCHEDULE_DURATION,
         "How long a schedule's tick took, by handler and schedule.",
+    ),
+    (
+        ADMISSION_WAIT,
+        "How long requests that found every slot taken waited, admitted or refused.",
+    ),
+    (
+        SWAP_SECONDS,
+        "Time from a change seen (file event, poll, fleet notification) to the handler set serving it.",
+    ),
+    (
+        SWAP_PHASE_SECONDS,
+        "The same swaps, by phase: settle, snapshot, compile, database, assemble.",
     ),
     (
         OUTBOUND_DURATION,

@@ -28,7 +28,7 @@ use geofn_db::handler_databases::{HandlerDbSettings, RoleMode};
 use geofn_db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLINE, PoolSettings};
 use geofn_db::replica::DEFAULT_MAX_LAG;
 use geofn_handler_set::reload::DEFAULT_POLL;
-use geofn_http::admission::DEFAULT_MAX_IN_FLIGHT;
+use geofn_http::admission::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_WAIT};
 use geofn_http::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
 use geofn_runtime::budget::{
     DEFAULT_BUDGET_WAIT, DEFAULT_HANDLER_SHARE_PERCENT, default_budget_bytes,
@@ -234,9 +234,16 @@ pub struct ServerArgs {
           value_parser = PossibleValuesParser::new(ResetSetting::NAMES)
               .try_map(|name| name.parse::<ResetSetting>()))]
     pub memory_reset: ResetSetting,
-    /// Handler requests in flight at once; more get an immediate 503 with Retry-After.
+    /// Handler requests in flight at once; more wait for a slot (see
+    /// --queue-wait-ms), then get a 503 with Retry-After.
     #[arg(long, env = "GEOFN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
+    /// A request finding every slot taken waits for one only while it can
+    /// still be answered within this (the wait plus the measured service
+    /// time), and only as many wait as the slots can take in meanwhile;
+    /// the rest get a 503 with Retry-After at once. 0: never wait.
+    #[arg(long, env = "GEOFN_QUEUE_WAIT_MS", default_value_t = DEFAULT_QUEUE_WAIT.as_millis() as u64)]
+    pub queue_wait_ms: u64,
     /// On SIGTERM the listener closes at once; connections already open are
     /// served this long more (with /status at 503 and each answer closing
     /// its connection), so proxies move to other replicas without a failure.
