@@ -265,6 +265,23 @@ async fn swaps_and_admission_rejections_are_counted() {
         value(&samples, "geofn_handler_swaps_applied_total", &[]),
         1.0
     );
+    // The applied swap's time, whole and by phase (the rejected one has none).
+    assert_eq!(
+        value(&samples, "geofn_handler_swap_seconds_count", &[]),
+        1.0
+    );
+    for phase in ["settle", "snapshot", "compile", "database", "assemble"] {
+        assert_eq!(
+            value(
+                &samples,
+                "geofn_handler_swap_phase_seconds_count",
+                &[("phase", phase)]
+            ),
+            1.0,
+            "{phase}"
+        );
+    }
+    assert!(value(&samples, "geofn_handler_swap_seconds_sum", &[]) > 0.0);
     assert_eq!(
         value(&samples, "geofn_admission_rejected_total", &[]),
         f64::from(rejected)

@@ -120,6 +120,27 @@ pub async fn apply(
     Ok(applied)
 }
 
+/// Whether any of `migrations` is not recorded as applied with the same SQL:
+/// one query on the host's pool, so a version whose migrations another
+/// replica (or an earlier version) applied opens no connection of its own.
+/// A migration recorded with other SQL counts as pending: [`apply`] refuses
+/// it with its reason.
+pub async fn any_pending(
+    host: &Pool,
+    handler: &str,
+    migrations: &[Migration],
+) -> Result<bool, MigrationError> {
+    let recorded = recorded(host, handler)
+        .await
+        .map_err(|message| MigrationError::Database {
+            handler: handler.to_owned(),
+            message,
+        })?;
+    Ok(migrations
+        .iter()
+        .any(|m| recorded.get(&m.id) != Some(&checksum(m))))
+}
+
 /// Checksums of the applied migrations of `handler`, by id.
 async fn recorded(host: &Pool, handler: &str) -> Result<HashMap<String, String>, String> {
     let client = host.get().await.map_err(|e| e.to_string())?;

@@ -30,6 +30,7 @@ use tokio::sync::Semaphore;
 use crate::artifact;
 use crate::error::LoadError;
 use crate::loader::Loader;
+use crate::reload::timing::{Laps, SwapTimings};
 use crate::schedules::resolve_schedules;
 use crate::set::{HandlerSet, LoadedHandler, MethodTable, PathRoutes, ResolvedSchedule};
 use crate::snapshot::{ComponentFile, Snapshot, read_snapshot};
@@ -60,6 +61,19 @@ pub async fn build(
     snapshot: &Snapshot,
     previous: Option<&HandlerSet>,
 ) -> Result<HandlerSet, LoadError> {
+    build_timed(loader, dir, snapshot, previous, &mut SwapTimings::default()).await
+}
+
+/// [`build`], saying in `timings` how long compiling, the database and
+/// assembling took (the reload loop reports them).
+pub async fn build_timed(
+    loader: &Loader,
+    dir: &Path,
+    snapshot: &Snapshot,
+    previous: Option<&HandlerSet>,
+    timings: &mut SwapTimings,
+) -> Result<HandlerSet, LoadError> {
+    let mut laps = Laps::start();
     let mut resolved = Vec::with_capacity(snapshot.manifest.handlers.len());
     for (name, spec) in &snapshot.manifest.handlers {
         resolved.push(resolve(loader, name, spec, snapshot, previous)?);
@@ -87,7 +101,9 @@ pub async fn build(
             migrations: &h.embedded.migrations,
         })
         .collect();
+    timings.compile = laps.lap();
     loader.databases.prepare(&plans).await?;
+    timings.database = laps.lap();
 
     let mut set = HandlerSet {
         fingerprint: snapshot.fingerprint.clone(),
@@ -173,6 +189,7 @@ pub async fn build(
                 reason: err.to_string(),
             })?;
     }
+    timings.assemble = laps.lap();
     Ok(set)
 }
 

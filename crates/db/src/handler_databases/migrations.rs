@@ -8,8 +8,14 @@ use crate::roles::ident;
 impl HandlerDatabases {
     /// Applies `plan`'s pending migrations on a connection of their own,
     /// logged in as the handler's role (the host's, in the host-role mode).
+    /// With none pending (applied by another replica, or by this one for an
+    /// earlier version) it opens no connection: a fleet push swaps in
+    /// without a name lookup, a TLS handshake and a login.
     pub(super) async fn migrate(&self, plan: &DbPlan<'_>) -> Result<(), PrepareError> {
-        if plan.migrations.is_empty() {
+        if plan.migrations.is_empty()
+            || !handler_migrations::any_pending(&self.host_pool, plan.handler, plan.migrations)
+                .await?
+        {
             return Ok(());
         }
         let role = self.role(plan.handler);

@@ -10,6 +10,7 @@
 //! Requests in flight keep the set they started with.
 
 pub mod stats;
+pub mod timing;
 pub mod trigger;
 
 use std::path::PathBuf;
@@ -22,11 +23,12 @@ pub use stats::ReloadStats;
 
 use geofn_db::tls::TlsSettings;
 
-use crate::build::build;
+use crate::build::build_timed;
 use crate::fleet::overlay::Fleet;
 use crate::loader::Loader;
 use crate::set::Registry;
 use crate::snapshot::read_snapshot;
+use timing::{Laps, SwapTimings};
 
 /// How often the polling fallback compares file metadata when enabled.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
@@ -91,20 +93,21 @@ impl Reloader {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen = self.stat().await;
         let mut last_rejection: Option<String> = None;
-        self.reconcile(&mut last_rejection).await;
+        self.reconcile(&mut last_rejection, Duration::ZERO).await;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(()) = changed.recv() => {
+                    let settling = Instant::now();
                     trigger::settle(&mut changed).await;
                     seen = self.stat().await;
-                    self.reconcile(&mut last_rejection).await;
+                    self.reconcile(&mut last_rejection, settling.elapsed()).await;
                 }
                 _ = poll.tick(), if self.poll.is_some() => {
                     let now = self.stat().await;
                     if now != seen {
                         seen = now;
-                        self.reconcile(&mut last_rejection).await;
+                        self.reconcile(&mut last_rejection, Duration::ZERO).await;
                     }
                 }
             }
@@ -121,8 +124,13 @@ impl Reloader {
     }
 
     /// Brings the served set in line with the directory, or leaves it alone.
-    async fn reconcile(&self, last_rejection: &mut Option<String>) {
-        let started = Instant::now();
+    /// `settled` is how long the burst of events that woke it lasted.
+    async fn reconcile(&self, last_rejection: &mut Option<String>, settled: Duration) {
+        let mut timings = SwapTimings {
+            settle: settled,
+            ..SwapTimings::default()
+        };
+        let mut laps = Laps::start();
         let current = self.registry.current();
         let mut snapshot = read_snapshot(&self.dir, &self.loader).await;
         if let Ok(snapshot) = &mut snapshot
@@ -138,9 +146,18 @@ impl Reloader {
                 *last_rejection = None;
                 return;
             }
-            Ok(snapshot) => build(&self.loader, &self.dir, &snapshot, Some(&current))
+            Ok(snapshot) => {
+                timings.snapshot = laps.lap();
+                build_timed(
+                    &self.loader,
+                    &self.dir,
+                    &snapshot,
+                    Some(&current),
+                    &mut timings,
+                )
                 .await
-                .map_err(|err| (err, Some(snapshot.fingerprint))),
+                .map_err(|err| (err, Some(snapshot.fingerprint)))
+            }
             Err(err) => Err((err, None)),
         };
         match result {
@@ -159,8 +176,15 @@ impl Reloader {
                 self.registry.swap(set);
                 self.stats.applied(&self.registry.current());
                 *last_rejection = None;
+                timings.record();
+                let ms = |took: Duration| took.as_secs_f64() * 1e3;
                 tracing::info!(
-                    reload.ms = started.elapsed().as_secs_f64() * 1e3,
+                    reload.ms = ms(timings.total()),
+                    reload.settle_ms = ms(timings.settle),
+                    reload.snapshot_ms = ms(timings.snapshot),
+                    reload.compile_ms = ms(timings.compile),
+                    reload.database_ms = ms(timings.database),
+                    reload.assemble_ms = ms(timings.assemble),
                     "handler set reloaded"
                 );
             }
