@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::load::Load;
-use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, publish, shipped, test_handler};
+use support::{Host, TestDb, client, points_and_probe, publish, test_handler};
 
 const SWAPS: usize = 50;
 const PUSHES: usize = 30;
@@ -120,15 +120,8 @@ async fn main() {
         ("v1", std::fs::read(test_handler("probe-v1")).unwrap()),
         ("v2", std::fs::read(test_handler("probe-v2")).unwrap()),
     ];
-    let points_and_probe = format!(
-        "{}\n{PROBE_ENTRY}",
-        std::fs::read_to_string(support::shipped_handlers().join("geofn.toml")).unwrap()
-    );
-    let files = [
-        ("points.wasm", shipped("points")),
-        ("probe.wasm", test_handler("probe-v1")),
-    ];
-    let dir = handlers_dir(&points_and_probe, &files);
+    // The shipped handlers and the probe, as a deployment would have them.
+    let dir = points_and_probe();
     let host = Host::serve(&db, dir.path(), &["--admin-token", TOKEN]).await;
     let idle = file_swaps(&host, dir.path(), &versions).await;
     report("file swaps, idle", &idle);
@@ -149,11 +142,12 @@ async fn main() {
 
     // A second replica on the same database: pushes go to the first, the
     // second is under load and swaps on the notification.
-    let other_dir = handlers_dir(&points_and_probe, &files);
+    let other_dir = points_and_probe();
     let other = Host::serve(&db, other_dir.path(), &["--admin-token", TOKEN]).await;
     let load = Load::start(&other.url(""), "/points?limit=100", 6, 2);
     let mut answered = Vec::with_capacity(PUSHES);
     let mut served = Vec::with_capacity(PUSHES);
+    let mut whole = Vec::with_capacity(PUSHES);
     for push in 0..PUSHES {
         let (name, bytes) = &versions[(push + 1) % 2];
         let sent = Instant::now();
@@ -178,6 +172,7 @@ async fn main() {
         }
         answered.push(acknowledged);
         served.push(sent.elapsed() - acknowledged);
+        whole.push(sent.elapsed());
     }
     let tally = load.finish().await;
     report(
@@ -193,22 +188,14 @@ async fn main() {
         ),
         &served,
     );
+    report("fleet push, sent -> the other replica serving it", &whole);
     slowest_phases("fleet pushes, the other replica", &other);
     drop(other);
     drop(host);
 
-    // Cold start: points + probe compiled from scratch, then from the cache.
-    let manifest = format!(
-        "{}\n{PROBE_ENTRY}",
-        std::fs::read_to_string(support::shipped_handlers().join("geofn.toml")).unwrap()
-    );
-    let both = handlers_dir(
-        &manifest,
-        &[
-            ("points.wasm", shipped("points")),
-            ("probe.wasm", test_handler("probe-v1")),
-        ],
-    );
+    // Cold start: every shipped handler and the probe compiled from
+    // scratch, then from the cache.
+    let both = points_and_probe();
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap().to_owned();
     for label in ["cold (empty cache)", "warm (cached)"] {

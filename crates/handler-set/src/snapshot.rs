@@ -83,13 +83,24 @@ impl Snapshot {
 /// value reloads.
 pub async fn read_snapshot(dir: &Path, loader: &Loader) -> Result<Snapshot, LoadError> {
     let registry = &*loader.registry;
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let text = read(&manifest_path).await?;
-    let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
-        path: manifest_path.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-    })?;
-    let manifest = Manifest::parse(manifest_text)?;
+    // The directory's part in one blocking call: reading and hashing a few
+    // megabytes on an async worker would hold up requests, and a round trip
+    // through the blocking pool per file queues the reload behind every
+    // request task of a loaded host (the swap's tail, measured).
+    let local = {
+        let owned = dir.to_owned();
+        tokio::task::spawn_blocking(move || read_local(&owned))
+            .await
+            .map_err(|panicked| LoadError::Read {
+                path: dir.join(MANIFEST_FILE),
+                source: std::io::Error::other(panicked.to_string()),
+            })??
+    };
+    let Local {
+        text,
+        manifest,
+        mut files,
+    } = local;
     let mut fingerprint = Sha256::new();
     fingerprint.update(&text);
     let mut components = BTreeMap::new();
@@ -97,26 +108,26 @@ pub async fn read_snapshot(dir: &Path, loader: &Loader) -> Result<Snapshot, Load
         if components.contains_key(&spec.component) {
             continue;
         }
-        let (bytes, sha256) = match spec.component.to_str().filter(|c| c.starts_with(SCHEME)) {
-            Some(reference) => {
+        let file = match files.remove(&spec.component) {
+            Some(file) => file,
+            None => {
+                let reference = spec.component.to_string_lossy();
                 let pulled =
-                    pull_pinned(registry, reference)
+                    pull_pinned(registry, &reference)
                         .await
                         .map_err(|source| LoadError::Oci {
                             handler: name.clone(),
                             source,
                         })?;
-                (pulled.bytes, pulled.sha256)
-            }
-            None => {
-                let bytes = read(&dir.join(&spec.component)).await?;
-                let sha256 = hex::encode(Sha256::digest(&bytes));
-                (Arc::from(bytes), sha256)
+                ComponentFile {
+                    bytes: pulled.bytes,
+                    sha256: pulled.sha256,
+                }
             }
         };
         fingerprint.update(spec.component.as_os_str().as_encoded_bytes());
-        fingerprint.update(sha256.as_bytes());
-        components.insert(spec.component.clone(), ComponentFile { bytes, sha256 });
+        fingerprint.update(file.sha256.as_bytes());
+        components.insert(spec.component.clone(), file);
     }
     if let Some(variables) = loader.variables.fingerprint().await {
         fingerprint.update(variables.as_bytes());
@@ -125,6 +136,48 @@ pub async fn read_snapshot(dir: &Path, loader: &Loader) -> Result<Snapshot, Load
         manifest,
         components,
         fingerprint: hex::encode(fingerprint.finalize()),
+    })
+}
+
+/// What the directory itself holds: the manifest's text, the manifest, and
+/// every component file it names (not the `oci://` ones), hashed.
+struct Local {
+    text: Vec<u8>,
+    manifest: Manifest,
+    files: BTreeMap<PathBuf, ComponentFile>,
+}
+
+fn read_local(dir: &Path) -> Result<Local, LoadError> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = read(&manifest_path)?;
+    let manifest_text = std::str::from_utf8(&text).map_err(|e| LoadError::Read {
+        path: manifest_path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let manifest = Manifest::parse(manifest_text)?;
+    let mut files = BTreeMap::new();
+    for spec in manifest.handlers.values() {
+        let local = spec
+            .component
+            .to_str()
+            .is_none_or(|c| !c.starts_with(SCHEME));
+        if !local || files.contains_key(&spec.component) {
+            continue;
+        }
+        let bytes = read(&dir.join(&spec.component))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        files.insert(
+            spec.component.clone(),
+            ComponentFile {
+                bytes: Arc::from(bytes),
+                sha256,
+            },
+        );
+    }
+    Ok(Local {
+        text,
+        manifest,
+        files,
     })
 }
 
@@ -140,11 +193,9 @@ async fn pull_pinned(registry: &Registry, reference: &str) -> Result<Pulled, Oci
     registry.pull(&reference).await
 }
 
-async fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    tokio::fs::read(path)
-        .await
-        .map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -69,16 +69,19 @@ impl Reloader {
                 None
             }
         };
+        // Fleet notifications on a channel of their own: one arrives per
+        // push, already whole, so it needs no settling like file events.
+        let (pushes, pushed) = tokio::sync::mpsc::channel(1);
         if let Some((config, tls)) = self.listen.clone() {
             tokio::spawn(crate::fleet::listen::run(
                 config,
                 tls,
                 self.fleet.secret().clone(),
-                events.clone(),
+                pushes,
                 shutdown.clone(),
             ));
         }
-        tokio::spawn(self.run(watcher, changed, shutdown))
+        tokio::spawn(self.run(watcher, changed, pushed, shutdown))
     }
 
     async fn run(
@@ -86,6 +89,7 @@ impl Reloader {
         // Kept alive for as long as the loop runs.
         _watcher: Option<notify::RecommendedWatcher>,
         mut changed: tokio::sync::mpsc::Receiver<()>,
+        mut pushed: tokio::sync::mpsc::Receiver<()>,
         shutdown: CancellationToken,
     ) {
         let poll_every = self.poll.unwrap_or(Duration::from_secs(3600));
@@ -102,6 +106,9 @@ impl Reloader {
                     trigger::settle(&mut changed).await;
                     seen = self.stat().await;
                     self.reconcile(&mut last_rejection, settling.elapsed()).await;
+                }
+                Some(()) = pushed.recv() => {
+                    self.reconcile(&mut last_rejection, Duration::ZERO).await;
                 }
                 _ = poll.tick(), if self.poll.is_some() => {
                     let now = self.stat().await;
