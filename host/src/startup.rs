@@ -229,9 +229,11 @@ fn read_replica(
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    let manager = deadpool_postgres::Manager::from_config(
+    let manager = deadpool_postgres::Manager::from_connect(
         config,
-        connector(&database.tls)?,
+        geofn_db::resolve::HedgedConnect {
+            tls: connector(&database.tls)?,
+        },
         deadpool_postgres::ManagerConfig {
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },

@@ -28,6 +28,7 @@
 //! - [`replica`]: reads on a streaming replica, and when not to.
 //! - [`statement_policy`]: what SQL a handler may send, judged by its text.
 //! - [`tls`]: rustls with libpq's `sslmode` meanings.
+//! - [`resolve`]: the server's name looked up hedged, for every connection.
 
 #![deny(missing_docs)]
 
@@ -46,6 +47,7 @@ pub mod lock;
 pub mod migrate;
 pub mod pool;
 pub mod replica;
+pub mod resolve;
 pub mod roles;
 pub mod schedule_leases;
 pub mod secret;

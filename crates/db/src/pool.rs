@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::error::SqlState;
 
+use crate::resolve::HedgedConnect;
 use crate::start::StartError;
 use crate::target::redacted;
 use crate::tls::TlsSettings;
@@ -68,9 +69,9 @@ pub async fn connect(
     if !options.contains("jit") {
         config.options(format!("{options} -c jit=off").trim_start());
     }
-    let manager = Manager::from_config(
+    let manager = Manager::from_connect(
         config,
-        connector,
+        HedgedConnect { tls: connector },
         ManagerConfig {
             // Fast: a broken connection shows itself on first use and the
             // guest gets `unavailable`; no round trip per checkout.

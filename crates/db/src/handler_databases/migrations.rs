@@ -41,25 +41,18 @@ impl HandlerDatabases {
             None,
         );
         config.connect_timeout(CONNECT_TIMEOUT);
-        let resolving = std::time::Instant::now();
-        let addresses = resolved(&config).await;
-        let resolve_ms = resolving.elapsed().as_millis() as u64;
         let connecting = std::time::Instant::now();
-        let (mut client, connection) = config
-            .connect(self.tls.clone())
+        let (mut client, connection) = crate::resolve::connect(&config, self.tls.clone())
             .await
             .map_err(|e| failed(format!("connecting as its role: {e}")))?;
-        // A swap waits for this connection; when it, or resolving the
-        // server's name just before, is slow (a resolver timing out, an
-        // unreachable address tried first), say so.
+        // A swap waits for this connection (the name looked up hedged, then
+        // each address in turn); when it is slow, say so.
         let took = connecting.elapsed();
-        if took > SLOW_CONNECT || resolve_ms > SLOW_CONNECT.as_millis() as u64 {
+        if took > SLOW_CONNECT {
             tracing::warn!(
                 handler.name = plan.handler,
                 connect.ms = took.as_millis() as u64,
-                resolve.ms = resolve_ms,
-                resolve.addresses = ?addresses,
-                "resolving or connecting for the handler's migrations was slow"
+                "connecting for the handler's migrations was slow"
             );
         }
         let driver = tokio::spawn(connection);
@@ -78,20 +71,4 @@ impl HandlerDatabases {
         }
         Ok(())
     }
-}
-
-/// The addresses the config's TCP hosts resolve to now, for a report of a
-/// slow connection (resolution failures are reported as such).
-async fn resolved(config: &tokio_postgres::Config) -> Vec<String> {
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let mut found = Vec::new();
-    for host in config.get_hosts() {
-        if let tokio_postgres::config::Host::Tcp(name) = host {
-            match tokio::net::lookup_host((name.as_str(), port)).await {
-                Ok(addresses) => found.extend(addresses.map(|a| a.to_string())),
-                Err(err) => found.push(format!("{name}: {err}")),
-            }
-        }
-    }
-    found
 }

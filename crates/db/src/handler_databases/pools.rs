@@ -10,6 +10,7 @@ use geofn_contract::access::DatabaseAccess;
 use super::{CONNECTION_CHECK_MS, CONNECTION_CHECK_SINCE, HandlerDatabases, RoleMode, Server};
 use crate::handler_pools::{HandlerConnections, HandlerDb, PoolKey, Shared};
 use crate::pool::CONNECT_TIMEOUT;
+use crate::resolve::HedgedConnect;
 use crate::roles::{HandlerRole, ident};
 
 impl HandlerDatabases {
@@ -82,9 +83,11 @@ impl HandlerDatabases {
             key.deadline,
             key.search_path.as_deref(),
         );
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             config,
-            self.tls.clone(),
+            HedgedConnect {
+                tls: self.tls.clone(),
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

@@ -41,7 +41,7 @@ pub async fn run(
             }
         };
         let attempt = tokio::select! {
-            attempt = config.connect(connector) => attempt,
+            attempt = geofn_db::resolve::connect(&config, connector) => attempt,
             () = shutdown.cancelled() => return,
         };
         let (client, mut connection) = match attempt {
