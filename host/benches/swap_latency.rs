@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::load::Load;
+use support::load::{Load, Tally};
 use support::{Host, TestDb, client, points_and_probe, publish, test_handler};
 
 const SWAPS: usize = 50;
@@ -64,6 +64,16 @@ async fn file_swaps(
         latencies.push(written.elapsed());
     }
     latencies
+}
+
+/// What the load did meanwhile.
+fn summary(tally: &Tally) -> String {
+    format!(
+        "{} reads, {} writes, {} failures",
+        tally.gets,
+        tally.created.len(),
+        tally.get_failures.len() + tally.post_failures.len()
+    )
 }
 
 fn report(what: &str, latencies: &[Duration]) {
@@ -130,12 +140,7 @@ async fn main() {
     let loaded = file_swaps(&host, dir.path(), &versions).await;
     let tally = load.finish().await;
     report(
-        &format!(
-            "file swaps under load ({} reads, {} writes, {} failures)",
-            tally.gets,
-            tally.created.len(),
-            tally.get_failures.len() + tally.post_failures.len()
-        ),
+        &format!("file swaps under load ({})", summary(&tally)),
         &loaded,
     );
     slowest_phases("file swaps", &host);
@@ -181,10 +186,8 @@ async fn main() {
     );
     report(
         &format!(
-            "fleet push, answered -> the other replica (under load: {} reads, {} writes, {} failures) serving it",
-            tally.gets,
-            tally.created.len(),
-            tally.get_failures.len() + tally.post_failures.len()
+            "fleet push, answered -> the other replica (under load: {}) serving it",
+            summary(&tally)
         ),
         &served,
     );
