@@ -7,7 +7,7 @@
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`store`]: the SQL, always parameterised and shaped for the GiST indexes.
 //! - [`geojson`]: Features and FeatureCollections.
-//! - [`wire`]: the guide's JSON array of points, written directly.
+//! - [`rendered`]: listings in the guide's wire format, rendered by the host.
 //! - [`openapi`]: those parameters as OpenAPI says them, for `/api`.
 //! - [`queryables`]: what CQL2 filters may name, and the columns they read.
 
@@ -18,8 +18,8 @@ pub mod geojson;
 pub mod matched;
 pub mod openapi;
 pub mod queryables;
+pub mod rendered;
 pub mod store;
-pub mod wire;
 
 pub use cursor::Cursor;
 pub use datetime::{TimeBound, TimeRange};

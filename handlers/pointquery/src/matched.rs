@@ -8,7 +8,7 @@ use geofn_guest::db::{self, Value};
 use geofn_guest::error::Result;
 
 use crate::filter::Query;
-use crate::store::{Page, internal, listing_sql};
+use crate::store::{Columns, Page, internal, listing_sql};
 
 /// `numberMatched` is counted exactly up to this many matches and left
 /// out beyond (OGC API – Features allows it), so a page costs at most a
@@ -25,7 +25,7 @@ fn matches_sql(query: &Query) -> (String, Vec<Value>) {
         limit: 0,
         ..query.clone()
     };
-    let (listing, mut params) = listing_sql(&unpaged);
+    let (listing, mut params) = listing_sql(&unpaged, Columns::Geometry);
     // Reuse the listing's filter; drop its ORDER BY / LIMIT and their parameter.
     let filter_end = listing.find(" ORDER BY").unwrap_or(listing.len());
     let from = listing.find(" FROM points").unwrap_or(0);

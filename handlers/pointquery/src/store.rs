@@ -23,6 +23,32 @@ pub struct Point {
     pub distance_m: Option<f64>,
 }
 
+/// What a listing's rows carry: the geometry for the guest to decode, or
+/// the guide's wire members for the host to render (`db.query-json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// `id, name, geom[, distance]`: for [`points_of`].
+    Geometry,
+    /// `id, name, longitude, latitude[, distance_m]`: a [`Point`]'s members.
+    Wire,
+}
+
+impl Columns {
+    /// The select list over `id`, `name`, `geom` and the distance `d`.
+    fn select(self, distance: Option<&str>) -> String {
+        match (self, distance) {
+            (Columns::Geometry, None) => "id, name, geom".to_owned(),
+            (Columns::Geometry, Some("distance")) => "id, name, geom, distance".to_owned(),
+            (Columns::Geometry, Some(d)) => format!("id, name, geom, {d} AS distance"),
+            (Columns::Wire, None) => WIRE.to_owned(),
+            (Columns::Wire, Some(d)) => format!("{WIRE}, {d} AS distance_m"),
+        }
+    }
+}
+
+/// A point's wire members in SQL; `ST_X`/`ST_Y` give back the stored doubles.
+const WIRE: &str = "id, name, ST_X(geom) AS longitude, ST_Y(geom) AS latitude";
+
 /// One page of a listing, and where the next starts if there is one.
 #[derive(Debug)]
 pub struct Page {
@@ -38,7 +64,7 @@ pub struct Page {
 /// page needs, however many lie in the radius (the planner's row estimates
 /// for `ST_DWithin` are too poor to find that plan by itself). With a bbox
 /// or datetime as well, `ST_DWithin` bounds the work and the planner picks.
-pub fn listing_sql(query: &Query) -> (String, Vec<Value>) {
+pub fn listing_sql(query: &Query, columns: Columns) -> (String, Vec<Value>) {
     let mut sql = Statement::default();
     let mut conditions = Vec::new();
     // A compiled filter numbers its parameters from $1: they go first.
@@ -123,24 +149,27 @@ pub fn listing_sql(query: &Query) -> (String, Vec<Value>) {
         // KNN scan out); WITH TIES keeps equidistant rows together so the
         // outer (distance, id) order, and the cursor, never split them.
         (Some(d), Some(radius)) if knn_only => format!(
-            "SELECT id, name, geom, distance FROM (\
+            "SELECT {} FROM (\
              SELECT id, name, geom, {d} AS distance FROM points{filter} \
              ORDER BY {d} FETCH FIRST ({limit}) ROWS WITH TIES) AS nearest \
-             WHERE distance <= {radius} ORDER BY distance, id LIMIT {limit}"
+             WHERE distance <= {radius} ORDER BY distance, id LIMIT {limit}",
+            columns.select(Some("distance"))
         ),
         (Some(d), _) => format!(
-            "SELECT id, name, geom, {d} AS distance FROM points{filter} ORDER BY {d}, id LIMIT {limit}"
+            "SELECT {} FROM points{filter} ORDER BY {d}, id LIMIT {limit}",
+            columns.select(Some(d))
         ),
-        (None, _) => {
-            format!("SELECT id, name, geom FROM points{filter} ORDER BY id DESC LIMIT {limit}")
-        }
+        (None, _) => format!(
+            "SELECT {} FROM points{filter} ORDER BY id DESC LIMIT {limit}",
+            columns.select(None)
+        ),
     };
     (statement, sql.params)
 }
 
 /// Runs a listing.
 pub fn fetch(query: &Query) -> Result<Page> {
-    let (sql, params) = listing_sql(query);
+    let (sql, params) = listing_sql(query, Columns::Geometry);
     let rows = packed::query(&sql, &params)?;
     let mut points = points_of(&rows)?;
     let more = points.len() as i64 > query.limit;
@@ -220,10 +249,13 @@ mod tests {
 
     #[test]
     fn default_listing_is_newest_first_by_keyset() {
-        let (sql, params) = listing_sql(&Query {
-            cursor: Some(Cursor::Before { id: 99 }),
-            ..Query::first_ten()
-        });
+        let (sql, params) = listing_sql(
+            &Query {
+                cursor: Some(Cursor::Before { id: 99 }),
+                ..Query::first_ten()
+            },
+            Columns::Geometry,
+        );
         assert_eq!(
             sql,
             "SELECT id, name, geom FROM points WHERE id < $1 ORDER BY id DESC LIMIT $2"
@@ -233,15 +265,18 @@ mod tests {
 
     #[test]
     fn antimeridian_boxes_split_in_two() {
-        let (sql, _) = listing_sql(&Query {
-            bbox: Some(Bbox {
-                min_lon: 170.0,
-                min_lat: -20.0,
-                max_lon: -170.0,
-                max_lat: 20.0,
-            }),
-            ..Query::first_ten()
-        });
+        let (sql, _) = listing_sql(
+            &Query {
+                bbox: Some(Bbox {
+                    min_lon: 170.0,
+                    min_lat: -20.0,
+                    max_lon: -170.0,
+                    max_lat: 20.0,
+                }),
+                ..Query::first_ten()
+            },
+            Columns::Geometry,
+        );
         assert!(sql.contains("ST_MakeEnvelope($3, $1, 180, $2, 4326) OR geom && ST_MakeEnvelope(-180, $1, $4, $2, 4326)"), "{sql}");
     }
 
@@ -255,10 +290,13 @@ mod tests {
 
     #[test]
     fn near_alone_is_a_pure_knn_walk_filtered_afterwards() {
-        let (sql, params) = listing_sql(&Query {
-            near: near(),
-            ..Query::first_ten()
-        });
+        let (sql, params) = listing_sql(
+            &Query {
+                near: near(),
+                ..Query::first_ten()
+            },
+            Columns::Geometry,
+        );
         assert_eq!(
             sql,
             "SELECT id, name, geom, distance FROM (SELECT id, name, geom, \
@@ -270,17 +308,44 @@ mod tests {
     }
 
     #[test]
+    fn wire_columns_are_the_members_of_a_point() {
+        let (sql, _) = listing_sql(&Query::first_ten(), Columns::Wire);
+        assert_eq!(
+            sql,
+            "SELECT id, name, ST_X(geom) AS longitude, ST_Y(geom) AS latitude FROM points \
+             ORDER BY id DESC LIMIT $1"
+        );
+        let (sql, _) = listing_sql(
+            &Query {
+                near: near(),
+                ..Query::first_ten()
+            },
+            Columns::Wire,
+        );
+        assert!(
+            sql.starts_with(
+                "SELECT id, name, ST_X(geom) AS longitude, ST_Y(geom) AS latitude, \
+                 distance AS distance_m FROM (SELECT id, name, geom, geom::geography"
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
     fn near_with_a_box_filters_with_dwithin() {
-        let (sql, _) = listing_sql(&Query {
-            near: near(),
-            bbox: Some(Bbox {
-                min_lon: 0.0,
-                min_lat: 40.0,
-                max_lon: 10.0,
-                max_lat: 50.0,
-            }),
-            ..Query::first_ten()
-        });
+        let (sql, _) = listing_sql(
+            &Query {
+                near: near(),
+                bbox: Some(Bbox {
+                    min_lon: 0.0,
+                    min_lat: 40.0,
+                    max_lon: 10.0,
+                    max_lat: 50.0,
+                }),
+                ..Query::first_ten()
+            },
+            Columns::Geometry,
+        );
         assert!(
             sql.contains("AND ST_DWithin(geom::geography, $1::geography, $6, false)"),
             "{sql}"
@@ -302,11 +367,14 @@ mod tests {
         .unwrap()
         .compile()
         .unwrap();
-        let (sql, params) = listing_sql(&Query {
-            filter: Some(filter),
-            cursor: Some(Cursor::Before { id: 7 }),
-            ..Query::first_ten()
-        });
+        let (sql, params) = listing_sql(
+            &Query {
+                filter: Some(filter),
+                cursor: Some(Cursor::Before { id: 7 }),
+                ..Query::first_ten()
+            },
+            Columns::Geometry,
+        );
         assert_eq!(
             sql,
             "SELECT id, name, geom FROM points WHERE (\"name\" = $1::text) AND id < $2 \

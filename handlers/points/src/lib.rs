@@ -21,25 +21,25 @@ mod store;
 
 use geofn_guest::http;
 use geofn_guest::prelude::*;
-use pointquery::filter;
 use pointquery::geojson::{self, GEOJSON};
+use pointquery::{Cursor, filter};
 
 use bounds::LIMITS;
 
 fn create(ctx: &Ctx) -> Result<Response> {
-    let point = store::insert(&input::new_point(&ctx.request)?)?;
-    Ok(http::json(201, &point).with_header("location", format!("/points/{}", point.id)))
+    let created = store::insert(&input::new_point(&ctx.request)?)?;
+    Ok(http::encoded(201, http::JSON, created.body)
+        .with_header("location", format!("/points/{}", created.id)))
 }
 
 fn list(ctx: &Ctx) -> Result<Response> {
     let pairs = ctx.query_pairs();
     let f = geojson::format(pairs)?;
     let query = filter::parse(pairs, LIMITS)?;
-    let page = pointquery::store::fetch(&query)?;
-    let next = page
-        .next
-        .map(|cursor| format!("/points?{}", pointquery::next_query(pairs, &cursor)));
-    let response = if geojson::wants_geojson(ctx.header("accept"), f) {
+    let next_link = |cursor: &Cursor| format!("/points?{}", pointquery::next_query(pairs, cursor));
+    let (response, next) = if geojson::wants_geojson(ctx.header("accept"), f) {
+        let page = pointquery::store::fetch(&query)?;
+        let next = page.next.as_ref().map(next_link);
         let mut links = vec![geojson::link(
             &format!("/points?{}", ctx.request.query),
             "self",
@@ -50,9 +50,12 @@ fn list(ctx: &Ctx) -> Result<Response> {
             links.push(geojson::link(next, "next", GEOJSON, "next page"));
         }
         let collection = geojson::collection(&page.points, links, None);
-        http::with_content_type(200, GEOJSON, &collection)
+        (http::with_content_type(200, GEOJSON, &collection), next)
     } else {
-        http::encoded(200, http::JSON, pointquery::wire::points_json(&page.points))
+        // The guide's array needs no work in the guest: the host renders it.
+        let page = pointquery::rendered::fetch(&query)?;
+        let next = page.next.as_ref().map(next_link);
+        (http::encoded(200, http::JSON, page.body), next)
     };
     Ok(match next {
         Some(next) => response.with_header("link", format!("<{next}>; rel=\"next\"")),
