@@ -40,7 +40,7 @@ for _ in $(seq 1 120); do grep -q listening "$raw/geofn.out" && break; sleep 0.5
 url=$(sed -n 's/^geofn listening on //p' "$raw/geofn.out")
 pg_port=$(sed -n 4p "$raw/data/pgdata/postmaster.pid")
 PGPASSWORD=$(cat "$raw/data/password") psql -q -h 127.0.0.1 -p "$pg_port" -U geofn geofn -c \
-  "INSERT INTO points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
+  "INSERT INTO points.points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 
 load() {
   "$target/release/geofn-load" closed --quiet --label profile --url "$url" --mix "$mix" --get-path "$path" \

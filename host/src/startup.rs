@@ -25,8 +25,8 @@ use geofn_handler_set::reload::{ReloadStats, Reloader};
 use geofn_handler_set::set::{HandlerSet, Registry};
 use geofn_handler_set::snapshot::read_snapshot;
 use geofn_handler_set::variables::VariableSources;
-use geofn_http::AppState;
 use geofn_http::admission::Admission;
+use geofn_http::{AppState, Shared};
 use geofn_oci::Registry as OciRegistry;
 use geofn_runtime::budget::MemoryBudget;
 use geofn_runtime::outbound::OutboundSettings;
@@ -161,7 +161,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         None => None,
     };
     report_at_scrape(&metrics, &loader, &registry, &admission);
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         pool,
         loader,
         registry,
@@ -175,7 +175,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         reads,
         auth,
         schedules: Arc::default(),
-    })
+    }))
 }
 
 /// Has each owner of a number read at scrape time report it there: the

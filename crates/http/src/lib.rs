@@ -43,4 +43,4 @@ pub mod shutdown;
 pub mod state;
 
 pub use server::run;
-pub use state::AppState;
+pub use state::{AppState, Shared};

@@ -1,5 +1,6 @@
 //! Everything requests share, cheap to clone.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +20,30 @@ use geofn_telemetry::metrics::Exporter;
 use crate::admission::Admission;
 use crate::schedule_stats::ScheduleStats;
 
-/// Shared state of one host process.
+/// Shared state of one host process, one pointer wide: axum clones it into
+/// every request and every layer that reads it, so a clone is one atomic
+/// increment rather than a dozen (a profile of `POST /point` found cloning
+/// and dropping the field-by-field state at ~3.5% of the host's samples).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state every request will see.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points at.
+pub struct Shared {
     /// The host's own PostgreSQL connections (its tables, readiness);
     /// handlers' SQL never runs on them.
     pub pool: Pool,
@@ -52,7 +74,7 @@ pub struct AppState {
     pub schedules: Arc<ScheduleStats>,
 }
 
-impl AppState {
+impl Shared {
     /// The wasm engine and linker.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.loader.runtime
