@@ -252,9 +252,15 @@ def stack(kind, compose):
         if not all_three:
             for r in ("geofn1", "geofn2", "geofn3"):
                 if not serving(r):
-                    tail = run("podman", "logs", "--tail", "25", container(r), check_exit=False)
-                    print(f"--- {r} does not serve it; its last log lines:\n{tail.stderr}{tail.stdout}",
-                          flush=True)
+                    logs = run("podman", "logs", container(r), check_exit=False)
+                    lines = (logs.stderr + logs.stdout).splitlines()
+                    # What the reload loop said comes first: a CI log shown
+                    # in part must still say why.
+                    reload = [line for line in lines if "reload" in line or "WARN" in line
+                              or "ERROR" in line or "swapped" in line]
+                    print(f"--- {r} does not serve it; its reload and warning lines:\n"
+                          + "\n".join(reload[-12:]) + "\n--- its last log lines:\n"
+                          + "\n".join(lines[-10:]), flush=True)
         status, _ = http("GET", f"{PROXY}/probe/version")
         check(status == 200, f"{kind}: ... and through the proxy ({status})")
     finally:

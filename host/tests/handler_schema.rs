@@ -1,6 +1,6 @@
 //! Handlers own their schema: migrations carried in the component, applied
 //! once however many replicas race, refused when applied ones change or a
-//! new one fails; transactions; the matched route reaching the handler;
+//! new one fails, retried when a database fault was what failed; transactions; the matched route reaching the handler;
 //! databases of earlier releases adopted with every row.
 
 mod support;
@@ -134,6 +134,39 @@ async fn an_edited_or_failing_migration_is_refused_and_the_running_version_stays
     }
     assert!(host.logs().contains("was applied with other SQL"));
     assert!(host.logs().contains("no_such_function"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_refused_for_a_passing_database_fault_is_retried() {
+    let db = TestDb::start();
+    let dir = probe_dir("probe-v1");
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    // New connections refused while those open (the host's pool, its fleet
+    // listener, this one) carry on: a fault nothing else would report.
+    let mut config = db.cluster.config();
+    config.dbname("postgres");
+    let (admin, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let gate = |allow: bool| format!("ALTER DATABASE geofn WITH ALLOW_CONNECTIONS {allow}");
+    admin.batch_execute(&gate(false)).await.unwrap();
+    let bytes = std::fs::read(test_handler("probe-more")).unwrap();
+    publish(dir.path(), "probe.wasm", &bytes);
+    let refused = host
+        .wait_for_log("connecting as its role", Duration::from_secs(30))
+        .await;
+    admin.batch_execute(&gate(true)).await.unwrap();
+    assert!(refused, "{}", host.logs());
+    // No file changed since: the retry alone brings the new version in.
+    assert!(
+        host.wait_for_log("handler set reloaded", Duration::from_secs(30))
+            .await,
+        "the refused version was never retried: {}",
+        host.logs()
+    );
+    assert_eq!(
+        applied(&db, "probe").await,
+        ["0001-notes", "0002-note-length"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -32,6 +32,12 @@ use timing::{Laps, SwapTimings};
 
 /// How often the polling fallback compares file metadata when enabled.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// The first retry of a reload that failed for a reason that may pass (the
+/// database, a registry, a file being replaced); each next one waits twice
+/// as long, up to [`RETRY_MAX`].
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between retries of a transiently failed reload.
+pub const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// What the reload loop needs.
 pub struct Reloader {
@@ -97,27 +103,37 @@ impl Reloader {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen = self.stat().await;
         let mut last_rejection: Option<String> = None;
-        self.reconcile(&mut last_rejection, Duration::ZERO).await;
+        // Without a retry, a replica whose reload met a passing fault (the
+        // database restarting, a registry timing out) would serve the old
+        // set until the next change, however long that is.
+        let mut retry = Retry::default();
+        let outcome = self.reconcile(&mut last_rejection, Duration::ZERO).await;
+        retry.after(outcome);
         loop {
-            tokio::select! {
+            let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(()) = changed.recv() => {
                     let settling = Instant::now();
                     trigger::settle(&mut changed).await;
                     seen = self.stat().await;
-                    self.reconcile(&mut last_rejection, settling.elapsed()).await;
+                    self.reconcile(&mut last_rejection, settling.elapsed()).await
                 }
                 Some(()) = pushed.recv() => {
-                    self.reconcile(&mut last_rejection, Duration::ZERO).await;
+                    self.reconcile(&mut last_rejection, Duration::ZERO).await
                 }
                 _ = poll.tick(), if self.poll.is_some() => {
                     let now = self.stat().await;
-                    if now != seen {
-                        seen = now;
-                        self.reconcile(&mut last_rejection, Duration::ZERO).await;
+                    if now == seen {
+                        continue;
                     }
+                    seen = now;
+                    self.reconcile(&mut last_rejection, Duration::ZERO).await
                 }
-            }
+                () = retry.wait(), if retry.pending() => {
+                    self.reconcile(&mut last_rejection, Duration::ZERO).await
+                }
+            };
+            retry.after(outcome);
         }
     }
 
@@ -132,7 +148,7 @@ impl Reloader {
 
     /// Brings the served set in line with the directory, or leaves it alone.
     /// `settled` is how long the burst of events that woke it lasted.
-    async fn reconcile(&self, last_rejection: &mut Option<String>, settled: Duration) {
+    async fn reconcile(&self, last_rejection: &mut Option<String>, settled: Duration) -> Outcome {
         let mut timings = SwapTimings {
             settle: settled,
             ..SwapTimings::default()
@@ -144,14 +160,14 @@ impl Reloader {
             && let Err(err) = self.fleet.overlay(snapshot).await
         {
             // Without the stored handlers the set would fall back to the
-            // directory's: keep serving what we have; the listener retries.
+            // directory's: keep serving what we have, and look again.
             tracing::warn!(error = %err, "cannot read pushed handlers; keeping the current set");
-            return;
+            return Outcome::Passing;
         }
         let result = match snapshot {
             Ok(snapshot) if snapshot.fingerprint == current.fingerprint() => {
                 *last_rejection = None;
-                return;
+                return Outcome::Settled;
             }
             Ok(snapshot) => {
                 timings.snapshot = laps.lap();
@@ -194,22 +210,107 @@ impl Reloader {
                     reload.assemble_ms = ms(timings.assemble),
                     "handler set reloaded"
                 );
+                Outcome::Settled
             }
             Err((err, fingerprint)) => {
-                // The same broken state seen again (another event, a poll) is
-                // not news: log and count it once.
+                let outcome = if PASSING_REASONS.contains(&err.reason()) {
+                    Outcome::Passing
+                } else {
+                    Outcome::Settled
+                };
+                // The same broken state seen again (another event, a poll, a
+                // retry) is not news: log and count it once.
                 let key = fingerprint.unwrap_or_else(|| err.to_string());
                 if last_rejection.as_deref() == Some(key.as_str()) {
-                    return;
+                    return outcome;
                 }
                 *last_rejection = Some(key);
                 self.stats.rejected(err.reason(), &err.to_string());
                 tracing::warn!(
                     reload.reason = err.reason(),
+                    reload.retry = outcome == Outcome::Passing,
                     error = %err,
                     "handler reload rejected; still serving the previous version"
                 );
+                outcome
             }
+        }
+    }
+}
+
+/// Rejections whose cause may pass without anyone changing the files: a
+/// role or migration step that met a database fault, a registry, a file
+/// read while it was being replaced. The others (an invalid manifest, a
+/// component that does not compile) stay rejected until the next change.
+const PASSING_REASONS: &[&str] = &["database-role", "migration-failed", "oci", "unreadable"];
+
+/// How a reconcile ended, for the retry schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Serving what the directory says, or rejected for good reason.
+    Settled,
+    /// Rejected for a cause that may pass: try again later.
+    Passing,
+}
+
+/// When to retry a reload that met a passing fault: after [`RETRY_FIRST`],
+/// doubling up to [`RETRY_MAX`], until a reconcile settles.
+#[derive(Debug, Default)]
+struct Retry {
+    next: Option<(Instant, Duration)>,
+}
+
+impl Retry {
+    fn after(&mut self, outcome: Outcome) {
+        self.next = match (outcome, self.next) {
+            (Outcome::Settled, _) => None,
+            (Outcome::Passing, None) => Some((Instant::now() + RETRY_FIRST, RETRY_FIRST)),
+            (Outcome::Passing, Some((_, waited))) => {
+                let wait = (waited * 2).min(RETRY_MAX);
+                Some((Instant::now() + wait, wait))
+            }
+        };
+    }
+
+    fn pending(&self) -> bool {
+        self.next.is_some()
+    }
+
+    async fn wait(&self) {
+        if let Some((at, _)) = self.next {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stop_once_settled() {
+        let mut retry = Retry::default();
+        assert!(!retry.pending());
+        let waits: Vec<Duration> = (0..7)
+            .map(|_| {
+                retry.after(Outcome::Passing);
+                retry.next.unwrap().1
+            })
+            .collect();
+        assert_eq!(waits[0], RETRY_FIRST);
+        assert_eq!(waits[1], RETRY_FIRST * 2);
+        assert_eq!(*waits.last().unwrap(), RETRY_MAX);
+        retry.after(Outcome::Settled);
+        assert!(!retry.pending());
+    }
+
+    #[test]
+    fn passing_reasons_are_reasons() {
+        for reason in PASSING_REASONS {
+            assert!(
+                crate::error::LoadError::REASONS.contains(reason),
+                "{reason}"
+            );
         }
     }
 }
