@@ -18,6 +18,8 @@
 //! }
 //! ```
 
+pub mod summary;
+
 use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
@@ -152,17 +154,7 @@ impl Layer {
         let geometry = ident(self.geometry);
         let id = ident(self.id);
         let table = ident(self.table);
-        // Rows by the index: the tile's envelope with its buffer, in the
-        // stored CRS, against the stored geometry.
-        let margin = f64::from(BUFFER) / f64::from(EXTENT);
-        // Clipped to the world first: beyond it, an edge tile's margin
-        // would come back from EPSG:3857 wrapped to the other side of the
-        // antimeridian, and the envelope of the two would be the wrong half
-        // of the world.
-        let envelope = format!(
-            "ST_Transform(ST_ClipByBox2D(ST_TileEnvelope($1, $2, $3, margin => {margin}), \
-             ST_MakeEnvelope(-{HALF_WORLD}, -{HALF_WORLD}, {HALF_WORLD}, {HALF_WORLD}, 3857)), 4326)"
-        );
+        let envelope = buffered_envelope();
         let hits = format!("FROM {table} AS t WHERE t.{geometry} && {envelope}");
         let columns: String = self
             .properties
@@ -213,14 +205,33 @@ impl Layer {
             params.extend(tile.projection().map(Value::Float));
         }
         let rows = db::query(&self.sql(), &params)?;
-        let bytes = rows.rows.into_iter().next().and_then(|row| {
-            row.into_iter().next().and_then(|value| match value {
-                Value::Bytes(bytes) if !bytes.is_empty() => Some(bytes),
-                _ => None,
-            })
-        });
-        Ok(bytes)
+        Ok(first_bytes(rows))
     }
+}
+
+/// Rows by the index: the tile's envelope with its buffer, in the stored
+/// CRS (EPSG:4326), to test against the stored geometry; parameters `$1`
+/// zoom, `$2` column, `$3` row.
+fn buffered_envelope() -> String {
+    let margin = f64::from(BUFFER) / f64::from(EXTENT);
+    // Clipped to the world first: beyond it, an edge tile's margin would
+    // come back from EPSG:3857 wrapped to the other side of the
+    // antimeridian, and the envelope of the two would be the wrong half of
+    // the world.
+    format!(
+        "ST_Transform(ST_ClipByBox2D(ST_TileEnvelope($1, $2, $3, margin => {margin}), \
+         ST_MakeEnvelope(-{HALF_WORLD}, -{HALF_WORLD}, {HALF_WORLD}, {HALF_WORLD}, 3857)), 4326)"
+    )
+}
+
+/// The tile in a one-row, one-column answer, `None` when empty or `NULL`.
+fn first_bytes(rows: db::Rows) -> Option<Vec<u8>> {
+    rows.rows.into_iter().next().and_then(|row| {
+        row.into_iter().next().and_then(|value| match value {
+            Value::Bytes(bytes) if !bytes.is_empty() => Some(bytes),
+            _ => None,
+        })
+    })
 }
 
 /// The answer for a fetched tile: `200` with the tile, or `204` for an

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# What a map at world zoom costs with a million points: every tile of
+# zooms 0-3 and 64 tiles each of zooms 4 and 5, one at a time, first with
+# every point read from the table (the cell summaries not built yet), then
+# from the tiles handler's cell summaries once its schedule has built them.
+# Starts its own private PostGIS (geofn dev) in a temporary folder.
+#   make build && loadtest/tile-zooms.sh [points] [passes]
+# Writes loadtest/report/tile-zooms.csv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+points=${1:-1000000}
+passes=${2:-3}
+
+source loadtest/common.sh
+work=$(mktemp -d /tmp/geofn-tile-zooms.XXXXXX)
+chmod 755 "$work"
+host=
+trap 'kill $host 2>/dev/null; wait $host 2>/dev/null; rm -rf "$work"' EXIT
+target=${CARGO_TARGET_DIR:-target}
+# The shipped handlers, the summaries' schedule first due in an hour.
+cp -r "$target/handlers" "$work/handlers"
+cp "$work/handlers/geofn.toml" "$work/geofn.toml.shipped"
+printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$work/handlers/geofn.toml"
+port=$(free_port)
+"$target/release/geofn" dev --listen "127.0.0.1:$port" --handlers "$work/handlers" \
+  --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
+host=$!
+wait_for "$work/stdout"
+pg_port=$(sed -n 4p "$work/data/pgdata/postmaster.pid")
+export PGPASSWORD=$(cat "$work/data/password")
+psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
+
+echo "loading $points points..."
+$psql -c "SELECT setseed(0.42);" \
+      -c "INSERT INTO points.points (name, geom) SELECT 'p' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*170-85), 4326) FROM generate_series(1, $points) g;" \
+      -c "VACUUM ANALYZE points.points;"
+
+measure() {  # LABEL
+  python3 - "$port" "$passes" "$1" <<'PY'
+import http.client, random, statistics, sys, time
+port, passes, label = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+random.seed(7)
+tiles = {z: [(z, y, x) for y in range(2**z) for x in range(2**z)] for z in range(4)}
+for z in (4, 5):
+    tiles[z] = [(z, random.randrange(2**z), random.randrange(2**z)) for _ in range(64)]
+conn = http.client.HTTPConnection("127.0.0.1", port)
+for z, some in tiles.items():
+    took, size = [], 0
+    for _ in range(passes):
+        for (tz, y, x) in some:
+            started = time.perf_counter()
+            conn.request("GET", f"/collections/points/tiles/WebMercatorQuad/{tz}/{y}/{x}")
+            response = conn.getresponse()
+            body = response.read()
+            took.append((time.perf_counter() - started) * 1e3)
+            assert response.status in (200, 204), response.status
+            size = max(size, len(body))
+    took.sort()
+    p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+    print(f"{label},{z},{len(some)},{statistics.median(took):.1f},{p99:.1f},{took[-1]:.1f},{size}")
+PY
+}
+
+out=loadtest/report/tile-zooms.csv
+mkdir -p loadtest/report
+echo "source,zoom,tiles,median_ms,p99_ms,max_ms,largest_bytes" >"$out"
+measure points | tee -a "$out"
+
+# The schedule back to the shipped period: due at once, it builds the cells.
+started=$(date +%s.%N)
+cp "$work/geofn.toml.shipped" "$work/handlers/.geofn.toml.new"
+mv "$work/handlers/.geofn.toml.new" "$work/handlers/geofn.toml"
+for _ in $(seq 1 600); do
+  built=$($psql -At -c "SELECT points FROM tiles.point_cells_state" 2>/dev/null || true)
+  [ "$built" = "$points" ] && break
+  sleep 0.5
+done
+[ "$built" = "$points" ] || { echo "the cells were never built" >&2; tail "$work/log" >&2; exit 1; }
+echo "cells built $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $started}") s after the schedule was switched on;" \
+  "$(grep -o 'schedule=cells status=200 took_ms=[0-9.]*' "$work/log" | head -1)"
+$psql -At -c "SELECT 'cells per zoom: ' || string_agg(z || ':' || n, ' ' ORDER BY z) FROM (SELECT z, count(*) AS n FROM tiles.point_cells GROUP BY z) AS c"
+measure cells | tee -a "$out"
