@@ -2,10 +2,13 @@
 # What a map at world zoom costs with a million points: every tile of
 # zooms 0-3 and 64 tiles each of zooms 4 and 5, one at a time, first with
 # every point read from the table (the cell summaries not built yet), then
-# from the tiles handler's cell summaries once its schedule has built them.
+# from the tiles handler's cell summaries once its schedule has built them;
+# each time also the map page in headless Chromium (loadtest/map-views.mjs,
+# when `make test-deps` has installed playwright-core): the world view,
+# then zooms 2 to 5 over Europe, each timed until drawn.
 # Starts its own private PostGIS (geofn dev) in a temporary folder.
 #   make build && loadtest/tile-zooms.sh [points] [passes]
-# Writes loadtest/report/tile-zooms.csv.
+# Writes loadtest/report/tile-zooms.csv and map-views.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 points=${1:-1000000}
@@ -29,6 +32,22 @@ wait_for "$work/stdout"
 pg_port=$(sed -n 4p "$work/data/pgdata/postmaster.pid")
 export PGPASSWORD=$(cat "$work/data/password")
 psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
+
+case $target in /*) tools=$target/tools ;; *) tools=$PWD/$target/tools ;; esac
+playwright=$tools/node/node_modules/playwright-core/index.mjs
+views_out=loadtest/report/map-views.csv
+mkdir -p loadtest/report
+echo "source,view,zoom,ms,tiles,tile_bytes" >"$views_out"
+views() {  # LABEL
+  if [ -f "$playwright" ] && command -v node >/dev/null && command -v chromium >/dev/null; then
+    PLAYWRIGHT_CORE=$playwright node loadtest/map-views.mjs "http://127.0.0.1:$port" "$1" | tee -a "$views_out"
+  else
+    echo "no playwright-core or chromium (make test-deps): map views not measured"
+  fi
+}
+
+# The browser's own cost, for the accounting: the same views, no points.
+views none
 
 echo "loading $points points..."
 $psql -c "SELECT setseed(0.42);" \
@@ -65,6 +84,7 @@ out=loadtest/report/tile-zooms.csv
 mkdir -p loadtest/report
 echo "source,zoom,tiles,median_ms,p99_ms,max_ms,largest_bytes" >"$out"
 measure points | tee -a "$out"
+views points
 
 # The schedule back to the shipped period: due at once, it builds the cells.
 started=$(date +%s.%N)
@@ -80,3 +100,4 @@ echo "cells built $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $started}") s 
   "$(grep -o 'schedule=cells status=200 took_ms=[0-9.]*' "$work/log" | head -1)"
 $psql -At -c "SELECT 'cells per zoom: ' || string_agg(z || ':' || n, ' ' ORDER BY z) FROM (SELECT z, count(*) AS n FROM tiles.point_cells GROUP BY z) AS c"
 measure cells | tee -a "$out"
+views cells
