@@ -18,6 +18,7 @@
 //! }
 //! ```
 
+pub mod refresh;
 pub mod summary;
 
 use serde_json::{Value as Json, json};

@@ -8,7 +8,8 @@
 use geofn_guest::base::Base;
 use geofn_guest::http::with_content_type;
 use geofn_guest::prelude::*;
-use geofn_guest::tiles::summary::{Refreshed, Summary};
+use geofn_guest::tiles::refresh::Refreshed;
+use geofn_guest::tiles::summary::Summary;
 use geofn_guest::tiles::{
     self, Described, Kind, Layer, MATRIX_SET, MATRIX_SET_CRS, MATRIX_SET_URI, Tile,
 };
