@@ -120,6 +120,14 @@ pub const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../handlers/sdk/src/tiles.rs"),
     ),
     (
+        "vendor/geofn-guest/src/tiles/refresh.rs",
+        include_str!("../../../handlers/sdk/src/tiles/refresh.rs"),
+    ),
+    (
+        "vendor/geofn-guest/src/tiles/summary.rs",
+        include_str!("../../../handlers/sdk/src/tiles/summary.rs"),
+    ),
+    (
         "vendor/geofn-guest/src/crs.rs",
         include_str!("../../../handlers/sdk/src/crs.rs"),
     ),
