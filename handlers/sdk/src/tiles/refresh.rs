@@ -68,19 +68,16 @@ impl Summary {
                 seen.get::<i64>("added")?,
                 seen.get::<i64>("total")?,
             );
-            if total >= 0 {
-                if total != points + added {
-                    // Points went away, or one committed below the mark.
-                    return self.rebuild(tx);
-                }
+            let counted = (total >= 0).then_some(total);
+            let step = next_step(points, added, counted);
+            if step == Step::Rebuild {
+                return self.rebuild(tx);
+            }
+            if counted.is_some() {
                 tx.execute(&format!("UPDATE {state} SET counted_at = now()"), &[])?;
             }
-            if added == 0 {
+            if step == Step::Nothing {
                 return Ok(Refreshed::Current);
-            }
-            if added > points {
-                // Most of the points are new: building afresh is cheaper.
-                return self.rebuild(tx);
             }
             let merged = tx.query(&self.merge_sql(), &[Value::Int(through)])?;
             let points = match merged.first() {
@@ -195,6 +192,32 @@ impl Summary {
     }
 }
 
+/// What a refresh does, from what the cells hold and what it counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Nothing,
+    Merge,
+    Rebuild,
+}
+
+/// `points` in the cells, `added` above their mark, `total` in the table
+/// when this refresh counted it.
+fn next_step(points: i64, added: i64, total: Option<i64>) -> Step {
+    if total.is_some_and(|total| total != points + added) {
+        // Points went away, or one committed below the mark.
+        Step::Rebuild
+    } else if added == 0 {
+        Step::Nothing
+    } else if added > points && points < i64::from(REBUILD_LIMIT) {
+        // Most of the points are new: building afresh is cheaper. Not
+        // once a rebuild has taken all it may: it would take the same
+        // points again, tick after tick, and never merge the rest.
+        Step::Rebuild
+    } else {
+        Step::Merge
+    }
+}
+
 /// Points merged per refresh at most: a burst of inserts is taken over a
 /// few ticks rather than past the handler's deadline (tiles read what is
 /// not merged yet from the points).
@@ -205,3 +228,31 @@ pub const MERGE_CHUNK: u32 = 200_000;
 pub const REBUILD_LIMIT: u32 = 1_500_000;
 /// A fair period between counts of the points, which notice deletions.
 pub const RECOUNT_SECS: u32 = 60;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_merges_rebuilds_or_rests() {
+        assert_eq!(next_step(1000, 0, None), Step::Nothing);
+        assert_eq!(next_step(1000, 10, None), Step::Merge);
+        assert_eq!(next_step(1000, 10, Some(1010)), Step::Merge);
+        // A deletion (or a key committed below the mark).
+        assert_eq!(next_step(1000, 10, Some(1009)), Step::Rebuild);
+        // Mostly new: the first build, a burst.
+        assert_eq!(next_step(0, 5000, None), Step::Rebuild);
+        assert_eq!(next_step(1000, 5000, None), Step::Rebuild);
+    }
+
+    #[test]
+    fn a_table_past_the_rebuild_limit_is_merged_not_rebuilt_forever() {
+        let limit = i64::from(REBUILD_LIMIT);
+        // Ten million points: the rebuild took the first 1.5 million.
+        assert_eq!(next_step(limit, 10_000_000 - limit, None), Step::Merge);
+        assert_eq!(
+            next_step(limit, 10_000_000 - limit, Some(10_000_000)),
+            Step::Merge
+        );
+    }
+}
