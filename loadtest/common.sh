@@ -34,13 +34,15 @@ measure() {
   echo "$(cut -d, -f2,6 <<<"$line"),$(( (after - before) * 10000 / requests ))"
 }
 
-# Starts the release `geofn dev` on a free port, its private PostGIS in
+# Starts the release `geofn dev` on a free port (serving $2, default the
+# built handlers), its private PostGIS in
 # $1 (a scratch folder the caller removes); sets `port`, `host` (its PID)
 # and `psql` (to its database, the points handler's schema first).
 start_dev_host() {
   local work=$1 target=${CARGO_TARGET_DIR:-target} pg_port
+  local handlers=${2:-$target/handlers}
   port=$(free_port)
-  "$target/release/geofn" dev --listen "127.0.0.1:$port" --handlers "$target/handlers" \
+  "$target/release/geofn" dev --listen "127.0.0.1:$port" --handlers "$handlers" \
     --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
   host=$!
   wait_for "$work/stdout"

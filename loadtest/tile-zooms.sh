@@ -24,14 +24,7 @@ target=${CARGO_TARGET_DIR:-target}
 cp -r "$target/handlers" "$work/handlers"
 cp "$work/handlers/geofn.toml" "$work/geofn.toml.shipped"
 printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$work/handlers/geofn.toml"
-port=$(free_port)
-"$target/release/geofn" dev --listen "127.0.0.1:$port" --handlers "$work/handlers" \
-  --data-dir "$work/data" >"$work/stdout" 2>"$work/log" &
-host=$!
-wait_for "$work/stdout"
-pg_port=$(sed -n 4p "$work/data/pgdata/postmaster.pid")
-export PGPASSWORD=$(cat "$work/data/password")
-psql="psql -q -h 127.0.0.1 -p $pg_port -U geofn -d geofn -v ON_ERROR_STOP=1"
+start_dev_host "$work" "$work/handlers"
 
 case $target in /*) tools=$target/tools ;; *) tools=$PWD/$target/tools ;; esac
 playwright=$tools/node/node_modules/playwright-core/index.mjs
