@@ -172,6 +172,24 @@ impl LoadError {
         "schedule-invalid",
     ];
 
+    /// Whether the cause may pass without anyone changing the files: the
+    /// database unreachable or refusing the host's own role and grant
+    /// work, a registry, a file read while it was being replaced. Not the
+    /// handler's own migration SQL failing: retrying that would run a
+    /// hostile (or merely slow) migration again and again, holding the
+    /// reload loop each time.
+    pub fn may_pass(&self) -> bool {
+        match self {
+            LoadError::Read { source, .. } => source.kind() != std::io::ErrorKind::NotFound,
+            LoadError::Oci { .. } => true,
+            LoadError::Database(PrepareError::Role(
+                RoleError::Unavailable(_) | RoleError::Query { .. },
+            )) => true,
+            LoadError::Database(PrepareError::Migration(MigrationError::Database { .. })) => true,
+            _ => false,
+        }
+    }
+
     /// A short, stable label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -303,5 +321,32 @@ mod tests {
         let reasons: std::collections::BTreeSet<_> = errors.iter().map(LoadError::reason).collect();
         let listed: std::collections::BTreeSet<_> = LoadError::REASONS.iter().copied().collect();
         assert_eq!(reasons, listed);
+    }
+
+    #[test]
+    fn only_faults_outside_the_handler_may_pass() {
+        let migration = |source| LoadError::Database(PrepareError::Migration(source));
+        assert!(
+            migration(MigrationError::Database {
+                handler: "h".into(),
+                message: "connecting as its role: refused".into(),
+            })
+            .may_pass()
+        );
+        assert!(
+            !migration(MigrationError::Failed {
+                handler: "h".into(),
+                id: "0001".into(),
+                message: "canceling statement due to statement timeout".into(),
+            })
+            .may_pass()
+        );
+        assert!(!LoadError::Manifest(ManifestError::NoRoutes("h".into())).may_pass());
+        let read = |kind| LoadError::Read {
+            path: PathBuf::from("dir/h.wasm"),
+            source: std::io::Error::from(kind),
+        };
+        assert!(read(std::io::ErrorKind::PermissionDenied).may_pass());
+        assert!(!read(std::io::ErrorKind::NotFound).may_pass());
     }
 }

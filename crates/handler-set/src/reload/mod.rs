@@ -32,9 +32,9 @@ use timing::{Laps, SwapTimings};
 
 /// How often the polling fallback compares file metadata when enabled.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
-/// The first retry of a reload that failed for a reason that may pass (the
-/// database, a registry, a file being replaced); each next one waits twice
-/// as long, up to [`RETRY_MAX`].
+/// The first retry of a reload that failed for a cause that may pass
+/// ([`LoadError::may_pass`](crate::error::LoadError::may_pass)); each next
+/// one waits twice as long, up to [`RETRY_MAX`].
 pub const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest wait between retries of a transiently failed reload.
 pub const RETRY_MAX: Duration = Duration::from_secs(30);
@@ -213,7 +213,7 @@ impl Reloader {
                 Outcome::Settled
             }
             Err((err, fingerprint)) => {
-                let outcome = if PASSING_REASONS.contains(&err.reason()) {
+                let outcome = if err.may_pass() {
                     Outcome::Passing
                 } else {
                     Outcome::Settled
@@ -237,12 +237,6 @@ impl Reloader {
         }
     }
 }
-
-/// Rejections whose cause may pass without anyone changing the files: a
-/// role or migration step that met a database fault, a registry, a file
-/// read while it was being replaced. The others (an invalid manifest, a
-/// component that does not compile) stay rejected until the next change.
-const PASSING_REASONS: &[&str] = &["database-role", "migration-failed", "oci", "unreadable"];
 
 /// How a reconcile ended, for the retry schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,15 +296,5 @@ mod tests {
         assert_eq!(*waits.last().unwrap(), RETRY_MAX);
         retry.after(Outcome::Settled);
         assert!(!retry.pending());
-    }
-
-    #[test]
-    fn passing_reasons_are_reasons() {
-        for reason in PASSING_REASONS {
-            assert!(
-                crate::error::LoadError::REASONS.contains(reason),
-                "{reason}"
-            );
-        }
     }
 }
