@@ -1,6 +1,8 @@
 //! The database's name is looked up hedged: a resolver that drops a query
 //! (glibc then waits its 5 s timeout before asking again) costs a
-//! connection a quarter of a second, not the timeout.
+//! connection a quarter of a second, not the timeout; a resolver gone
+//! quiet (podman's aardvark-dns while it reloads) costs a swap half a
+//! second, the name's last addresses used meanwhile.
 //!
 //! The host runs in a mount namespace of its own (`unshare -m`, as root)
 //! whose `/etc/resolv.conf` names a resolver this test serves on a
@@ -11,20 +13,22 @@ mod support;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, test_handler};
+use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, publish, test_handler};
 use tokio::net::UdpSocket;
 
 const NAME: &str = "db.geofn.test";
 
 /// A DNS server answering `NAME` with 127.0.0.1 (A) and no addresses
-/// (AAAA), that drops the very first query it receives.
+/// (AAAA), that drops the very first query it receives, and every query
+/// while it is `quiet`.
 struct FlakyResolver {
     address: Ipv4Addr,
     queries: Arc<AtomicUsize>,
+    quiet: Arc<AtomicBool>,
 }
 
 impl FlakyResolver {
@@ -42,10 +46,12 @@ impl FlakyResolver {
         };
         let queries = Arc::new(AtomicUsize::new(0));
         let seen = queries.clone();
+        let quiet = Arc::new(AtomicBool::new(false));
+        let silent = quiet.clone();
         tokio::spawn(async move {
             let mut buffer = [0u8; 512];
             while let Ok((len, from)) = socket.recv_from(&mut buffer).await {
-                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 || silent.load(Ordering::SeqCst) {
                     continue; // lost
                 }
                 if let Some(answer) = answer(&buffer[..len]) {
@@ -53,7 +59,11 @@ impl FlakyResolver {
                 }
             }
         });
-        Self { address, queries }
+        Self {
+            address,
+            queries,
+            quiet,
+        }
     }
 }
 
@@ -94,12 +104,15 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
-    let db = TestDb::start();
-    let resolver = FlakyResolver::start().await;
-    let state = tempfile::tempdir().unwrap();
-    let resolv_conf = state.path().join("resolv.conf");
+/// The host serving the probe from `dir`, in a mount namespace whose
+/// resolver is `resolver`, reaching the database by `NAME`.
+async fn host_resolving_through(
+    db: &TestDb,
+    resolver: &FlakyResolver,
+    dir: &std::path::Path,
+    state: &std::path::Path,
+) -> Host {
+    let resolv_conf = state.join("resolv.conf");
     std::fs::write(
         &resolv_conf,
         format!(
@@ -108,9 +121,7 @@ async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
         ),
     )
     .unwrap();
-    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
-
-    let plain = Host::serve_command(&db, dir.path());
+    let plain = Host::serve_command(db, dir);
     let plain = plain.as_std();
     let url = db.cluster.url().replace("127.0.0.1", NAME);
     let mut command = tokio::process::Command::new("unshare");
@@ -132,8 +143,17 @@ async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
         }
     }
     command.env("DATABASE_URL", &url);
+    Host::spawn(command).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
+    let db = TestDb::start();
+    let resolver = FlakyResolver::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
     let started = Instant::now();
-    let host = Host::spawn(command).await;
+    let host = host_resolving_through(&db, &resolver, dir.path(), state.path()).await;
     let ready = started.elapsed();
     let queries = resolver.queries.load(Ordering::SeqCst);
     assert!(
@@ -163,4 +183,56 @@ async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     eprintln!("ready after {ready:?}; {queries} DNS queries, the first dropped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_resolver_does_not_hold_up_a_swap_that_migrates() {
+    let db = TestDb::start();
+    let resolver = FlakyResolver::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
+    let host = host_resolving_through(&db, &resolver, dir.path(), state.path()).await;
+    // From now on no query is answered: glibc would wait 5 s twice, and a
+    // hedge beside it as long. The new version's migration needs a
+    // connection of its own.
+    resolver.quiet.store(true, Ordering::SeqCst);
+    let published = Instant::now();
+    let bytes = std::fs::read(test_handler("probe-more")).unwrap();
+    publish(dir.path(), "probe.wasm", &bytes);
+    assert!(
+        host.wait_for_log("handler set reloaded", Duration::from_secs(30))
+            .await,
+        "the new version never came in: {}",
+        host.logs()
+    );
+    let swapped = published.elapsed();
+    assert!(
+        host.logs()
+            .contains("connecting to the addresses the name had last"),
+        "{}",
+        host.logs()
+    );
+    assert!(
+        swapped < Duration::from_secs(3),
+        "the swap waited {swapped:?} for a quiet resolver: {}",
+        host.logs()
+    );
+    let migrated = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM geofn_handler_migrations WHERE id = '0002-note-length'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(migrated, 1, "the new version's migration did not run");
+    let response = client()
+        .get(host.url("/probe/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    eprintln!("swapped {swapped:?} after the resolver went quiet");
 }

@@ -1,21 +1,28 @@
-//! The database server's name, looked up so that one lost DNS packet
-//! cannot stall a connection.
+//! The database server's name, looked up so that a quiet resolver cannot
+//! stall a connection.
 //!
 //! glibc's resolver waits its whole timeout (5 s by default) for an answer
 //! to a query that was dropped before it asks again, and tokio-postgres
 //! looks the name up on every new connection: in containers a replica's
-//! first connection after idle took 10 s, holding up a swap. Here the name
-//! is looked up through the system's resolver (so `/etc/hosts`, nsswitch
-//! and search domains still apply), and when no answer came within
-//! [`HEDGE_AFTER`] a second lookup is sent beside the first: the first
-//! answer wins. Every connection looks the name up again, so a failover
-//! by DNS is followed at the next connection.
+//! migration connection took 10-13 s, holding up a swap. Here the name is
+//! looked up through the system's resolver (so `/etc/hosts`, nsswitch and
+//! search domains still apply), hedged ([`hedged`]: a second query beside
+//! a slow first one), and when no answer came within [`STALE_AFTER`] the
+//! connection goes to the addresses the name had last ([`known`]) while
+//! the lookup goes on. Every connection looks the name up again, so a
+//! failover by DNS is followed at the next connection.
 //!
 //! Only a configuration with one TCP host by name is resolved here; a
 //! Unix socket, an address, several hosts or an explicit `hostaddr` are
 //! connected to as tokio-postgres would.
 
+mod hedged;
+mod known;
+
+pub use hedged::{HEDGE_AFTER, LOOKUP_TIMEOUT, lookup_hedged};
+
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use deadpool_postgres::Connect;
@@ -24,67 +31,6 @@ use tokio::task::JoinHandle;
 use tokio_postgres::config::Host;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, Connection, Error, Socket};
-
-/// A lookup without an answer after this gets a second one beside it.
-pub const HEDGE_AFTER: Duration = Duration::from_millis(250);
-/// Both lookups together may take this long.
-pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Looks `name` up, hedged: a second lookup after [`HEDGE_AFTER`] when
-/// the first has not answered, the first success wins, at most
-/// [`LOOKUP_TIMEOUT`] in all.
-pub async fn lookup_hedged(name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-    lookup_with(name, port, HEDGE_AFTER, LOOKUP_TIMEOUT).await
-}
-
-async fn lookup_with(
-    name: &str,
-    port: u16,
-    hedge_after: Duration,
-    timeout: Duration,
-) -> std::io::Result<Vec<SocketAddr>> {
-    let lookup = || {
-        let name = name.to_owned();
-        async move {
-            tokio::net::lookup_host((name.as_str(), port))
-                .await
-                .map(Iterator::collect::<Vec<_>>)
-        }
-    };
-    let hedged = async {
-        let first = lookup();
-        tokio::pin!(first);
-        tokio::select! {
-            answer = &mut first => return answer,
-            () = tokio::time::sleep(hedge_after) => {}
-        }
-        tracing::debug!(
-            db.host = name,
-            "no DNS answer yet; asking again beside the first"
-        );
-        let second = lookup();
-        tokio::pin!(second);
-        // The first success wins; a failure waits for the other's answer.
-        tokio::select! {
-            answer = &mut first => match answer {
-                Ok(found) => Ok(found),
-                Err(_) => second.await,
-            },
-            answer = &mut second => match answer {
-                Ok(found) => Ok(found),
-                Err(_) => first.await,
-            },
-        }
-    };
-    tokio::time::timeout(timeout, hedged)
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no DNS answer for {name} within {timeout:?}"),
-            ))
-        })
-}
 
 /// The one host name `config` connects to, with its port; `None` when
 /// tokio-postgres should resolve itself (see the module's note).
@@ -99,9 +45,16 @@ fn single_name(config: &Config) -> Option<(&str, u16)> {
     Some((name.as_str(), port))
 }
 
+/// A connection waits this long for a fresh answer before it goes to the
+/// addresses the name had last.
+pub const STALE_AFTER: Duration = Duration::from_millis(500);
+
+/// The process's last answers: pools and migration connections alike.
+static KNOWN: LazyLock<Arc<known::KnownAddresses>> = LazyLock::new(Default::default);
+
 /// Connects like [`Config::connect`], with the server's name looked up
-/// hedged; each address it has is tried in turn (the name stays the
-/// host's for TLS).
+/// hedged, or its last addresses when the resolver is quiet; each address
+/// is tried in turn (the name stays the host's for TLS).
 pub async fn connect<T>(
     config: &Config,
     tls: T,
@@ -112,11 +65,44 @@ where
     let Some((name, port)) = single_name(config) else {
         return config.connect(tls).await;
     };
-    let addresses = match lookup_hedged(name, port).await {
-        Ok(found) if !found.is_empty() => found,
+    let owned = name.to_owned();
+    let resolved = KNOWN
+        .resolve(name, port, STALE_AFTER, move || async move {
+            lookup_hedged(&owned, port).await
+        })
+        .await;
+    let addresses = match resolved {
+        Ok(known::Resolved::Fresh(found)) if !found.is_empty() => found,
+        Ok(known::Resolved::Stale { known, lookup }) => {
+            tracing::warn!(
+                db.host = name,
+                wait.ms = STALE_AFTER.as_millis() as u64,
+                "no DNS answer in time; connecting to the addresses the name had last"
+            );
+            match connect_each(config, &tls, &known).await {
+                Ok(connected) => return Ok(connected),
+                // They are gone: wait for what the resolver says now.
+                Err(err) => match lookup.answer().await {
+                    Ok(found) if !found.is_empty() && found != known => found,
+                    _ => return Err(err),
+                },
+            }
+        }
         // Let tokio-postgres look it up and say what is wrong.
         _ => return config.connect(tls).await,
     };
+    connect_each(config, &tls, &addresses).await
+}
+
+/// Tries each of `addresses` in turn; the last failure when none answers.
+async fn connect_each<T>(
+    config: &Config,
+    tls: &T,
+    addresses: &[SocketAddr],
+) -> Result<(Client, Connection<Socket, T::Stream>), Error>
+where
+    T: MakeTlsConnect<Socket> + Clone,
+{
     let mut last = None;
     for address in addresses {
         let mut pinned = config.clone();
