@@ -78,6 +78,13 @@ async fn without_a_queue_the_same_burst_is_refused_at_once() {
             .all(|(_, took)| *took < Duration::from_millis(250)),
         "refusals are fast: {answers:?}"
     );
+    // Shedding is counted on /metrics, not an ERROR line a refusal: under
+    // overload those were thousands a second.
+    assert!(
+        !host.logs().contains("response failed"),
+        "a shed request was logged as a failure: {}",
+        host.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 //! metrics, closing connections while draining).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -13,6 +13,7 @@ use axum::routing::get;
 use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use metrics::SharedString;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -58,7 +59,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(log_failure),
+        )
         .layer(SetRequestIdLayer::new(
             X_REQUEST_ID.clone(),
             MintRequestId::default(),
@@ -127,6 +132,21 @@ fn request_span(request: &Request) -> Span {
         traces::set_attributes(&span, attributes);
     }
     span
+}
+
+/// A server error's log line. A 503 is load shed on purpose (admission,
+/// the memory budget, a saturated instance pool) and counted on `/metrics`;
+/// a line each, at ERROR, was thousands a second exactly when the CPU was
+/// short (the closed-model ramp past its knee: 6,000 a second), so it is
+/// DEBUG. Every other 5xx stays an ERROR line.
+fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &Span) {
+    let latency_ms = latency.as_millis() as u64;
+    match failure {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(classification = %failure, latency_ms, "response shed")
+        }
+        failure => tracing::error!(classification = %failure, latency_ms, "response failed"),
+    }
 }
 
 /// Bodies compressed when the client asks (`Accept-Encoding`: zstd, br,
