@@ -3,13 +3,19 @@
 # Rust load generator and records, on the host process only,
 #   - system calls per request (strace -c, a few seconds),
 #   - a CPU profile with call graphs (perf record -g), reported by shared
-#     object, by symbol, and as folded stacks for a flamegraph tool.
+#     object, by symbol, by phase of a request in µs of the host's CPU per
+#     request (loadtest/profile_phases.py), and as folded stacks for a
+#     flamegraph tool.
+# OTEL_* variables in the environment reach the host (profile tracing on).
 # The host is built with frame pointers and line tables into its own target
 # folder, so the release build stays as it is. Everything on 127.0.0.1.
 #
 #   loadtest/profile.sh ["/points?limit=100" | post] [seconds]
+#   NATIVE=1 loadtest/profile.sh ...   # the native baseline instead, same database
 #
 # `post` profiles `POST /point` with random points, as the load report sends them.
+# The tiles handler's summary schedule is retimed out of the run, as in
+# loadtest/report.sh: the native server does no such work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:-/points?limit=100}
@@ -29,16 +35,26 @@ make handlers >/dev/null
 cargo build --release -p geofn-load >/dev/null
 profiled=/tmp/geofn-profile-target
 CARGO_TARGET_DIR=$profiled CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release -p geofn >/dev/null
+  RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release -p geofn -p geofn-load >/dev/null
 target=${CARGO_TARGET_DIR:-target}
 
-"$profiled/release/geofn" dev --perf-map --listen 127.0.0.1:0 --handlers "$target/handlers" \
+cp -r "$target/handlers" "$raw/handlers"
+printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$raw/handlers/geofn.toml"
+"$profiled/release/geofn" dev --perf-map --listen 127.0.0.1:0 --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
+pid=$! host=$!
+trap 'kill $host ${native:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
 for _ in $(seq 1 120); do grep -q listening "$raw/geofn.out" && break; sleep 0.5; done
 url=$(sed -n 's/^geofn listening on //p' "$raw/geofn.out")
 pg_port=$(sed -n 4p "$raw/data/pgdata/postmaster.pid")
+if [[ -n ${NATIVE:-} ]]; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  DATABASE_URL="postgresql://geofn:$(cat "$raw/data/password")@127.0.0.1:$pg_port/geofn" \
+    "$profiled/release/native-points" --listen "127.0.0.1:$port" >"$raw/native.out" 2>&1 &
+  native=$! pid=$!
+  for _ in $(seq 1 60); do grep -q listening "$raw/native.out" && break; sleep 0.5; done
+  url=http://127.0.0.1:$port
+fi
 PGPASSWORD=$(cat "$raw/data/password") psql -q -h 127.0.0.1 -p "$pg_port" -U geofn geofn -c \
   "INSERT INTO points.points (name, geom) SELECT 'seed ' || g, ST_SetSRID(ST_MakePoint(random()*360-180, random()*180-90), 4326) FROM generate_series(1, 1000) g"
 
@@ -55,12 +71,22 @@ head -15 "$out/syscalls.txt"
 echo "== CPU profile ($seconds s)"
 (sleep 2; perf record -q -F 1999 -g -p "$pid" -o "$raw/perf.data" -- sleep "$seconds" 2>/dev/null) &
 profiler=$!
-load "$((seconds + 4))s"
+# The host's CPU per request over the same run (utime + stime, 100 ticks/s).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+before=$(ticks "$pid")
+summary=$(load "$((seconds + 4))s")
+echo "$summary"
+rate=$(sed -n 's/.*: *\([0-9.]*\) ok\/s.*/\1/p' <<<"$summary")
+us_per_request=$(awk -v t="$(( $(ticks "$pid") - before ))" -v r="${rate:-1}" -v s="$((seconds + 4))" \
+  'BEGIN { printf "%.0f", t * 10000 / (r * s) }')
 wait "$profiler"
 perf report -i "$raw/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' >"$out/by-object.txt"
 perf report -i "$raw/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null \
   | grep -E '^ +[0-9]' | sed -n 1,60p >"$out/by-symbol.txt"
 perf script -i "$raw/perf.data" 2>/dev/null | python3 loadtest/fold_stacks.py >"$out/stacks.folded"
+python3 loadtest/profile_phases.py "$out/stacks.folded" "$us_per_request" >"$out/by-phase.txt"
 cat "$out/by-object.txt"
 head -25 "$out/by-symbol.txt"
-echo "== wrote $out/{syscalls,by-object,by-symbol}.txt and stacks.folded (inferno-flamegraph or flamegraph.pl draw it)"
+echo "== host CPU per request: $us_per_request µs, by phase"
+cat "$out/by-phase.txt"
+echo "== wrote $out/{syscalls,by-object,by-symbol,by-phase}.txt and stacks.folded (inferno-flamegraph or flamegraph.pl draw it)"
