@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 import report_inputs
+import report_phases
+import report_swaps
 from report_floor import floor_accounting
 from report_inputs import cpu, held
 
@@ -122,11 +124,15 @@ if has_reuse:
         r, n = summary(f"reuse-{route}"), summary(f"native-{route}")
         ratio = paired_ratio(route, "rps", "reuse")
         w(f"| reuse on ≥ 0.95× native req/s, {label} | {r['rps']:.0f} vs {n['rps']:.0f} req/s; {ratio:.2f}× | {verdict(ratio >= 0.95)} |")
+        p99 = paired_ratio(route, "p99", "reuse")
+        w(f"| reuse on, p99 ≤ 1.2× native, {label} | {r['p99']:.2f} vs {n['p99']:.2f} ms; {p99:.2f}× | {verdict(p99 <= 1.2)} |")
 if native_users is not None:
     ours, theirs = held(users), held(native_users)
     ratio = ours / theirs if theirs else float("nan")
     w(f"| the guide's closed model: most users held at p95 < 100 ms, no failure, ≥ 0.9× native's | "
       f"{ours} vs {theirs} users; {ratio:.2f}× | {verdict(theirs and ratio >= 0.9)} |")
+for row in report_swaps.target_rows(out, verdict):
+    w(row)
 ratio = g_post["rps"] / pg_insert[0]
 w(f"| `POST /point` ≥ 0.7× pgbench TPS of the same INSERT | {g_post['rps']:.0f} vs {pg_insert[0]:.0f} = {ratio:.2f}× | {verdict(ratio >= 0.7)} |")
 if instantiate is not None:
@@ -209,6 +215,7 @@ for row in rates:
 w("")
 w("![offered rate against throughput and latency](report/rates-curve.svg)")
 w("")
+report_swaps.section(out, w)
 locust = out / "locust-stats.csv"
 if locust.exists():
     w("## Locust, the guide's run")
@@ -230,16 +237,25 @@ if "geofn-get" in cpu_us and "native-get" in cpu_us:
             "per request behind them)")
 else:
     cost = "it spends more CPU per request than the native server"
-w("Profiled with `loadtest/profile.sh` (strace -c, and perf with call graphs and guest function "
-  "names from `--perf-map`, on the host process, `GET /points?limit=100` at saturation). On these "
-  f"two shared cores the host process, not PostgreSQL, is the limit: {cost}. "
-  "Of the host's samples, about 41% are inside the "
-  "wasm call: the guest's own code about 20% (rendering JSON about half of it, reading the packed "
-  "rows and their EWKB about a quarter) and the `db` import about 19% (tokio-postgres itself 7%, "
-  "packing the rows 3%, lowering them into the guest 2.5%, the pool and statement cache 3%). "
-  "Creating and recycling the per-request instance costs about 10% (resetting the 1 MiB of "
-  "resident guest memory with `PAGEMAP_SCAN` 3.5%, instantiation 3.3%). The kernel's loopback TCP "
-  "and thread wake-ups are about 28%, which the native server pays as well.")
+w(f"On these two shared cores the host process, not PostgreSQL, is the limit: {cost}. Where the "
+  "host's CPU per request goes, from `loadtest/profile.sh` (perf with call graphs and guest "
+  "function names from `--perf-map`, 64 connections at saturation, the host's CPU per request "
+  "from `/proc` over the same run; each sample goes to one phase, `loadtest/profile_phases.py` "
+  "says how):")
+w("")
+if not report_phases.table(out, w):
+    w("(no `by-phase-*.txt` in the report folder: run `loadtest/profile.sh` and copy them.)")
+    w("")
+w("For the native server, *other host work* is its own code, tokio-postgres and serde_json (its "
+  "frames name none of the layers above); for geofn the `db` import includes rendering the rows "
+  "as JSON in the host (`db.query-json`), and *other imports* are the guest's remaining calls "
+  "into the host (WASI and the rest), not broken down further here.")
+w("")
+w("The kernel's share (loopback TCP to the client and to PostgreSQL, waking threads) is paid by "
+  "the native server as well; the guest's own code, the `db` import, the calls into wasm and the "
+  "instance's creation and teardown are the price of the design; routing, middleware, HTTP and "
+  "tracing are the host's layers around it, the same crates the native server uses but more of "
+  "them per request.")
 w("")
 w("Removed so far: one `realloc` call into the guest per string, byte list and row, and a second "
   "decoding of every cell (`db.query-packed` hands a page of rows over as one buffer the guest "
@@ -252,7 +268,9 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "during the request and was shrunk back on the slot's next use; handlers now start with 1 MiB "
   "and `PAGEMAP_SCAN` resets only the pages written), page faults and `madvise` on every "
   "instantiation (1 MiB kept resident, 64 KiB guest stacks), part of the allocator's cost "
-  "(mimalloc), serde_json escaping every key of a listing at run time, and the `String`s "
+  "(mimalloc), serde_json escaping every key of a listing at run time, the guest decoding rows "
+  "and rendering JSON (the points handler's listing and its `INSERT ... RETURNING` now come "
+  "back rendered by the host through `db.query-json`), and the `String`s "
   "allocated per request for metric labels (now the route's and handler's shared names; the "
   "gain is below these runs' noise). Instantiate + call of "
   "the empty handler went from 29.6 µs to the figure above. What is left is the price of the "
@@ -272,8 +290,10 @@ if first_503 is not None:
     worst_p99 = max(float(r["p99_ms"]) for r in users)
     text += (f"From {first_503['users']} users the offered load (each user sends about every "
              "1.5 s) passes what the host serves on two cores beside PostgreSQL and the load "
-             "generator, and admission control answers the excess at once with 503 and "
-             f"`Retry-After` rather than queueing it: at {top['users']} users "
+             "generator; admission control queues a request only while it can still be answered "
+             "within the wait limit (`--queue-wait-ms`, 100 ms by default, plus the measured "
+             "service time) and answers the rest at once with 503 and "
+             f"`Retry-After`: at {top['users']} users "
              f"{float(top['throughput_per_s']):.0f} req/s are served and "
              f"{float(top['failures_per_s']):.0f} req/s refused, and the latency of every answer "
              f"stays bounded (p99 at most {worst_p99:.0f} ms).")
