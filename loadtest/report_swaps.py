@@ -21,22 +21,20 @@ def _find(found, prefix):
     return next((r for r in found if r["what"].startswith(prefix)), None)
 
 
+TARGETS = [("file swaps under load", "a swap visible within {ms:.0f} ms at the maximum, under load"),
+           ("fleet push, sent", "a fleet push served by the other replica within {ms:.0f} ms")]
+
+
 def target_rows(out, verdict):
     """The targets table's rows: the slowest swap under load, the slowest push."""
     found = runs(out)
     rows = []
-    loaded = _find(found, "file swaps under load")
-    if loaded:
-        worst = float(loaded["max"])
-        rows.append(f"| a swap visible within {TARGET_MS:.0f} ms at the maximum, under load | "
-                    f"max {worst:.1f} ms of {loaded['n']} (median {loaded['median']}) | "
-                    f"{verdict(worst <= TARGET_MS)} |")
-    pushed = _find(found, "fleet push, sent")
-    if pushed:
-        worst = float(pushed["max"])
-        rows.append(f"| a fleet push served by the other replica within {TARGET_MS:.0f} ms | "
-                    f"max {worst:.1f} ms of {pushed['n']} (median {pushed['median']}) | "
-                    f"{verdict(worst <= TARGET_MS)} |")
+    for prefix, target in TARGETS:
+        run = _find(found, prefix)
+        if run:
+            worst = float(run["max"])
+            rows.append(f"| {target.format(ms=TARGET_MS)} | max {worst:.1f} ms of {run['n']} "
+                        f"(median {run['median']}) | {verdict(worst <= TARGET_MS)} |")
     return rows
 
 
