@@ -146,6 +146,17 @@ async fn host_resolving_through(
     Host::spawn(command).await
 }
 
+/// The probe's session route answers: the handler's own pool, as its
+/// role, reached the database by name.
+async fn assert_handler_connects(host: &Host) {
+    let response = client()
+        .get(host.url("/probe/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{}", host.logs());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
     let db = TestDb::start();
@@ -176,12 +187,7 @@ async fn a_dropped_dns_query_costs_a_hedge_not_the_resolver_timeout() {
         StatusCode::OK
     );
     // And the handlers' own connections (their role, their pool) too.
-    let response = client()
-        .get(host.url("/probe/session"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_handler_connects(&host).await;
     eprintln!("ready after {ready:?}; {queries} DNS queries, the first dropped");
 }
 
@@ -228,11 +234,6 @@ async fn a_quiet_resolver_does_not_hold_up_a_swap_that_migrates() {
         .unwrap()
         .get::<_, i64>(0);
     assert_eq!(migrated, 1, "the new version's migration did not run");
-    let response = client()
-        .get(host.url("/probe/session"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_handler_connects(&host).await;
     eprintln!("swapped {swapped:?} after the resolver went quiet");
 }
