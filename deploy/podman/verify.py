@@ -128,6 +128,23 @@ def readers(seconds, threads=4):
     return workers, counts
 
 
+def through_proxy(method, path, body=None):
+    """(status, body) of one request through the proxy; a timeout or a
+    refused connection is a status of 0 and the error, not a raise, so
+    the check says what happened and the replicas' logs can follow."""
+    try:
+        return http(method, f"{PROXY}{path}", body)
+    except OSError as err:
+        return 0, repr(err).encode()
+
+
+def show_logs(kind, containers, lines=40):
+    """The last lines each container logged: a CI log must say why."""
+    for name in containers:
+        tail = run("podman", "logs", "--tail", str(lines), name, check_exit=False)
+        print(f"--- {kind}: {name}'s last log lines:\n{tail.stderr}{tail.stdout}", flush=True)
+
+
 def port_80_taken():
     """Whether something already listens where the stack's proxy will."""
     with socket.socket() as probe:
@@ -172,11 +189,14 @@ def stack(kind, compose):
               f"{kind}: all three replicas log in as the init script's role, no superuser")
 
         # The guide's two curl lines.
-        status, body = http("POST", f"{PROXY}/point",
-                            {"longitude": 2.3522, "latitude": 48.8566, "name": "Paris"})
-        check(status == 201, f"{kind}: POST /point -> {status} {body[:80]!r}")
-        status, body = http("GET", f"{PROXY}/points")
-        check(status == 200 and b"Paris" in body, f"{kind}: GET /points -> {status}, Paris in it")
+        status, body = through_proxy("POST", "/point",
+                                     {"longitude": 2.3522, "latitude": 48.8566, "name": "Paris"})
+        posted = check(status == 201, f"{kind}: POST /point -> {status} {body[:80]!r}")
+        status, body = through_proxy("GET", "/points")
+        listed = check(status == 200 and b"Paris" in body,
+                       f"{kind}: GET /points -> {status}, Paris in it")
+        if not (posted and listed):
+            show_logs(kind, [container(r) for r in ("geofn1", "geofn2", "geofn3", kind)])
 
         # One replica killed under readers.
         workers, counts = readers(12)
@@ -261,8 +281,9 @@ def stack(kind, compose):
                     print(f"--- {r} does not serve it; its reload and warning lines:\n"
                           + "\n".join(reload[-12:]) + "\n--- its last log lines:\n"
                           + "\n".join(lines[-10:]), flush=True)
-        status, _ = http("GET", f"{PROXY}/probe/version")
-        check(status == 200, f"{kind}: ... and through the proxy ({status})")
+        status, _ = through_proxy("GET", "/probe/version")
+        if not check(status == 200, f"{kind}: ... and through the proxy ({status})"):
+            show_logs(kind, [container(kind)])
     finally:
         health.stop.set()
         run(*base, "down", "-v", check_exit=False, capture=False, timeout=300)

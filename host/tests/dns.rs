@@ -4,6 +4,8 @@
 //! quiet (podman's aardvark-dns while it reloads) costs a swap half a
 //! second, the name's last addresses used meanwhile.
 //!
+//! A stop is not held by the queries still out (a blocking thread each).
+//!
 //! The host runs in a mount namespace of its own (`unshare -m`, as root)
 //! whose `/etc/resolv.conf` names a resolver this test serves on a
 //! loopback address: the system's real resolver path (glibc's
@@ -236,4 +238,40 @@ async fn a_quiet_resolver_does_not_hold_up_a_swap_that_migrates() {
     assert_eq!(migrated, 1, "the new version's migration did not run");
     assert_handler_connects(&host).await;
     eprintln!("swapped {swapped:?} after the resolver went quiet");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_resolver_does_not_hold_up_a_stop() {
+    let db = TestDb::start();
+    let resolver = FlakyResolver::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let dir = handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))]);
+    let host = host_resolving_through(&db, &resolver, dir.path(), state.path()).await;
+    // A new connection's queries go out into the quiet and block a thread
+    // each until glibc gives them up (5 s, twice).
+    resolver.quiet.store(true, Ordering::SeqCst);
+    let asked = resolver.queries.load(Ordering::SeqCst);
+    let bytes = std::fs::read(test_handler("probe-more")).unwrap();
+    publish(dir.path(), "probe.wasm", &bytes);
+    assert!(
+        host.wait_for_log("handler set reloaded", Duration::from_secs(30))
+            .await,
+        "the new version never came in: {}",
+        host.logs()
+    );
+    assert!(
+        resolver.queries.load(Ordering::SeqCst) > asked,
+        "the swap sent no DNS query"
+    );
+    let stopping = Instant::now();
+    let status = host.terminate().await;
+    let stopped = stopping.elapsed();
+    assert!(status.success(), "geofn exited with {status}");
+    // Drained at once (no request in flight), then at most 2 s for the
+    // blocking tasks: not the 10 s glibc holds a query for.
+    assert!(
+        stopped < Duration::from_secs(5),
+        "SIGTERM took {stopped:?}: the stop waited for DNS queries"
+    );
+    eprintln!("stopped {stopped:?} after SIGTERM with DNS queries out");
 }

@@ -1,28 +1,32 @@
 //! One name looked up through the system's resolver, hedged: a second
-//! query beside the first when the first is slow, the first answer wins.
+//! query beside a slow first one, then another every second while none
+//! has answered; the first answer wins.
+//!
+//! A resolver that drops one query is answered by the hedge. One gone
+//! quiet for a while (podman's aardvark-dns drops every query begun in a
+//! 6-7 s window while it reloads) answers the first query sent after it
+//! came back, where glibc would wait out its 5 s timeout, once per
+//! attempt, for a query it sent into the quiet.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
 /// A lookup without an answer after this gets a second one beside it.
 pub const HEDGE_AFTER: Duration = Duration::from_millis(250);
-/// Both lookups together may take this long.
-pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+/// After the hedge, another query goes out this often while none has
+/// answered (each holds one blocking thread until glibc gives it up).
+pub const ASK_AGAIN_EVERY: Duration = Duration::from_secs(1);
+/// All the queries together may take this long.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Looks `name` up, hedged: a second lookup after [`HEDGE_AFTER`] when
-/// the first has not answered, the first success wins, at most
+/// Looks `name` up, hedged (see the module's note), at most
 /// [`LOOKUP_TIMEOUT`] in all.
 pub async fn lookup_hedged(name: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-    lookup_with(name, port, HEDGE_AFTER, LOOKUP_TIMEOUT).await
-}
-
-async fn lookup_with(
-    name: &str,
-    port: u16,
-    hedge_after: Duration,
-    timeout: Duration,
-) -> std::io::Result<Vec<SocketAddr>> {
-    let lookup = || {
+    let ask = || {
         let name = name.to_owned();
         async move {
             tokio::net::lookup_host((name.as_str(), port))
@@ -30,37 +34,94 @@ async fn lookup_with(
                 .map(Iterator::collect::<Vec<_>>)
         }
     };
-    let hedged = async {
-        let first = lookup();
-        tokio::pin!(first);
-        tokio::select! {
-            answer = &mut first => return answer,
-            () = tokio::time::sleep(hedge_after) => {}
-        }
-        tracing::debug!(
-            db.host = name,
-            "no DNS answer yet; asking again beside the first"
-        );
-        let second = lookup();
-        tokio::pin!(second);
-        // The first success wins; a failure waits for the other's answer.
-        tokio::select! {
-            answer = &mut first => match answer {
-                Ok(found) => Ok(found),
-                Err(_) => second.await,
-            },
-            answer = &mut second => match answer {
-                Ok(found) => Ok(found),
-                Err(_) => first.await,
-            },
-        }
-    };
-    tokio::time::timeout(timeout, hedged)
+    tokio::time::timeout(LOOKUP_TIMEOUT, asking_until_answered(name, ask))
         .await
         .unwrap_or_else(|_| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("no DNS answer for {name} within {timeout:?}"),
+                format!("no DNS answer for {name} within {LOOKUP_TIMEOUT:?}"),
             ))
         })
+}
+
+/// Sends `ask` at once, again after [`HEDGE_AFTER`] and then every
+/// [`ASK_AGAIN_EVERY`] while no query has answered. The first success
+/// wins; a failure is the answer only when no other query is still out
+/// (a name that does not exist fails as fast as the resolver says so).
+async fn asking_until_answered<F, Fut>(name: &str, ask: F) -> std::io::Result<Vec<SocketAddr>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
+{
+    let mut out = FuturesUnordered::new();
+    out.push(ask());
+    let mut next = HEDGE_AFTER;
+    loop {
+        tokio::select! {
+            Some(answer) = out.next() => match answer {
+                Ok(found) => return Ok(found),
+                Err(err) if out.is_empty() => return Err(err),
+                Err(_) => {}
+            },
+            () = tokio::time::sleep(next) => {
+                tracing::debug!(
+                    db.host = name,
+                    asked = out.len(),
+                    "no DNS answer yet; asking again beside the queries still out"
+                );
+                out.push(ask());
+                next = ASK_AGAIN_EVERY;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::time::Instant;
+
+    /// A resolver that drops every query sent before `quiet_until` (glibc
+    /// then waits 5 s twice) and answers the others at once.
+    fn quiet_resolver(
+        quiet_until: Instant,
+        asked: Arc<AtomicUsize>,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>>>>
+    {
+        move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            let dropped = Instant::now() < quiet_until;
+            Box::pin(async move {
+                if dropped {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    return Err(std::io::Error::other("glibc gave up"));
+                }
+                Ok(vec![SocketAddr::from(([10, 0, 0, 1], 5432))])
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolver_back_from_quiet_answers_within_a_second() {
+        let started = Instant::now();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let ask = quiet_resolver(started + Duration::from_millis(6_500), asked.clone());
+        let found = asking_until_answered("db", ask).await.unwrap();
+        let waited = started.elapsed();
+        assert_eq!(found, vec![SocketAddr::from(([10, 0, 0, 1], 5432))]);
+        // Asked at 0, 0.25, 1.25 ... 6.25 (dropped) and 7.25 s (answered).
+        assert_eq!(waited, Duration::from_millis(7_250));
+        assert_eq!(asked.load(Ordering::SeqCst), 9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_failure_is_the_answer() {
+        let started = Instant::now();
+        let ask = || async { Err::<Vec<SocketAddr>, _>(std::io::Error::other("NXDOMAIN")) };
+        let err = asking_until_answered("db", ask).await.unwrap_err();
+        assert_eq!(err.to_string(), "NXDOMAIN");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
 }

@@ -7,7 +7,7 @@
 //! migration connection took 10-13 s, holding up a swap. Here the name is
 //! looked up through the system's resolver (so `/etc/hosts`, nsswitch and
 //! search domains still apply), hedged ([`hedged`]: a second query beside
-//! a slow first one), and when no answer came within [`STALE_AFTER`] the
+//! a slow first one, another every second while none answers), and when no answer came within [`STALE_AFTER`] the
 //! connection goes to the addresses the name had last ([`known`]) while
 //! the lookup goes on. Every connection looks the name up again, so a
 //! failover by DNS is followed at the next connection.
@@ -19,7 +19,7 @@
 mod hedged;
 mod known;
 
-pub use hedged::{HEDGE_AFTER, LOOKUP_TIMEOUT, lookup_hedged};
+pub use hedged::{ASK_AGAIN_EVERY, HEDGE_AFTER, LOOKUP_TIMEOUT, lookup_hedged};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
