@@ -10,7 +10,7 @@
 # The host is built with frame pointers and line tables into its own target
 # folder, so the release build stays as it is. Everything on 127.0.0.1.
 #
-#   loadtest/profile.sh ["/points?limit=100" | post] [seconds]
+#   loadtest/profile.sh ["/points?limit=100" | post | /empty | /livez] [seconds]
 #   NATIVE=1 loadtest/profile.sh ...   # the native baseline instead, same database
 #
 # `post` profiles `POST /point` with random points, as the load report sends them.
@@ -39,6 +39,9 @@ CARGO_TARGET_DIR=$profiled CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
 target=${CARGO_TARGET_DIR:-target}
 
 cp -r "$target/handlers" "$raw/handlers"
+# The do-nothing handler, as loadtest/report.sh serves it: the floor.
+cp "$target/test-handlers/empty.wasm" "$raw/handlers/"
+printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >>"$raw/handlers/geofn.toml"
 printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$raw/handlers/geofn.toml"
 "$profiled/release/geofn" dev --perf-map --listen 127.0.0.1:0 --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &

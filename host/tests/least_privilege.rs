@@ -520,6 +520,12 @@ async fn the_memory_budget_holds_under_a_flood_and_leaves_room_for_others() {
         peak >> 20
     );
     assert!(ok >= 8 && refused >= 1, "{ok} ok, {refused} refused");
+    // Each refusal counted, a line a second at most saying how many.
+    let lines = host.logs().matches("memory budget full").count();
+    assert!(
+        (1..=2).contains(&lines) && refused > 2,
+        "{lines} log lines for {refused} refusals"
+    );
     assert!(
         peak < own + ((budget_mib as u64) << 20),
         "peak RSS {peak} above the budget plus the host's own {own}"

@@ -194,7 +194,6 @@ pub(crate) async fn run_handler(
         match reserved {
             Ok(reservation) => Some(reservation),
             Err(over) => {
-                tracing::warn!(handler.name = %handler.name, error = %over, "memory budget full");
                 if let Some(waiting) = &admission {
                     refused(waiting, &over.to_string());
                 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use geofn_telemetry::metrics as m;
+use geofn_telemetry::throttle::LogThrottle;
 
 use crate::system::{cgroup_memory_limit, meminfo_bytes};
 
@@ -38,7 +39,15 @@ pub struct MemoryBudget {
     total_units: u32,
     share_units: u32,
     wait: Duration,
-    shares: Mutex<HashMap<String, Arc<Semaphore>>>,
+    shares: Mutex<HashMap<String, Share>>,
+}
+
+/// What a handler keeps across swaps: its part of the budget, and the
+/// throttle of its refusals' log line.
+#[derive(Clone)]
+struct Share {
+    room: Arc<Semaphore>,
+    refusals: Arc<LogThrottle>,
 }
 
 /// One handler's side of the budget.
@@ -47,6 +56,7 @@ pub struct HandlerBudget {
     share: Arc<Semaphore>,
     total: Arc<Semaphore>,
     wait: Duration,
+    refusals: Arc<LogThrottle>,
 }
 
 /// Memory reserved for one instance; given back when dropped.
@@ -110,13 +120,17 @@ impl MemoryBudget {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(handler.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.share_units as usize)))
+            .or_insert_with(|| Share {
+                room: Arc::new(Semaphore::new(self.share_units as usize)),
+                refusals: Arc::default(),
+            })
             .clone();
         HandlerBudget {
             handler: Arc::from(handler),
-            share,
+            share: share.room,
             total: self.total.clone(),
             wait: self.wait,
+            refusals: share.refusals,
         }
     }
 }
@@ -135,7 +149,8 @@ impl HandlerBudget {
     }
 
     /// Reserves `memory_bytes` (rounded up to MiB) for one instance, first
-    /// from the handler's share, then from the whole budget.
+    /// from the handler's share, then from the whole budget. A refusal is
+    /// counted and logged (once a second at most, with how many).
     pub async fn reserve(&self, memory_bytes: usize) -> Result<Reservation, OverBudget> {
         let mib = u32::try_from((memory_bytes as u64).div_ceil(UNIT)).unwrap_or(u32::MAX);
         let reserve = async {
@@ -151,10 +166,21 @@ impl HandlerBudget {
             _ => {
                 metrics::counter!(m::MEMORY_REJECTED, "handler" => self.handler.to_string())
                     .increment(1);
-                Err(OverBudget {
+                let over = OverBudget {
                     handler: self.handler.clone(),
                     mib,
-                })
+                };
+                // Every refusal is counted; a flood of them is one line a
+                // second, not one per request.
+                if let Some(refused) = self.refusals.hit() {
+                    tracing::warn!(
+                        handler.name = %self.handler,
+                        refused,
+                        error = %over,
+                        "memory budget full; requests refused since the last such line"
+                    );
+                }
+                Err(over)
             }
         }
     }

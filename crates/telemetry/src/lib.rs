@@ -13,6 +13,7 @@
 //!   continuing a caller's trace.
 //! - [`sampler`]: which requests are traced (`OTEL_TRACES_SAMPLER`).
 //! - [`sql`]: what a database span says about its statement.
+//! - [`throttle`]: one log line a second for an event repeated under load.
 
 #![deny(missing_docs)]
 
@@ -22,4 +23,5 @@ pub mod metrics;
 pub mod openmetrics;
 pub mod sampler;
 pub mod sql;
+pub mod throttle;
 pub mod traces;
