@@ -55,7 +55,9 @@ where
 {
     let mut out = FuturesUnordered::new();
     out.push(ask());
-    let mut next = HEDGE_AFTER;
+    // A deadline, not a fresh sleep per turn: a query failing while others
+    // are out must not push the next one back.
+    let mut next = tokio::time::Instant::now() + HEDGE_AFTER;
     loop {
         tokio::select! {
             Some(answer) = out.next() => match answer {
@@ -63,14 +65,14 @@ where
                 Err(err) if out.is_empty() => return Err(err),
                 Err(_) => {}
             },
-            () = tokio::time::sleep(next) => {
+            () = tokio::time::sleep_until(next) => {
                 tracing::debug!(
                     db.host = name,
                     asked = out.len(),
                     "no DNS answer yet; asking again beside the queries still out"
                 );
                 out.push(ask());
-                next = ASK_AGAIN_EVERY;
+                next += ASK_AGAIN_EVERY;
             }
         }
     }
@@ -114,6 +116,28 @@ mod tests {
         // Asked at 0, 0.25, 1.25 ... 6.25 (dropped) and 7.25 s (answered).
         assert_eq!(waited, Duration::from_millis(7_250));
         assert_eq!(asked.load(Ordering::SeqCst), 9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_beside_other_queries_keeps_the_schedule() {
+        let started = Instant::now();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let quiet = quiet_resolver(started + Duration::from_secs(2), asked.clone());
+        let ask = move || {
+            let first = asked.load(Ordering::SeqCst) == 0;
+            let answer = quiet();
+            Box::pin(async move {
+                if first {
+                    tokio::time::sleep(Duration::from_millis(900)).await;
+                    return Err(std::io::Error::other("SERVFAIL"));
+                }
+                answer.await
+            }) as std::pin::Pin<Box<dyn Future<Output = _>>>
+        };
+        asking_until_answered("db", ask).await.unwrap();
+        // Asked at 0 (fails at 0.9 s), 0.25, 1.25 (both dropped) and 2.25 s;
+        // the failure at 0.9 s does not move the third query to 1.9 s.
+        assert_eq!(started.elapsed(), Duration::from_millis(2_250));
     }
 
     #[tokio::test(start_paused = true)]
