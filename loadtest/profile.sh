@@ -12,6 +12,8 @@
 #
 #   loadtest/profile.sh ["/points?limit=100" | post | /empty | /livez] [seconds]
 #   NATIVE=1 loadtest/profile.sh ...   # the native baseline instead, same database
+#   PYTHON=1 loadtest/profile.sh ...   # the points API in Python (max_concurrency 8,
+#                                      # as loadtest/python.sh runs it)
 #
 # `post` profiles `POST /point` with random points, as the load report sends them.
 # The tiles handler's summary schedule is retimed out of the run, as in
@@ -43,6 +45,11 @@ cp -r "$target/handlers" "$raw/handlers"
 cp "$target/test-handlers/empty.wasm" "$raw/handlers/"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >>"$raw/handlers/geofn.toml"
 printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$raw/handlers/geofn.toml"
+if [[ -n ${PYTHON:-} ]]; then
+  make python-handlers >/dev/null
+  cp "$target/python-handlers/points.wasm" "$raw/handlers/points.wasm"
+  printf '\n[handlers.points.limits]\nmax_concurrency = 8\n' >>"$raw/handlers/geofn.toml"
+fi
 "$profiled/release/geofn" dev --perf-map --listen 127.0.0.1:0 --handlers "$raw/handlers" \
   --data-dir "$raw/data" --no-cache >"$raw/geofn.out" 2>"$raw/geofn.log" &
 pid=$! host=$!
