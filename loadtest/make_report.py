@@ -348,11 +348,16 @@ if python_runs.exists():
       "of which wasmtime looking up each function's code as the interpreter first calls it "
       "through its table was 35% of samples (`CompiledFunctionsTable::func_loc`: a namespace "
       "search and a binary search per function reference). With those locations indexed per "
-      "module once at load (`vendor/README.md`): 521 µs, 3,090 req/s. What remains per fresh "
-      "request: initialising function references (`get_func_ref`, "
-      "`initialize_and_return_funcref`, and the module-registry lookups behind each: 27% "
-      "together), the page-map scan and restoring written pages (about 14%), linking the "
-      "component's imports (4%), the guest's own code (CPython and the SDK: 16%) and the kernel's "
+      "module once at load (`vendor/README.md`): 521 µs, 3,090 req/s. Then initialising function "
+      "references was 27% of samples, 11% of them the store's module registry searched (two "
+      "B-tree lookups) for the instance's code at every reference; with that code found once per "
+      "instance (`vendor/README.md`), December 5, same-time A/B on a slower day for the whole "
+      "machine (`PYTHON=1 loadtest/ab.sh`, two runs of 3 rounds): 886–933 → 614–745 µs, "
+      "1,791–1,876 → 2,180–2,605 req/s, and the table above, run after it. What remains per fresh "
+      "request: the start function building a reference for each of the interpreter's "
+      "thousands of table entries (CPython's element segments sit at a link-time offset, so "
+      "wasmtime cannot initialise them lazily: 13% of samples), the page-map scan and restoring "
+      "written pages (9%), the guest's own code (CPython and the SDK: 21%) and the kernel's "
       "loopback TCP and scheduling.")
     w("")
 w("## Reproduce")
