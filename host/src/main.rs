@@ -25,7 +25,8 @@ use anyhow::Context;
 use clap::Parser;
 use geofn_db::tls::{SslMode, TlsSettings};
 use geofn_pgcluster::{ClusterOptions, PgCluster};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
@@ -233,9 +234,33 @@ async fn serve(
 }
 
 /// Log lines to stderr, filtered by `RUST_LOG`; and, when the `OTEL_*`
-/// variables ask for them, traces over OTLP, filtered on their own (the
-/// spans traces need are DEBUG, below what the log lines show).
+/// variables ask for them, traces over OTLP, filtered on their own.
 fn init_tracing(format: LogFormat) -> anyhow::Result<Option<Tracing>> {
+    let (exporting, traces) = traces::install()?.unzip();
+    subscriber(format, exporting)?.init();
+    if traces.is_some() {
+        tracing::info!("exporting traces over OTLP (OTEL_* variables)");
+    }
+    Ok(traces)
+}
+
+/// The log lines' layer under the `RUST_LOG` filter, which also turns the
+/// trace spans off ([`geofn_telemetry::traces::LOG_LINES_SKIP`]).
+type LogLines = Layered<Box<dyn Layer<Registry> + Send + Sync>, Registry>;
+
+/// The process's subscriber: the log lines, and the exporting layer when
+/// there is one. Without one it is left out rather than added as `None`:
+/// tracing-subscriber's `Option<Layer>` answers "always" to every call
+/// site, so the trace spans of every request were built, their attributes
+/// computed (a query's summary, its masked text, the rows of a rendered
+/// page counted: 11 us a listing) with nothing to export them.
+fn subscriber<L>(
+    format: LogFormat,
+    exporting: Option<L>,
+) -> anyhow::Result<Box<dyn Subscriber + Send + Sync>>
+where
+    L: Layer<LogLines> + Send + Sync,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"))
         .add_directive(geofn_telemetry::traces::LOG_LINES_SKIP.parse()?)
@@ -252,10 +277,28 @@ fn init_tracing(format: LogFormat) -> anyhow::Result<Option<Tracing>> {
         LogFormat::Json => lines.json().with_filter(filter).boxed(),
     };
     let registry = tracing_subscriber::registry().with(lines);
-    let (exporting, traces) = traces::install()?.unzip();
-    registry.with(exporting).init();
-    if traces.is_some() {
-        tracing::info!("exporting traces over OTLP (OTEL_* variables)");
+    Ok(match exporting {
+        Some(exporting) => Box::new(registry.with(exporting)),
+        None => Box::new(registry),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::Identity;
+
+    /// With no exporter the spans only traces need are off where they are
+    /// made, so their attributes are never computed; the request span every
+    /// log line carries stays on.
+    #[test]
+    fn with_no_exporter_trace_spans_are_off_at_their_call_sites() {
+        let subscriber = subscriber::<Identity>(LogFormat::Text, None).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let db = tracing::info_span!(target: geofn_telemetry::traces::TARGET, "db");
+            assert!(db.is_disabled());
+            let request = tracing::info_span!("request");
+            assert!(!request.is_disabled());
+        });
     }
-    Ok(traces)
 }
