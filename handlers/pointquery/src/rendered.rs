@@ -55,12 +55,25 @@ fn distance_of(row: &[u8]) -> Option<Option<f64>> {
     number.parse().ok().map(Some)
 }
 
+/// Where each row starts, in order. A search for the row's first byte, then
+/// a look at the next five: in wasm without SIMD, `memchr`'s word-at-a-time
+/// search for one byte is several times faster than `memmem`'s for six (a
+/// page of 100 rows: 10 us of the guest's time went to finding them).
+fn row_starts(body: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr_iter(ROW_START[0], body).filter(move |&at| body[at..].starts_with(ROW_START))
+}
+
+/// Where the last row starts.
+fn last_row_start(body: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(ROW_START[0], body).find(|&at| body[at..].starts_with(ROW_START))
+}
+
 /// Drops the row past `limit` (the listing asks for one more) and makes
 /// the cursor from the last row kept when it was there.
 fn paged(mut body: Vec<u8>, limit: i64) -> Result<RenderedPage> {
     let malformed = || internal("malformed rendered listing");
     let limit = usize::try_from(limit).map_err(|_| malformed())?;
-    let Some(extra) = memmem::find_iter(&body, ROW_START).nth(limit) else {
+    let Some(extra) = row_starts(&body).nth(limit) else {
         return Ok(RenderedPage { body, next: None });
     };
     // `[…,{"id":` → `[…]`: the comma before the extra row becomes the end.
@@ -69,7 +82,7 @@ fn paged(mut body: Vec<u8>, limit: i64) -> Result<RenderedPage> {
         Some(comma @ b',') => *comma = b']',
         _ => return Err(malformed()),
     }
-    let last = memmem::rfind(&body, ROW_START).ok_or_else(malformed)?;
+    let last = last_row_start(&body).ok_or_else(malformed)?;
     let row = &body[last..body.len() - 1];
     let Id { id } = serde_json::from_slice(row).map_err(|_| malformed())?;
     let next = match distance_of(row).ok_or_else(malformed)? {
