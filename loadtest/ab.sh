@@ -9,6 +9,9 @@
 #
 #   loadtest/ab.sh BINARY_A BINARY_B ["/points?limit=100" | post] [seconds] [rounds]
 #   PYTHON=1 loadtest/ab.sh ...   # the points API in Python (max_concurrency 8)
+#   B_COMPONENTS=DIR loadtest/ab.sh BINARY BINARY ...   # side B serves DIR's
+#       components in place of the shipped ones of the same name (one host
+#       build, two builds of a handler)
 #
 # Build the "before" binary from a worktree of the older commit, e.g.
 #   git worktree add /tmp/before HEAD~1 && (cd /tmp/before && cargo build --release -p geofn)
@@ -36,13 +39,20 @@ if [[ -n ${PYTHON:-} ]]; then
   printf '\n[handlers.points.limits]\nmax_concurrency = 8\n' >>"$raw/handlers/geofn.toml"
 fi
 
+cp -r "$raw/handlers" "$raw/handlers-B"
+if [[ -n ${B_COMPONENTS:-} ]]; then
+  for component in "$B_COMPONENTS"/*.wasm; do
+    [[ -e $raw/handlers-B/$(basename "$component") ]] && cp "$component" "$raw/handlers-B/"
+  done
+fi
+
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$raw"' EXIT
 declare -A url pid
 for side in A B; do
-  binary=$a
-  [[ $side == B ]] && binary=$b
-  "$binary" dev --listen 127.0.0.1:0 --handlers "$raw/handlers" --data-dir "$raw/data-$side" \
+  binary=$a handlers=$raw/handlers
+  [[ $side == B ]] && binary=$b handlers=$raw/handlers-B
+  "$binary" dev --listen 127.0.0.1:0 --handlers "$handlers" --data-dir "$raw/data-$side" \
     --no-cache >"$raw/$side.out" 2>"$raw/$side.log" &
   pid[$side]=$!
   pids+=($!)
