@@ -355,8 +355,8 @@ if python_runs.exists():
       "machine (`PYTHON=1 loadtest/ab.sh`, two runs of 3 rounds): 886–933 → 614–745 µs, "
       "1,791–1,876 → 2,180–2,605 req/s, and the table above, run after it. What remains per fresh "
       "request: the start function building a reference for each of the interpreter's "
-      "thousands of table entries (CPython's element segments sit at a link-time offset, so "
-      "wasmtime cannot initialise them lazily: 13% of samples), the page-map scan and restoring "
+      "thousands of table entries (CPython's libraries are linked dynamically, so wasmtime "
+      "initialises their element segments eagerly, not lazily: 13% of samples), the page-map scan and restoring "
       "written pages (9%), the guest's own code (CPython and the SDK: 21%) and the kernel's "
       "loopback TCP and scheduling.")
     w("")
