@@ -301,4 +301,62 @@ mod tests {
             assert!(!request.is_disabled());
         });
     }
+
+    /// With an exporter, a request the sampler leaves out builds none of
+    /// the trace spans inside it either: their attributes (a query's
+    /// summary and masked text, a rendered page's rows counted) are only
+    /// computed for a span something exports. A sampled request's are on.
+    #[test]
+    fn only_a_sampled_request_builds_trace_spans() {
+        use geofn_telemetry::sampler::Sampler;
+        use geofn_telemetry::traces;
+        use opentelemetry::trace::TracerProvider as _;
+
+        /// The handler and database spans under a request the caller's
+        /// `traceparent` (if any) decides: whether each is live.
+        fn trace_spans_live(traceparent: Option<&str>) -> (bool, bool) {
+            let decision = traces::decide(traceparent, None);
+            let sampled = decision.sampled();
+            let request = decision.start(|sampled| {
+                if sampled {
+                    tracing::info_span!(
+                        target: traces::REQUEST_TARGET,
+                        "request",
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
+                        otel.kind = "server",
+                    )
+                } else {
+                    tracing::info_span!(
+                        target: traces::REQUEST_TARGET,
+                        "request",
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
+                    )
+                }
+            });
+            assert!(!request.is_disabled(), "log lines carry the request span");
+            let _in_request = request.enter();
+            // Not a trace span: the scope walk passes over it.
+            let between = tracing::info_span!("between");
+            let _in_between = between.enter();
+            let handler = tracing::info_span!(target: traces::TARGET, "handler");
+            let _in_handler = handler.enter();
+            let db = tracing::info_span!(target: traces::TARGET, "db");
+            assert_eq!(sampled, !handler.is_disabled());
+            (!handler.is_disabled(), !db.is_disabled())
+        }
+
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
+        let exporting = traces::exporting(provider.tracer("test"), sampler);
+        let subscriber = subscriber(LogFormat::Json, Some(exporting)).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(trace_spans_live(None), (false, false));
+            let sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+            assert_eq!(trace_spans_live(Some(sampled)), (true, true));
+            let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+            assert_eq!(trace_spans_live(Some(unsampled)), (false, false));
+        });
+    }
 }
