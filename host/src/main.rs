@@ -317,23 +317,20 @@ mod tests {
         fn trace_spans_live(traceparent: Option<&str>) -> (bool, bool) {
             let decision = traces::decide(traceparent, None);
             let sampled = decision.sampled();
-            let request = decision.start(|sampled| {
-                if sampled {
-                    tracing::info_span!(
-                        target: traces::REQUEST_TARGET,
-                        "request",
-                        trace_id = tracing::field::Empty,
-                        span_id = tracing::field::Empty,
-                        otel.kind = "server",
-                    )
-                } else {
-                    tracing::info_span!(
-                        target: traces::REQUEST_TARGET,
-                        "request",
-                        trace_id = tracing::field::Empty,
-                        span_id = tracing::field::Empty,
-                    )
-                }
+            let request = decision.start(|ids| match ids {
+                traces::RequestIds::Exported => tracing::info_span!(
+                    target: traces::REQUEST_TARGET,
+                    "request",
+                    trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty,
+                    otel.kind = "server",
+                ),
+                traces::RequestIds::Logged { trace_id, span_id } => tracing::info_span!(
+                    target: traces::REQUEST_TARGET,
+                    "request",
+                    trace_id = %trace_id,
+                    span_id = %span_id,
+                ),
             });
             assert!(!request.is_disabled(), "log lines carry the request span");
             let _in_request = request.enter();

@@ -22,6 +22,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use geofn_telemetry::metrics::{self as m, status_class};
+use geofn_telemetry::traces::RequestIds;
 use geofn_telemetry::{exemplars, openmetrics, traces};
 
 use crate::dispatch::{self, RouteLabel};
@@ -88,31 +89,28 @@ fn request_span(request: &Request) -> Span {
     }
     let decision = traces::decide(header(&TRACEPARENT), header(&TRACESTATE));
     let sampled = decision.sampled();
-    let span = decision.start(|sampled| {
-        if sampled {
-            tracing::info_span!(
-                target: traces::REQUEST_TARGET,
-                "request",
-                request.id = %id,
-                http.request.method = %request.method(),
-                url.path = %request.uri().path(),
-                trace_id = Empty,
-                span_id = Empty,
-                otel.kind = "server",
-                otel.status_code = Empty,
-                otel.status_description = Empty,
-            )
-        } else {
-            tracing::info_span!(
-                target: traces::REQUEST_TARGET,
-                "request",
-                request.id = %id,
-                http.request.method = %request.method(),
-                url.path = %request.uri().path(),
-                trace_id = Empty,
-                span_id = Empty,
-            )
-        }
+    let span = decision.start(|ids| match ids {
+        RequestIds::Exported => tracing::info_span!(
+            target: traces::REQUEST_TARGET,
+            "request",
+            request.id = %id,
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
+            trace_id = Empty,
+            span_id = Empty,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+        ),
+        RequestIds::Logged { trace_id, span_id } => tracing::info_span!(
+            target: traces::REQUEST_TARGET,
+            "request",
+            request.id = %id,
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
+            trace_id = %trace_id,
+            span_id = %span_id,
+        ),
     });
     if sampled {
         let peer = request

@@ -255,25 +255,16 @@ impl Decision {
         self.sampled
     }
 
-    /// Creates the request's span with `make(sampled)`: a span of target
-    /// [`REQUEST_TARGET`] with empty `trace_id` and `span_id` fields, with
-    /// an `otel.kind` field only when sampled (see
-    /// [`is_exported_request`]). Exported as the caller's span's child when
-    /// sampled; in either case carrying the trace and span ids every log
-    /// line of the request shows (the caller's trace id, or a new one).
-    pub fn start(self, make: impl FnOnce(bool) -> tracing::Span) -> tracing::Span {
-        SAMPLE_NEXT.with(|next| next.set(self.sampled));
-        let span = make(self.sampled);
-        SAMPLE_NEXT.with(|next| next.set(false));
-        if span.is_disabled() {
-            return span;
-        }
-        let (trace_id, span_id) = if self.sampled {
-            // Only fails for a span already started or one no layer exports.
-            let _ = span.set_parent(self.parent);
-            let ids = span.context().span().span_context().clone();
-            (ids.trace_id(), ids.span_id())
-        } else {
+    /// Creates the request's span with `make(ids)`: a span of target
+    /// [`REQUEST_TARGET`] with `trace_id` and `span_id` fields, with an
+    /// `otel.kind` field only when sampled (see [`is_exported_request`]).
+    /// Exported as the caller's span's child when sampled; in either case
+    /// carrying the trace and span ids every log line of the request
+    /// shows (the caller's trace id, or a new one). An unsampled request's
+    /// ids are drawn first and made with the span: recording them after
+    /// would reformat the span's fields for the log lines once more.
+    pub fn start(self, make: impl FnOnce(&RequestIds) -> tracing::Span) -> tracing::Span {
+        if !self.sampled {
             let parent = self.parent.span().span_context().clone();
             let ids = RandomIdGenerator::default();
             let trace_id = if parent.is_valid() {
@@ -281,12 +272,37 @@ impl Decision {
             } else {
                 ids.new_trace_id()
             };
-            (trace_id, ids.new_span_id())
-        };
-        span.record("trace_id", tracing::field::display(trace_id));
-        span.record("span_id", tracing::field::display(span_id));
+            let span_id = ids.new_span_id();
+            return make(&RequestIds::Logged { trace_id, span_id });
+        }
+        SAMPLE_NEXT.with(|next| next.set(true));
+        let span = make(&RequestIds::Exported);
+        SAMPLE_NEXT.with(|next| next.set(false));
+        if span.is_disabled() {
+            return span;
+        }
+        // Only fails for a span already started or one no layer exports.
+        let _ = span.set_parent(self.parent);
+        let ids = span.context().span().span_context().clone();
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+        span.record("span_id", tracing::field::display(ids.span_id()));
         span
     }
+}
+
+/// The ids a request span is made with.
+#[derive(Debug)]
+pub enum RequestIds {
+    /// Sampled: the exporter assigns them once the span exists, and
+    /// [`Decision::start`] records them; make the fields `Empty`.
+    Exported,
+    /// Not sampled: the ids its log lines carry.
+    Logged {
+        /// The caller's trace id, or a new one.
+        trace_id: opentelemetry::trace::TraceId,
+        /// A new span id.
+        span_id: opentelemetry::trace::SpanId,
+    },
 }
 
 /// An attribute's value: OpenTelemetry types status codes and counts.
