@@ -103,7 +103,10 @@ impl DbCall {
         span.record("geofn.db.pool_wait_ms", facts.pool_wait.as_secs_f64() * 1e3);
         span.record("geofn.db.replica", facts.on_replica);
         match result {
-            Ok(value) => match value.count() {
+            Ok(value) => match facts
+                .rendered_rows
+                .map_or_else(|| value.count(), Count::Returned)
+            {
                 Count::Returned(rows) => {
                     span.record("db.response.returned_rows", rows);
                 }
@@ -145,41 +148,12 @@ impl Counted for PackedRows {
     }
 }
 
-/// Rows rendered as one JSON array: its top-level elements, counted only
-/// for a span that is exported (strings skipped, so a name holding `},{`
-/// counts nothing).
+/// Rows rendered as one JSON array: the session counted them as it
+/// rendered ([`CallFacts::rendered_rows`]), so the bytes say nothing here.
 impl Counted for Vec<u8> {
     fn count(&self) -> Count {
-        Count::Returned(json_array_len(self))
+        Count::None
     }
-}
-
-/// How many rows (objects) the JSON array `json` holds at its top level.
-fn json_array_len(json: &[u8]) -> u64 {
-    let (mut depth, mut count, mut in_string, mut escaped) = (0u32, 0u64, false, false);
-    for &byte in json {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                if depth == 1 {
-                    count += 1;
-                }
-                depth += 1;
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    count
 }
 
 /// `execute`: rows affected.
@@ -192,18 +166,5 @@ impl Counted for u64 {
 impl Counted for () {
     fn count(&self) -> Count {
         Count::None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_array_len;
-
-    #[test]
-    fn rendered_rows_are_counted_past_brackets_in_strings() {
-        assert_eq!(json_array_len(b"[]"), 0);
-        assert_eq!(json_array_len(br#"[{"id":1,"tags":[1,2]}]"#), 1);
-        let tricky = br#"[{"name":"a},{\"b[","x":{"y":1}},{"name":"\\"}]"#;
-        assert_eq!(json_array_len(tricky), 2);
     }
 }

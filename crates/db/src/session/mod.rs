@@ -175,6 +175,7 @@ impl DbSession {
         params: Vec<Value>,
     ) -> Result<Vec<u8>, DbError> {
         let (statement, rows) = self.routed_rows(lane, sql, params).await?;
+        self.facts.rendered_rows = Some(rows.len() as u64);
         json_rows::render(statement.columns(), &rows)
     }
 
