@@ -29,11 +29,14 @@ HELPER = re.compile(r"mi_|malloc|free|memcpy|memmove|memset|memcmp|alloc::|core:
 KERNEL = re.compile(r"entry_SYSCALL_64|asm_sysvec|asm_common_interrupt|asm_exc_|ret_from_fork|"
                     r"irqentry_exit")
 DB = re.compile(r"geofn_db::|tokio_postgres|postgres_protocol|deadpool")
+# Matched against the kernel's frames only (from the system call's or the
+# interrupt's entry inward): the user-space frames above them name tokio's
+# "scheduler", which once put every PAGEMAP_SCAN under waiting and waking.
 SYSCALL_KIND = [("network send", r"__send|sendto|sendmsg|writev|tcp_sendmsg"),
                 ("network receive", r"recv|tcp_recvmsg"),
+                ("guest memory reset (PAGEMAP_SCAN, madvise)", r"pagemap|ioctl|madvise"),
                 ("waiting and waking (futex, epoll, sleep)",
-                 r"futex|epoll|nanosleep|schedule|try_to_wake_up"),
-                ("guest memory reset (PAGEMAP_SCAN, madvise)", r"pagemap|ioctl|madvise")]
+                 r"futex|epoll|nanosleep|schedule|try_to_wake_up")]
 # Host work: the phase a stack is in (outer frames), when one says so...
 PHASE = [("instantiation", r"instantiate|InstancePre|Instance::new|Store<.*>::new|"
                            r"WasiCtxBuilder"),
@@ -54,8 +57,9 @@ LIBRARY = [("metrics", r"metrics"),
 def phase(frames):
     entered = max((i for i, f in enumerate(frames) if "array_to_wasm_trampoline" in f), default=-1)
     called_out = max((i for i, f in enumerate(frames) if "cabi_entrypoint" in f), default=-1)
-    if any(KERNEL.search(f) for f in frames):
-        stack = ";".join(frames)
+    entry = next((i for i, f in enumerate(frames) if KERNEL.search(f)), None)
+    if entry is not None:
+        stack = ";".join(frames[entry:])
         for name, pattern in SYSCALL_KIND:
             if re.search(pattern, stack):
                 return "kernel: " + name
