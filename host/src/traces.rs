@@ -10,7 +10,7 @@ use geofn_telemetry::traces::{self, TraceLayer};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -94,7 +94,9 @@ where
     // Every span that reaches the SDK was sampled already (see `decide`).
     let provider = SdkTracerProvider::builder()
         .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
-        .with_batch_exporter(exporter)
+        .with_span_processor(traces::WithoutLogIds(
+            BatchSpanProcessor::builder(exporter).build(),
+        ))
         .with_resource(resource())
         .build();
     let layer = traces::exporting(provider.tracer("geofn"), sampler);

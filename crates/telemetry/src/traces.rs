@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanData, SpanProcessor};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
@@ -303,6 +304,38 @@ pub enum RequestIds {
         /// A new span id.
         span_id: opentelemetry::trace::SpanId,
     },
+}
+
+/// A span processor that drops the `trace_id` and `span_id` attributes
+/// before `P` (the batch exporter) sees a span. A sampled request span
+/// records them as fields for its log lines, and `tracing-opentelemetry`
+/// makes every field an attribute: the SERVER span repeated its own ids
+/// as text. The `tracing` layer cannot be told to skip two fields.
+#[derive(Debug)]
+pub struct WithoutLogIds<P>(pub P);
+
+impl<P: SpanProcessor> SpanProcessor for WithoutLogIds<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        span.attributes
+            .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
+    }
 }
 
 /// An attribute's value: OpenTelemetry types status codes and counts.
