@@ -14,52 +14,27 @@
 //! so tracing 1% costs about what the 1% cost, not a span object for
 //! every request.
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanData, SpanProcessor};
-use tracing::level_filters::LevelFilter;
-use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::{self, DynFilterFn, Filtered};
+use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{self, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::sampler::Sampler;
 
-/// The `tracing` target of every span meant for traces (admission, the
-/// handler call, database calls). INFO, like the log lines, so the
-/// process's maximum level stays INFO (below it, every DEBUG line of
-/// tokio-postgres and wasmtime would be formatted into an event just to be
-/// filtered); the log lines' filter turns this target off
-/// ([`LOG_LINES_SKIP`]), so with no exporter the spans are disabled at
-/// their call sites.
-pub const TARGET: &str = "geofn::trace";
+mod gates;
+mod targets;
 
-/// The directive the log lines' filter adds: trace spans are not log
-/// context.
-pub const LOG_LINES_SKIP: &str = "geofn::trace=off";
-
-/// The directive the log lines' filter adds whatever `RUST_LOG` says:
-/// tokio-postgres writes every statement's parameter values at DEBUG, and
-/// those are the clients' data and the handlers' secrets, never log lines.
-pub const PARAMETER_LINES_SKIP: &str = "tokio_postgres::query=info";
-
-/// The `tracing` target of a request's SERVER span when traces are
-/// exported: the span the sampling decision is made for.
-pub const REQUEST_TARGET: &str = "geofn::request";
-
-thread_local! {
-    /// The decision for the request span about to be created on this
-    /// thread ([`Decision::start`]), read by the exporting layer's filter.
-    static SAMPLE_NEXT: Cell<bool> = const { Cell::new(false) };
-}
+use gates::{SAMPLE_NEXT, SampledOnly, sampled_only};
+pub use gates::{UnsampledOff, WithoutLogIds};
+pub use targets::{LOG_LINES_SKIP, PARAMETER_LINES_SKIP, REQUEST_TARGET, TARGET};
 
 /// The sampler the environment names, applied once per request before
 /// any span exists (see [`decide`]).
@@ -72,13 +47,6 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
-
-/// The exporting layer's filter: see [`sampled_only`].
-type SampledOnly<S> = DynFilterFn<
-    S,
-    fn(&Metadata<'_>, &layer::Context<'_, S>) -> bool,
-    fn(&'static Metadata<'static>) -> Interest,
->;
 
 /// The layer that exports, filtered to sampled requests' spans, under
 /// the gate that keeps the other requests' trace spans from being built.
@@ -120,112 +88,9 @@ where
     layer
 }
 
-/// Turns off, where they are made, the trace spans of a request that is
-/// not sampled. The per-layer filter ([`sampled_only`]) only keeps such a
-/// span from the exporter: tracing-subscriber still builds a span every
-/// per-layer filter refused (its registry asks whether *any* of 64 filter
-/// slots enabled it), so without this gate an unsampled request's spans
-/// were live, and the attributes computed for live spans only (a query's
-/// summary and masked text, a rendered page's rows counted) cost a 1%
-/// sampled host 12 us a listing. A global filter's "no" disables the span.
-#[derive(Debug, Clone, Copy)]
-pub struct UnsampledOff;
-
-impl<S> Layer<S> for UnsampledOff
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if is_trace_span(meta) {
-            Interest::sometimes()
-        } else {
-            Interest::always()
-        }
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>, cx: layer::Context<'_, S>) -> bool {
-        !is_trace_span(meta) || in_sampled_request(&cx)
-    }
-
-    /// This gate enables nothing of its own: the other layers' levels
-    /// decide the process's maximum (no hint would mean TRACE).
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::OFF)
-    }
-}
-
-fn is_trace_span(meta: &Metadata<'_>) -> bool {
-    meta.is_span() && meta.target() == TARGET
-}
-
-/// Whether the innermost trace or request span around the current one
-/// belongs to a sampled request: a trace span only exists inside one, and
-/// a request span is sampled when it was made with `otel.kind`.
-fn in_sampled_request<S>(cx: &layer::Context<'_, S>) -> bool
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    let Some(current) = cx.lookup_current() else {
-        return false;
-    };
-    for span in current.scope() {
-        let meta = span.metadata();
-        if meta.target() == TARGET {
-            return true;
-        }
-        if meta.target() == REQUEST_TARGET {
-            return meta.fields().field("otel.kind").is_some();
-        }
-    }
-    false
-}
-
 /// Stops deciding and recording for traces: the exporter is shutting down.
 pub fn disable() {
     ENABLED.store(false, Ordering::Relaxed);
-}
-
-/// What the exporting layer sees: a request's span when [`decide`]
-/// sampled it, our trace spans inside a sampled request, and our own log
-/// events (INFO and above) inside one, which become span events (a trap's
-/// reason lands on the span that trapped). An unsampled request costs a
-/// thread-local read and a lookup of the current span per call site, not
-/// an OpenTelemetry span each; nothing of the HTTP and gRPC clients', which
-/// would trace the exporter.
-fn sampled_only<S>() -> SampledOnly<S>
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    fn enabled<S>(meta: &Metadata<'_>, cx: &layer::Context<'_, S>) -> bool
-    where
-        S: Subscriber + for<'span> LookupSpan<'span>,
-    {
-        if meta.target() == REQUEST_TARGET {
-            return SAMPLE_NEXT.with(Cell::get);
-        }
-        // Our spans and events, only under a span this layer exports. The
-        // check is repeated here: a call site other layers enable reaches
-        // this function whatever `interest` said (tokio-postgres' DEBUG
-        // lines name statement parameters).
-        ours(meta) && cx.lookup_current().is_some()
-    }
-    fn ours(meta: &Metadata<'_>) -> bool {
-        let span = meta.is_span() && meta.target() == TARGET;
-        let event = meta.is_event()
-            && meta.target().starts_with("geofn")
-            && *meta.level() <= tracing::Level::INFO;
-        span || event
-    }
-    fn interest(meta: &'static Metadata<'static>) -> Interest {
-        if meta.target() == REQUEST_TARGET || ours(meta) {
-            Interest::sometimes()
-        } else {
-            Interest::never()
-        }
-    }
-    filter::dynamic_filter_fn(enabled::<S> as fn(&Metadata<'_>, &layer::Context<'_, S>) -> bool)
-        .with_max_level_hint(LevelFilter::INFO)
-        .with_callsite_filter(interest as fn(&'static Metadata<'static>) -> Interest)
 }
 
 /// Whether a request is traced, decided once before any of its spans
@@ -304,38 +169,6 @@ pub enum RequestIds {
         /// A new span id.
         span_id: opentelemetry::trace::SpanId,
     },
-}
-
-/// A span processor that drops the `trace_id` and `span_id` attributes
-/// before `P` (the batch exporter) sees a span. A sampled request span
-/// records them as fields for its log lines, and `tracing-opentelemetry`
-/// makes every field an attribute: the SERVER span repeated its own ids
-/// as text. The `tracing` layer cannot be told to skip two fields.
-#[derive(Debug)]
-pub struct WithoutLogIds<P>(pub P);
-
-impl<P: SpanProcessor> SpanProcessor for WithoutLogIds<P> {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.0.on_start(span, cx);
-    }
-
-    fn on_end(&self, mut span: SpanData) {
-        span.attributes
-            .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
-        self.0.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.0.set_resource(resource);
-    }
 }
 
 /// An attribute's value: OpenTelemetry types status codes and counts.
