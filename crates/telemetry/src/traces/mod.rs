@@ -195,9 +195,7 @@ impl From<u16> for AttributeValue {
 /// Whether `span` is a request span this process exports (a sampled
 /// one): what is recorded on it only then is worth computing.
 pub fn is_exported_request(span: &tracing::Span) -> bool {
-    span.metadata().is_some_and(|meta| {
-        meta.target() == REQUEST_TARGET && meta.fields().field("otel.kind").is_some()
-    })
+    span.metadata().is_some_and(targets::is_sampled_request)
 }
 
 /// The trace id of an exported span, as 32 hex digits.

@@ -22,3 +22,11 @@ pub const PARAMETER_LINES_SKIP: &str = "tokio_postgres::query=info";
 /// The `tracing` target of a request's SERVER span when traces are
 /// exported: the span the sampling decision is made for.
 pub const REQUEST_TARGET: &str = "geofn::request";
+
+/// Whether `meta` is a sampled request's span: [`Decision::start`] makes
+/// one with an `otel.kind` field, an unsampled one without.
+///
+/// [`Decision::start`]: super::Decision::start
+pub(super) fn is_sampled_request(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() == REQUEST_TARGET && meta.fields().field("otel.kind").is_some()
+}
