@@ -310,27 +310,47 @@ mod tests {
     fn only_a_sampled_request_builds_trace_spans() {
         use geofn_telemetry::sampler::Sampler;
         use geofn_telemetry::traces;
-        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_sdk::error::OTelSdkResult;
+
+        /// The spans of sampled requests go nowhere: this test is about
+        /// which spans are built.
+        #[derive(Debug)]
+        struct Discard;
+
+        impl opentelemetry_sdk::trace::SpanProcessor for Discard {
+            fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {
+            }
+            fn on_end(&self, _: opentelemetry_sdk::trace::SpanData) {}
+            fn force_flush(&self) -> OTelSdkResult {
+                Ok(())
+            }
+            fn shutdown_with_timeout(&self, _: std::time::Duration) -> OTelSdkResult {
+                Ok(())
+            }
+        }
 
         /// The handler and database spans under a request the caller's
         /// `traceparent` (if any) decides: whether each is live.
         fn trace_spans_live(traceparent: Option<&str>) -> (bool, bool) {
             let decision = traces::decide(traceparent, None);
             let sampled = decision.sampled();
-            let request = decision.start(|ids| match ids {
-                traces::RequestIds::Exported => tracing::info_span!(
-                    target: traces::REQUEST_TARGET,
-                    "request",
-                    trace_id = tracing::field::Empty,
-                    span_id = tracing::field::Empty,
-                    otel.kind = "server",
-                ),
-                traces::RequestIds::Logged { trace_id, span_id } => tracing::info_span!(
-                    target: traces::REQUEST_TARGET,
-                    "request",
-                    trace_id = %trace_id,
-                    span_id = %span_id,
-                ),
+            let request = decision.start(|ids| {
+                if ids.exported {
+                    tracing::info_span!(
+                        target: traces::REQUEST_TARGET,
+                        "request",
+                        trace_id = %ids.trace_id,
+                        span_id = %ids.span_id,
+                        otel.kind = "server",
+                    )
+                } else {
+                    tracing::info_span!(
+                        target: traces::REQUEST_TARGET,
+                        "request",
+                        trace_id = %ids.trace_id,
+                        span_id = %ids.span_id,
+                    )
+                }
             });
             assert!(!request.is_disabled(), "log lines carry the request span");
             let _in_request = request.enter();
@@ -344,9 +364,8 @@ mod tests {
             (!handler.is_disabled(), !db.is_disabled())
         }
 
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
-        let exporting = traces::exporting(provider.tracer("test"), sampler);
+        let exporting = traces::exporting(std::sync::Arc::new(Discard), sampler);
         let subscriber = subscriber(LogFormat::Json, Some(exporting)).unwrap();
         tracing::subscriber::with_default(subscriber, || {
             assert_eq!(trace_spans_live(None), (false, false));

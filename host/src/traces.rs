@@ -3,14 +3,14 @@
 //! the host's layers (which emit `tracing` spans, see
 //! `geofn_telemetry::traces`) never link an HTTP or gRPC client for it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use geofn_telemetry::sampler::Sampler;
 use geofn_telemetry::traces::{self, TraceLayer};
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -56,7 +56,7 @@ impl std::error::Error for SetupError {}
 /// last request, so the spans still queued are sent.
 #[derive(Debug)]
 pub struct Tracing {
-    provider: SdkTracerProvider,
+    processor: Arc<dyn SpanProcessor>,
 }
 
 impl Tracing {
@@ -64,7 +64,7 @@ impl Tracing {
     /// export thread.
     pub fn shutdown(self) {
         traces::disable();
-        if let Err(err) = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
+        if let Err(err) = self.processor.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
             tracing::warn!(error = %err, "OpenTelemetry: spans left unsent at shutdown");
         }
     }
@@ -91,16 +91,13 @@ where
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .build()
         .map_err(|err| SetupError(err.to_string()))?;
-    // Every span that reaches the SDK was sampled already (see `decide`).
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
-        .with_span_processor(traces::WithoutLogIds(
-            BatchSpanProcessor::builder(exporter).build(),
-        ))
-        .with_resource(resource())
-        .build();
-    let layer = traces::exporting(provider.tracer("geofn"), sampler);
-    Ok(Some((layer, Tracing { provider })))
+    // Every span that reaches the processor was sampled already (see
+    // `decide`): the SDK's tracer and sampler are not in the way.
+    let mut processor = BatchSpanProcessor::builder(exporter).build();
+    processor.set_resource(&resource());
+    let processor: Arc<dyn SpanProcessor> = Arc::new(processor);
+    let layer = traces::exporting(Arc::clone(&processor), sampler);
+    Ok(Some((layer, Tracing { processor })))
 }
 
 /// `service.name` is `geofn` unless the environment names the service;

@@ -89,28 +89,34 @@ fn request_span(request: &Request) -> Span {
     }
     let decision = traces::decide(header(&TRACEPARENT), header(&TRACESTATE));
     let sampled = decision.sampled();
-    let span = decision.start(|ids| match ids {
-        RequestIds::Exported => tracing::info_span!(
-            target: traces::REQUEST_TARGET,
-            "request",
-            request.id = %id,
-            http.request.method = %request.method(),
-            url.path = %request.uri().path(),
-            trace_id = Empty,
-            span_id = Empty,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-        ),
-        RequestIds::Logged { trace_id, span_id } => tracing::info_span!(
-            target: traces::REQUEST_TARGET,
-            "request",
-            request.id = %id,
-            http.request.method = %request.method(),
-            url.path = %request.uri().path(),
-            trace_id = %trace_id,
-            span_id = %span_id,
-        ),
+    let span = decision.start(|ids| {
+        let RequestIds {
+            trace_id, span_id, ..
+        } = ids;
+        if ids.exported {
+            tracing::info_span!(
+                target: traces::REQUEST_TARGET,
+                "request",
+                request.id = %id,
+                http.request.method = %request.method(),
+                url.path = %request.uri().path(),
+                trace_id = %trace_id,
+                span_id = %span_id,
+                otel.kind = "server",
+                otel.status_code = Empty,
+                otel.status_description = Empty,
+            )
+        } else {
+            tracing::info_span!(
+                target: traces::REQUEST_TARGET,
+                "request",
+                request.id = %id,
+                http.request.method = %request.method(),
+                url.path = %request.uri().path(),
+                trace_id = %trace_id,
+                span_id = %span_id,
+            )
+        }
     });
     if sampled {
         let peer = request

@@ -1,10 +1,6 @@
 //! What of a request reaches the exporter: the spans of sampled requests
-//! only, built only there, without the two ids they carry for log lines.
+//! only, built only there.
 
-use std::cell::Cell;
-
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
@@ -12,13 +8,8 @@ use tracing_subscriber::filter::{self, DynFilterFn};
 use tracing_subscriber::layer::{self, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::recorder::root_pending;
 use super::targets::{REQUEST_TARGET, TARGET, is_sampled_request};
-
-thread_local! {
-    /// The decision for the request span about to be created on this
-    /// thread (`Decision::start` sets it), read by the exporting layer's filter.
-    pub(super) static SAMPLE_NEXT: Cell<bool> = const { Cell::new(false) };
-}
 
 /// The exporting layer's filter: see [`sampled_only`].
 pub(super) type SampledOnly<S> = DynFilterFn<
@@ -103,7 +94,7 @@ where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
         if meta.target() == REQUEST_TARGET {
-            return SAMPLE_NEXT.with(Cell::get);
+            return root_pending();
         }
         // Our spans and events, only under a span this layer exports. The
         // check is repeated here: a call site other layers enable reaches
@@ -128,36 +119,4 @@ where
     filter::dynamic_filter_fn(enabled::<S> as fn(&Metadata<'_>, &layer::Context<'_, S>) -> bool)
         .with_max_level_hint(LevelFilter::INFO)
         .with_callsite_filter(interest as fn(&'static Metadata<'static>) -> Interest)
-}
-
-/// A span processor that drops the `trace_id` and `span_id` attributes
-/// before `P` (the batch exporter) sees a span. A sampled request span
-/// records them as fields for its log lines, and `tracing-opentelemetry`
-/// makes every field an attribute: the SERVER span repeated its own ids
-/// as text. The `tracing` layer cannot be told to skip two fields.
-#[derive(Debug)]
-pub struct WithoutLogIds<P>(pub P);
-
-impl<P: SpanProcessor> SpanProcessor for WithoutLogIds<P> {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.0.on_start(span, cx);
-    }
-
-    fn on_end(&self, mut span: SpanData) {
-        span.attributes
-            .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
-        self.0.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.0.set_resource(resource);
-    }
 }

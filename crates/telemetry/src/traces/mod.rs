@@ -14,15 +14,16 @@
 //! so tracing 1% costs about what the 1% cost, not a span object for
 //! every request.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanProcessor};
 use tracing::Subscriber;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::{self, Layer};
 use tracing_subscriber::registry::LookupSpan;
@@ -30,10 +31,15 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::sampler::Sampler;
 
 mod gates;
+mod recorder;
 mod targets;
+#[cfg(test)]
+mod tests;
 
-use gates::{SAMPLE_NEXT, SampledOnly, sampled_only};
-pub use gates::{UnsampledOff, WithoutLogIds};
+pub use gates::UnsampledOff;
+use gates::{SampledOnly, sampled_only};
+pub use recorder::Recorder;
+use recorder::{Root, with_recording, with_root};
 pub use targets::{LOG_LINES_SKIP, PARAMETER_LINES_SKIP, REQUEST_TARGET, TARGET};
 
 /// The sampler the environment names, applied once per request before
@@ -50,38 +56,21 @@ pub fn enabled() -> bool {
 
 /// The layer that exports, filtered to sampled requests' spans, under
 /// the gate that keeps the other requests' trace spans from being built.
-pub type TraceLayer<S> = layer::Layered<
-    UnsampledOff,
-    Filtered<
-        tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>,
-        SampledOnly<S>,
-        S,
-    >,
-    S,
->;
+pub type TraceLayer<S> = layer::Layered<UnsampledOff, Filtered<Recorder, SampledOnly<S>, S>, S>;
 
-/// The layer that turns the trace spans of sampled requests into
-/// OpenTelemetry spans for `tracer`; from now on [`enabled`] is true and
-/// requests are sampled by `sampler` ([`decide`]). The binary builds the
-/// exporter and its provider (which must sample everything it is given):
-/// this crate stays free of HTTP and gRPC clients.
-pub fn exporting<S>(tracer: opentelemetry_sdk::trace::Tracer, sampler: Sampler) -> TraceLayer<S>
+/// The layer that records the trace spans of sampled requests and hands
+/// them, as they close, to `processor` (the binary's OTLP batch exporter,
+/// its resource set); from now on [`enabled`] is true and requests are
+/// sampled by `sampler` ([`decide`]). This crate stays free of HTTP and
+/// gRPC clients. The accessors here ([`trace_id`], [`set_attributes`]...)
+/// reach a span's recording through the process's
+/// `tracing_subscriber::Registry`.
+pub fn exporting<S>(processor: Arc<dyn SpanProcessor>, sampler: Sampler) -> TraceLayer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     let _ = SAMPLER.set(sampler);
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        // Our spans say what they are; a span's source file, target and
-        // thread would be five more attributes on every one.
-        .with_location(false)
-        .with_target(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        // Spans are entered at every poll of a handler's future; making
-        // each the OpenTelemetry API's current context then costs an
-        // attach and a detach per poll, and nothing here reads it.
-        .with_context_activation(false)
+    let layer = Recorder::new(processor)
         .with_filter(sampled_only::<S>())
         .and_then(UnsampledOff);
     ENABLED.store(true, Ordering::Relaxed);
@@ -122,53 +111,52 @@ impl Decision {
     }
 
     /// Creates the request's span with `make(ids)`: a span of target
-    /// [`REQUEST_TARGET`] with `trace_id` and `span_id` fields, with an
-    /// `otel.kind` field only when sampled (see [`is_exported_request`]).
-    /// Exported as the caller's span's child when sampled; in either case
-    /// carrying the trace and span ids every log line of the request
-    /// shows (the caller's trace id, or a new one). An unsampled request's
-    /// ids are drawn first and made with the span: recording them after
-    /// would reformat the span's fields for the log lines once more.
+    /// [`REQUEST_TARGET`] with `trace_id` and `span_id` fields, and an
+    /// `otel.kind` field only when `ids.exported` (see
+    /// [`is_exported_request`]). The ids are drawn first (the caller's
+    /// trace id, or a new one) so that the span is made with them: every
+    /// log line of the request shows them, and when sampled the exported
+    /// span is the caller's span's child under the same ids.
     pub fn start(self, make: impl FnOnce(&RequestIds) -> tracing::Span) -> tracing::Span {
+        let parent = self.parent.span().span_context().clone();
+        let generator = RandomIdGenerator::default();
+        let trace_id = if parent.is_valid() {
+            parent.trace_id()
+        } else {
+            generator.new_trace_id()
+        };
+        let span_id = generator.new_span_id();
+        let ids = RequestIds {
+            trace_id,
+            span_id,
+            exported: self.sampled,
+        };
         if !self.sampled {
-            let parent = self.parent.span().span_context().clone();
-            let ids = RandomIdGenerator::default();
-            let trace_id = if parent.is_valid() {
-                parent.trace_id()
+            return make(&ids);
+        }
+        let root = Root {
+            trace_id,
+            span_id,
+            remote_parent: if parent.is_valid() {
+                parent.span_id()
             } else {
-                ids.new_trace_id()
-            };
-            let span_id = ids.new_span_id();
-            return make(&RequestIds::Logged { trace_id, span_id });
-        }
-        SAMPLE_NEXT.with(|next| next.set(true));
-        let span = make(&RequestIds::Exported);
-        SAMPLE_NEXT.with(|next| next.set(false));
-        if span.is_disabled() {
-            return span;
-        }
-        // Only fails for a span already started or one no layer exports.
-        let _ = span.set_parent(self.parent);
-        let ids = span.context().span().span_context().clone();
-        span.record("trace_id", tracing::field::display(ids.trace_id()));
-        span.record("span_id", tracing::field::display(ids.span_id()));
-        span
+                SpanId::INVALID
+            },
+            trace_state: parent.trace_state().clone(),
+        };
+        with_root(root, || make(&ids))
     }
 }
 
 /// The ids a request span is made with.
 #[derive(Debug)]
-pub enum RequestIds {
-    /// Sampled: the exporter assigns them once the span exists, and
-    /// [`Decision::start`] records them; make the fields `Empty`.
-    Exported,
-    /// Not sampled: the ids its log lines carry.
-    Logged {
-        /// The caller's trace id, or a new one.
-        trace_id: opentelemetry::trace::TraceId,
-        /// A new span id.
-        span_id: opentelemetry::trace::SpanId,
-    },
+pub struct RequestIds {
+    /// The caller's trace id, or a new one.
+    pub trace_id: TraceId,
+    /// The request span's own id.
+    pub span_id: SpanId,
+    /// Whether the span is exported: make it with an `otel.kind` field.
+    pub exported: bool,
 }
 
 /// An attribute's value: OpenTelemetry types status codes and counts.
@@ -200,46 +188,54 @@ pub fn is_exported_request(span: &tracing::Span) -> bool {
 
 /// The trace id of an exported span, as 32 hex digits.
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
-    let context = span.context();
-    let ids = context.span().span_context().clone();
-    ids.is_sampled().then(|| ids.trace_id().to_string())
+    with_recording(span, |recording| recording.trace_id.to_string())
 }
 
 /// The W3C Trace Context headers (`traceparent`, and `tracestate` when
 /// there is one) that continue `span`'s trace in a call it makes; none
 /// when it is not exported.
 pub fn outgoing_headers(span: &tracing::Span) -> Vec<(String, String)> {
-    let mut headers = std::collections::HashMap::new();
-    if !span.is_disabled() {
-        TraceContextPropagator::new().inject_context(&span.context(), &mut headers);
-    }
+    let Some(context) = with_recording(span, |recording| {
+        SpanContext::new(
+            recording.trace_id,
+            recording.span_id,
+            TraceFlags::SAMPLED,
+            false,
+            recording.trace_state.clone(),
+        )
+    }) else {
+        return Vec::new();
+    };
+    let mut headers = HashMap::new();
+    let context = opentelemetry::Context::new().with_remote_span_context(context);
+    TraceContextPropagator::new().inject_context(&context, &mut headers);
     headers.into_iter().collect()
 }
 
 /// Sets one attribute whose key is only known at run time (a handler's
 /// own), on an exported span.
 pub fn set_attribute(span: &tracing::Span, key: String, value: String) {
-    span.set_attribute(key, value);
+    with_recording(span, |recording| recording.push(KeyValue::new(key, value)));
 }
 
 /// Sets OpenTelemetry attributes on an exported span without making them
 /// `tracing` fields, which every log line would then repeat; a no-op on a
 /// span that is not exported.
 pub fn set_attributes(span: &tracing::Span, attributes: Vec<(&'static str, AttributeValue)>) {
-    for (key, value) in attributes {
-        match value {
-            AttributeValue::Text(text) => span.set_attribute(key, text),
-            AttributeValue::Int(n) => span.set_attribute(key, n),
+    with_recording(span, |recording| {
+        for (key, value) in attributes {
+            recording.push(match value {
+                AttributeValue::Text(text) => KeyValue::new(key, text),
+                AttributeValue::Int(n) => KeyValue::new(key, n),
+            });
         }
-    }
+    });
 }
 
-/// Renames a span already started (a request's SERVER span, once its
-/// route is known): a `otel.name` recorded after the start is not applied.
+/// Renames an exported span already started (a request's SERVER span,
+/// once its route is known).
 pub fn rename(span: &tracing::Span, name: String) {
-    if !span.is_disabled() {
-        span.context().span().update_name(name);
-    }
+    with_recording(span, |recording| recording.rename(name));
 }
 
 /// The two headers W3C Trace Context reads.
