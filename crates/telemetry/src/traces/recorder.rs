@@ -37,6 +37,10 @@ const MAX_ATTRIBUTES: usize = 128;
 /// Events a span keeps, as the SDK's default span limits.
 const MAX_EVENTS: usize = 128;
 
+/// The request span's fields for its log lines: the span's own ids,
+/// which the exported span already is, never attributes.
+const LOG_LINE_IDS: [&str; 2] = ["trace_id", "span_id"];
+
 /// The ids of the request span about to be made on this thread, which
 /// `Decision::start` drew before making it (its log lines carry them).
 #[derive(Debug, Clone)]
@@ -124,7 +128,7 @@ impl Recording {
                 }
             }
             "otel.status_description" => self.status_description = value.into_owned(),
-            "trace_id" | "span_id" => {}
+            key if LOG_LINE_IDS.contains(&key) => {}
             _ => self.push(KeyValue::new(key, value.into_owned())),
         }
     }
@@ -332,7 +336,10 @@ impl Visit for Fields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.text(field.name(), Cow::Owned(format!("{value:?}")));
+        // The log-line ids are skipped before they are formatted.
+        if !LOG_LINE_IDS.contains(&field.name()) {
+            self.0.text(field.name(), Cow::Owned(format!("{value:?}")));
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
