@@ -60,7 +60,8 @@ def section(out, w):
     text = (out / "swap-latency.txt").read_text().splitlines()
     phases = [line for line in text if "slowest" in line or line.startswith("  ")]
     if phases:
-        w("Where the slowest reloads spent their time (the host's own reload log, in ms):")
+        w("Where the slowest reloads spent their time (the host's own reload log, in ms), and the "
+          "slowest push's answer (its `timings_ms`: received, compiled, checked, stored, swapped here):")
         w("")
         w("```")
         w("\n".join(phases))

@@ -153,6 +153,7 @@ async fn main() {
     let mut answered = Vec::with_capacity(PUSHES);
     let mut served = Vec::with_capacity(PUSHES);
     let mut whole = Vec::with_capacity(PUSHES);
+    let mut slowest_push = (Duration::ZERO, String::new());
     for push in 0..PUSHES {
         let (name, bytes) = &versions[(push + 1) % 2];
         let sent = Instant::now();
@@ -169,6 +170,8 @@ async fn main() {
             response.status()
         );
         let acknowledged = sent.elapsed();
+        let body: Value = response.json().await.unwrap();
+        slowest_push = slowest_push.max((acknowledged, body["timings_ms"].to_string()));
         while answered_version(&other).await.as_deref() != Some(name) {
             assert!(
                 sent.elapsed() < Duration::from_secs(10),
@@ -192,6 +195,11 @@ async fn main() {
         &served,
     );
     report("fleet push, sent -> the other replica serving it", &whole);
+    println!(
+        "  fleet pushes, the slowest answer: {:.1} ms = {} (ms)",
+        slowest_push.0.as_secs_f64() * 1e3,
+        slowest_push.1
+    );
     slowest_phases("fleet pushes, the other replica", &other);
     drop(other);
     drop(host);
