@@ -279,11 +279,23 @@ async fn two_replicas_pull_once_per_period_and_both_serve_the_result() {
     }
     let first = *up.pulls.lock().unwrap();
     assert_eq!(first, 1, "{}", a.logs());
-    tokio::time::sleep(Duration::from_millis(3 * 2000 + 1000)).await;
+    // Three more periods, one pull each whichever replica wins the tick.
+    // Waited for, not slept through: on a loaded machine a tick runs late
+    // (a second late once, with builds sharing the cores). Each tick is
+    // due a period after the one before, so the fourth pull cannot come
+    // before three periods from the first's due time: four pulls much
+    // sooner would mean a period pulled by both replicas.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    while *up.pulls.lock().unwrap() < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
     let pulls = *up.pulls.lock().unwrap();
-    assert_eq!(
-        pulls, 4,
-        "{pulls} pulls in three periods of a 2-second schedule on two replicas"
+    assert_eq!(pulls, 4, "{pulls} pulls in {took:?} of a 2-second schedule");
+    assert!(
+        took >= Duration::from_secs(3),
+        "three more pulls in {took:?}, under 3 s: both replicas pulled a period"
     );
     for host in [&a, &b] {
         let (_, items) = call(host, reqwest::Method::GET, "/feeds/cities/items", None).await;
