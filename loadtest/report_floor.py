@@ -4,6 +4,22 @@ costs (loadtest/memory-reset.sh)."""
 
 import csv
 
+from report_phases import read_phases
+
+# The phases of loadtest/profile_phases.py, grouped by what the empty
+# handler's request does that a host route does not.
+SPLIT = [
+    ("the instance (instantiation, the call into wasm, the guest, teardown and memory reset)",
+     ("calling into wasm", "guest code", "instantiation", "instance teardown",
+      "kernel: guest memory reset", "the host's own crates")),
+    ("the dispatch (route lookup, admission, the memory budget, the request's copy in and the "
+     "answer's out, their metrics)",
+     ("routing, admission, middleware", "metrics")),
+    ("tracing (the call's span and its instrumented future)", ("tracing",)),
+    ("waiting and waking at the call's extra await points (tokio, futex, epoll)",
+     ("kernel: waiting and waking", "task scheduling")),
+]
+
 
 def floor_rows(out):
     path = out / "floor.csv"
@@ -56,9 +72,8 @@ def floor_accounting(out, w):
       f"costs {cycled:.1f} µs, {cycled - hot:.1f} µs more, with page faults, TLB flushes and system "
       "calls unchanged: that is memory traffic (each slot's tables, stack and first heap pages are "
       "cold in the caches when its turn comes back), not kernel work. The rest, "
-      f"{diff['cpu_us'] - cycled:.1f} µs, is the dispatch around the call in the host (route "
-      "lookup, admission, the memory-budget reservation, the request's copy into the guest and "
-      "the answer's out of it). The kernel's share is small: "
+      f"{diff['cpu_us'] - cycled:.1f} µs, is the request's path around the call in the host "
+      "(the profile below splits it). The kernel's share is small: "
       f"{diff['page_faults']:.3f} page faults, {diff['tlb_shootdowns']:.3f} TLB shootdowns and "
       f"{diff['syscalls']:.2f} system calls more per request, the one system call being the "
       "`PAGEMAP_SCAN` ioctl that finds the pages the request wrote (`ioctl` in the strace "
@@ -70,6 +85,7 @@ def floor_accounting(out, w):
       "deadlines, whatever the load), `process_madvise` wasmtime's batched decommits of the "
       "slots of instances that grew beyond what stays resident.")
     w("")
+    profile_split(out, w)
     if {"http-scatter-16", "http-scatter-100"} <= rows.keys():
         few, many = rows["http-scatter-16"], rows["http-scatter-100"]
         empty_faults = float(rows["http-empty"]["page_faults"])
@@ -98,3 +114,28 @@ def floor_accounting(out, w):
           "with the scan (`loadtest/memory-reset.sh`, `report/memory-reset.csv`); the fix that "
           "would remove that price is a second scan for swapped pages in wasmtime.")
         w("")
+
+
+def profile_split(out, w):
+    """`/empty` minus `/livez` phase by phase, from two profile.sh runs."""
+    empty, livez = read_phases(out / "by-phase-empty.txt"), read_phases(out / "by-phase-livez.txt")
+    if not empty or not livez:
+        return
+    total = sum(empty.values()) - sum(livez.values())
+    groups = []
+    rest = total
+    for label, prefixes in SPLIT:
+        phases = {p for p in empty.keys() | livez.keys() if p.startswith(prefixes)}
+        us = sum(empty.get(p, 0) - livez.get(p, 0) for p in phases)
+        rest -= us
+        groups.append(f"{us:.1f} µs {label}")
+    w(f"Where it goes, by `loadtest/profile.sh` (perf with call graphs, 64 connections, a "
+      f"frame-pointer build; `report/by-phase-empty.txt`, `report/by-phase-livez.txt`): "
+      f"`GET /empty` {sum(empty.values()):.0f} µs of host CPU per request against `GET /livez` "
+      f"{sum(livez.values()):.0f} µs, {total:.1f} µs more: " + "; ".join(groups) +
+      f"; everything else (HTTP, the network, the allocator) {rest:.1f} µs. The instance is "
+      "most of it, and the dispatch's own code a small part. The profile counts the host's "
+      "CPU differently from the table (utime + stime over the run, not perf stat's task-clock "
+      "at 32 connections with every system call counted), so its totals are lower and the two "
+      "differences are not the same figure; the split is the profile's.")
+    w("")

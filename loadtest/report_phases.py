@@ -11,7 +11,8 @@ RUNS = [("get", "geofn GET"), ("native-get", "native GET"),
         ("post", "geofn POST"), ("native-post", "native POST")]
 
 
-def _read(path):
+def read_phases(path):
+    """A profile_phases.py table as {phase: µs per request}; {} when absent."""
     if not path.exists():
         return {}
     return {m["phase"]: float(m["us"]) for m in map(ROW.match, path.read_text().splitlines()) if m}
@@ -19,7 +20,7 @@ def _read(path):
 
 def table(out, w):
     """µs of host CPU per request by phase, one column a run; False without the files."""
-    runs = [(label, _read(out / f"by-phase-{name}.txt")) for name, label in RUNS]
+    runs = [(label, read_phases(out / f"by-phase-{name}.txt")) for name, label in RUNS]
     runs = [(label, found) for label, found in runs if found]
     if not runs:
         return False
