@@ -12,7 +12,6 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -32,34 +31,53 @@ const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 /// Writes, errors and anything not a GET: never stored.
 const NEVER: HeaderValue = HeaderValue::from_static("no-store");
 
-/// The middleware: tags, `304`s and default `Cache-Control`.
-pub async fn conditional(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let asked = request
-        .headers()
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .cloned()
-        .collect::<Vec<_>>();
-    let mut response = next.run(request).await;
-    let cacheable = method == Method::GET && response.status() == StatusCode::OK;
-    let head = method == Method::HEAD && response.status() == StatusCode::OK;
-    if !response.headers().contains_key(CACHE_CONTROL) {
-        let rule = if cacheable || head { REVALIDATE } else { NEVER };
-        response.headers_mut().insert(CACHE_CONTROL, rule);
+/// What a request asked of the cache rules, taken before it is handed on:
+/// its method and the tags it already holds. Applied to its answer by
+/// [`Conditional::answer`], from the host's one response layer
+/// (`router::finish`) rather than a middleware of its own, which would
+/// wrap every poll of the request in two more futures.
+#[derive(Debug)]
+pub struct Conditional {
+    method: Method,
+    asked: Vec<HeaderValue>,
+}
+
+impl Conditional {
+    /// The request's method and `If-None-Match` tags.
+    pub fn of(request: &Request) -> Self {
+        Self {
+            method: request.method().clone(),
+            asked: request
+                .headers()
+                .get_all(IF_NONE_MATCH)
+                .iter()
+                .cloned()
+                .collect(),
+        }
     }
-    if !cacheable {
-        return response;
-    }
-    if !response.headers().contains_key(ETAG) {
-        response = match tagged(response).await {
-            Ok(tagged) => tagged,
-            Err(failed) => return failed,
-        };
-    }
-    match response.headers().get(ETAG) {
-        Some(tag) if matches(&asked, tag) => not_modified(response.headers()),
-        _ => response,
+
+    /// The answer with its tag, `304` or default `Cache-Control`.
+    pub async fn answer(self, mut response: Response) -> Response {
+        let Self { method, asked } = self;
+        let cacheable = method == Method::GET && response.status() == StatusCode::OK;
+        let head = method == Method::HEAD && response.status() == StatusCode::OK;
+        if !response.headers().contains_key(CACHE_CONTROL) {
+            let rule = if cacheable || head { REVALIDATE } else { NEVER };
+            response.headers_mut().insert(CACHE_CONTROL, rule);
+        }
+        if !cacheable {
+            return response;
+        }
+        if !response.headers().contains_key(ETAG) {
+            response = match tagged(response).await {
+                Ok(tagged) => tagged,
+                Err(failed) => return failed,
+            };
+        }
+        match response.headers().get(ETAG) {
+            Some(tag) if matches(&asked, tag) => not_modified(response.headers()),
+            _ => response,
+        }
     }
 }
 

@@ -52,13 +52,8 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(dispatch::dispatch)
         // Inside compression: the tag is the handler's body's, not a codec's.
-        .layer(middleware::from_fn(caching::conditional))
+        .layer(middleware::from_fn_with_state(state.clone(), finish))
         .layer(compression())
-        .layer(middleware::map_response_with_state(
-            state.clone(),
-            close_when_draining,
-        ))
-        .layer(middleware::from_fn(record))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
         .layer(
             TraceLayer::new_for_http()
@@ -191,15 +186,32 @@ async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Res
         .into_response()
 }
 
-/// Counts and times every request by route template, handler and status class.
-/// The labels share the route's and handler's names (`Arc<str>`) rather
-/// than copying them: this runs on every request.
-async fn record(request: Request, next: Next) -> Response {
+/// What the host does to every answer, in one layer (each layer of its
+/// own wraps every poll of a request in more futures): the cache rules
+/// ([`caching::Conditional`]), `Connection: close` while draining, and the
+/// request's metrics and span ([`record`]).
+async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let method = (traces::enabled() && traces::is_exported_request(&Span::current()))
         .then(|| request.method().clone());
-    let response = next.run(request).await;
+    let conditional = caching::Conditional::of(&request);
+    let response = conditional.answer(next.run(request).await).await;
+    let response = close_when_draining(&state, response);
+    record(started, matched, method, &response);
+    response
+}
+
+/// Counts and times every request by route template, handler and status
+/// class; completes the SERVER span of an exported request (`method` is
+/// its method then). The labels share the route's and handler's names
+/// (`Arc<str>`) rather than copying them: this runs on every request.
+fn record(
+    started: Instant,
+    matched: Option<MatchedPath>,
+    method: Option<Method>,
+    response: &Response,
+) {
     let (route, handler): (SharedString, SharedString) =
         match response.extensions().get::<RouteLabel>() {
             Some(label) => (label.route.clone().into(), label.handler.clone().into()),
@@ -228,7 +240,6 @@ async fn record(request: Request, next: Next) -> Response {
     let labels = [("route", route), ("handler", handler), ("status", status)];
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(m::HTTP_DURATION, &labels).record(seconds);
-    response
 }
 
 /// Names the request's SERVER span by its route template (`GET
@@ -254,7 +265,7 @@ fn complete_server_span(method: &Method, route: &str, handler: &str, status: Sta
 /// reusing connections to this replica before its listener closes: none is
 /// idle in their pools when it does, and no request (a POST above all)
 /// races a closing connection.
-async fn close_when_draining(State(state): State<AppState>, mut response: Response) -> Response {
+fn close_when_draining(state: &AppState, mut response: Response) -> Response {
     if state.is_draining() {
         response
             .headers_mut()
