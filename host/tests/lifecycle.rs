@@ -78,6 +78,16 @@ async fn a_trapping_handler_gets_a_500_and_the_next_request_succeeds() {
     // The panic message reached the log, tagged with the handler.
     let logs = host.logs();
     assert!(logs.contains("probe: trapping on request"), "{logs}");
+    // The 500 itself is an ERROR line inside the request's span, so it
+    // names the request and path an operator looks for.
+    let failed = logs
+        .lines()
+        .find(|line| line.contains("response failed"))
+        .unwrap_or_else(|| panic!("no failure line: {logs}"));
+    assert!(failed.contains("ERROR"), "{failed}");
+    assert!(failed.contains("request.id="), "{failed}");
+    assert!(failed.contains("url.path=/probe/trap"), "{failed}");
+    assert!(failed.contains("status=500"), "{failed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

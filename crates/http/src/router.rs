@@ -1,6 +1,6 @@
 //! The whole application: host routes first, handlers for everything
-//! else, and the layers every request passes (request ids, tracing,
-//! metrics, closing connections while draining).
+//! else, and the layers every request passes (request ids, compression,
+//! and one of ours for the span, cache rules, draining and metrics).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,13 +13,11 @@ use axum::routing::get;
 use http::header::{ACCEPT, CONNECTION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use metrics::SharedString;
-use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use tracing::Span;
 use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use geofn_telemetry::metrics::{self as m, status_class};
 use geofn_telemetry::traces::RequestIds;
@@ -55,11 +53,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), finish))
         .layer(compression())
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_failure(log_failure),
-        )
         .layer(SetRequestIdLayer::new(
             X_REQUEST_ID.clone(),
             MintRequestId::default(),
@@ -138,13 +131,13 @@ fn request_span(request: &Request) -> Span {
 /// a line each, at ERROR, was thousands a second exactly when the CPU was
 /// short (the closed-model ramp past its knee: 6,000 a second), so it is
 /// DEBUG. Every other 5xx stays an ERROR line.
-fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &Span) {
+fn log_failure(status: StatusCode, latency: Duration) {
     let latency_ms = latency.as_millis() as u64;
-    match failure {
-        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
-            tracing::debug!(classification = %failure, latency_ms, "response shed")
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::debug!(status = status.as_u16(), latency_ms, "response shed")
         }
-        failure => tracing::error!(classification = %failure, latency_ms, "response failed"),
+        _ => tracing::error!(status = status.as_u16(), latency_ms, "response failed"),
     }
 }
 
@@ -186,20 +179,30 @@ async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Res
         .into_response()
 }
 
-/// What the host does to every answer, in one layer (each layer of its
-/// own wraps every poll of a request in more futures): the cache rules
-/// ([`caching::Conditional`]), `Connection: close` while draining, and the
-/// request's metrics and span ([`record`]).
+/// What the host does around every request, in one layer (each layer of
+/// its own wraps every poll of a request in more futures, and tower-http's
+/// `TraceLayer` also entered its span at every poll of the body): the
+/// request's span ([`request_span`]), the cache rules
+/// ([`caching::Conditional`]), `Connection: close` while draining, a log
+/// line for a server error, and the request's metrics ([`record`]).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let method = (traces::enabled() && traces::is_exported_request(&Span::current()))
-        .then(|| request.method().clone());
-    let conditional = caching::Conditional::of(&request);
-    let response = conditional.answer(next.run(request).await).await;
-    let response = close_when_draining(&state, response);
-    record(started, matched, method, &response);
-    response
+    let span = request_span(&request);
+    let exported = traces::enabled() && traces::is_exported_request(&span);
+    async move {
+        let started = Instant::now();
+        let matched = request.extensions().get::<MatchedPath>().cloned();
+        let method = exported.then(|| request.method().clone());
+        let conditional = caching::Conditional::of(&request);
+        let response = conditional.answer(next.run(request).await).await;
+        let response = close_when_draining(&state, response);
+        if response.status().is_server_error() {
+            log_failure(response.status(), started.elapsed());
+        }
+        record(started, matched, method, &response);
+        response
+    }
+    .instrument(span)
+    .await
 }
 
 /// Counts and times every request by route template, handler and status
