@@ -26,6 +26,9 @@ TRACING = re.compile(r"tracing|opentelemetry|sharded_slab|prost::|tonic|otlp")
 HELPER = re.compile(r"mi_|malloc|free|memcpy|memmove|memset|memcmp|alloc::|core::ptr|hashbrown|"
                     r"RawVec|clone|drop_in_place|fmt::|Formatter|std::time|clock_gettime|vdso|"
                     r"thread_local|LocalKey|^0x|\[unknown\]")
+# A future wrapped in a span: its poll's own samples are the wrapped
+# future's work, inlined into it, so they count for the frame above.
+WRAPPER = re.compile(r"tracing::instrument::Instrumented<.*>::poll")
 KERNEL = re.compile(r"entry_SYSCALL_64|asm_sysvec|asm_common_interrupt|asm_exc_|ret_from_fork|"
                     r"irqentry_exit")
 DB = re.compile(r"geofn_db::|tokio_postgres|postgres_protocol|deadpool")
@@ -66,6 +69,8 @@ def phase(frames):
         return "kernel: other"
     innermost_tracing = None
     for i in range(len(frames) - 1, -1, -1):
+        if WRAPPER.search(frames[i]):
+            continue
         if TRACING.search(frames[i]):
             innermost_tracing = i
         elif not HELPER.search(frames[i]):
@@ -81,7 +86,7 @@ def phase(frames):
     for name, pattern in PHASE:
         if re.search(pattern, stack):
             return name
-    inner = next((f for f in reversed(frames) if not HELPER.search(f)), "")
+    inner = next((f for f in reversed(frames) if not (HELPER.search(f) or WRAPPER.search(f))), "")
     for name, pattern in LIBRARY:
         if re.search(pattern, inner):
             return name
