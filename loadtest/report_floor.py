@@ -82,7 +82,7 @@ def floor_accounting(out, w):
       "no `getrandom`: wasmtime-wasi 48 seeds each WASI context's generators from the thread's "
       "own generator, which asks the OS only when it reseeds (0.002 calls per request). The "
       "`clock_nanosleep` calls are the epoch ticker's (one thread waking every millisecond for "
-      "deadlines, whatever the load), `process_madvise` wasmtime's batched decommits of the "
+      "deadlines while any request is in a handler; parked while none is), `process_madvise` wasmtime's batched decommits of the "
       "slots of instances that grew beyond what stays resident.")
     w("")
     profile_split(out, w)

@@ -127,6 +127,8 @@ impl Runtime {
             variables,
             outbound,
         } = inputs;
+        // The epoch advances (deadlines, yields) only while some call holds this.
+        let _ticking = self.ticker().busy();
         let deadline = Instant::now() + limits.deadline;
         let request_scope = RequestScope {
             reads,

@@ -2,9 +2,7 @@
 //! with every import a handler may use, components compiled once (and
 //! cached) and pre-linked once, and the epoch ticker behind deadlines.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::path::PathBuf;
 
@@ -19,12 +17,14 @@ use crate::bindings::geofn::handler::{db, identity, log, route, trace, types};
 use crate::bindings::wasi::config::store;
 use crate::guest::GuestState;
 use crate::reset::{FULL_RESET_KEEP_RESIDENT, MemoryReset};
+use crate::ticker::EpochTicker;
 
 /// Wall-clock granularity of deadlines and of guest yields to tokio: a
 /// guest that never calls the host still gives its worker back this often,
 /// so a request queued behind a busy guest waits at most about this long.
 /// 1 ms keeps that wait within the p99 of a database round trip; the ticker
-/// costs one wake-up per millisecond.
+/// costs one wake-up per millisecond while any call is in flight, none
+/// while the host is idle ([`EpochTicker`]).
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Instances that may exist at once (requests inside wasm at the same
 /// time); the pooling allocator reserves their slots up front.
@@ -105,7 +105,7 @@ pub struct Runtime {
     linker: Linker<GuestState>,
     max_memory_bytes: usize,
     cache: Option<ArtifactCache>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: EpochTicker,
     reset: MemoryReset,
 }
 
@@ -170,14 +170,13 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         add_our_imports(&mut linker)?;
 
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        let ticker = EpochTicker::spawn(engine.clone(), EPOCH_TICK);
         Ok(Self {
             engine,
             linker,
             max_memory_bytes,
             cache,
-            ticker_stop,
+            ticker,
             reset: settings.reset,
         })
     }
@@ -229,28 +228,11 @@ impl Runtime {
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
-}
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+    /// The ticker a call keeps awake while it may run wasm.
+    pub(crate) fn ticker(&self) -> &EpochTicker {
+        &self.ticker
     }
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a plain thread, so it
-/// keeps ticking even when every tokio worker is busy running guests.
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    std::thread::Builder::new()
-        .name("geofn-epoch".into())
-        .spawn(move || {
-            let mut next = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                next += EPOCH_TICK;
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-                engine.increment_epoch();
-            }
-        })
-        .expect("spawning the epoch thread");
 }
 
 /// Our world's own interfaces and `wasi:config/store`, one by one: the
