@@ -36,6 +36,36 @@ pub struct LeaseError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+/// The claim, prepared once per connection (`prepare_cached`): every
+/// replica runs it for every schedule once a second, idle or not.
+/// `$1` handler, `$2` schedule, `$3` period in seconds or `$4` the next
+/// match's epoch seconds, `$5` the replica.
+const CLAIM: &str = "\
+WITH known AS (
+    INSERT INTO geofn_schedule_leases (handler, schedule, next_due)
+    VALUES ($1::text, $2::text, coalesce(to_timestamp($4::float8),
+            now() + make_interval(secs => $3::float8)))
+    ON CONFLICT DO NOTHING
+), capped AS (
+    UPDATE geofn_schedule_leases
+       SET next_due = now() + make_interval(secs => $3)
+     WHERE handler = $1 AND schedule = $2 AND $3::float8 IS NOT NULL
+       AND next_due > now() + make_interval(secs => $3)
+), won AS (
+    UPDATE geofn_schedule_leases
+       SET next_due = coalesce(
+               to_timestamp($4::float8),
+               greatest(next_due, now() - make_interval(secs => $3))
+                   + make_interval(secs => $3)),
+           last_started = now(), last_replica = $5::text
+     WHERE handler = $1 AND schedule = $2 AND next_due <= now()
+     RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM won),
+       coalesce((SELECT greatest(extract(epoch FROM next_due - now()), 0)::float8
+                   FROM geofn_schedule_leases
+                  WHERE handler = $1 AND schedule = $2), 0)";
+
 /// Claims `handler`'s `schedule` for `replica` if it is due, setting the
 /// tick after it per `next`. A schedule never seen before is first due one
 /// period (or the pattern's next match) from now, not at every start; one
@@ -64,41 +94,20 @@ pub async fn claim(
             ),
         ),
     };
-    let row = client
-        .query_one(
-            "WITH known AS (
-                 INSERT INTO geofn_schedule_leases (handler, schedule, next_due)
-                 VALUES ($1::text, $2::text, coalesce(to_timestamp($4::float8),
-                         now() + make_interval(secs => $3::float8)))
-                 ON CONFLICT DO NOTHING
-             ), capped AS (
-                 UPDATE geofn_schedule_leases
-                    SET next_due = now() + make_interval(secs => $3)
-                  WHERE handler = $1 AND schedule = $2 AND $3::float8 IS NOT NULL
-                    AND next_due > now() + make_interval(secs => $3)
-             ), won AS (
-                 UPDATE geofn_schedule_leases
-                    SET next_due = coalesce(
-                            to_timestamp($4::float8),
-                            greatest(next_due, now() - make_interval(secs => $3))
-                                + make_interval(secs => $3)),
-                        last_started = now(), last_replica = $5::text
-                  WHERE handler = $1 AND schedule = $2 AND next_due <= now()
-                  RETURNING 1
-             )
-             SELECT EXISTS (SELECT 1 FROM won),
-                    coalesce((SELECT greatest(extract(epoch FROM next_due - now()), 0)::float8
-                                FROM geofn_schedule_leases
-                               WHERE handler = $1 AND schedule = $2), 0)",
-            &[&handler, &schedule, &period, &at, &replica],
-        )
+    let database_failure = |e: tokio_postgres::Error| {
+        failed(match e.as_db_error() {
+            Some(db) => db.message().to_owned().into(),
+            None => e.into(),
+        })
+    };
+    let statement = client
+        .prepare_cached(CLAIM)
         .await
-        .map_err(|e| {
-            failed(match e.as_db_error() {
-                Some(db) => db.message().to_owned().into(),
-                None => e.into(),
-            })
-        })?;
+        .map_err(database_failure)?;
+    let row = client
+        .query_one(&statement, &[&handler, &schedule, &period, &at, &replica])
+        .await
+        .map_err(database_failure)?;
     let won: bool = row.get(0);
     let wait: f64 = row.get(1);
     Ok(if won {
