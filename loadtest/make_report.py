@@ -280,7 +280,7 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "and entered in that one layer (same-time A/B on another machine, 4 rounds each way, "
   "either build first: host CPU per GET 172-182 -> 162-171 µs and 188-191 -> 182-186 µs, "
   "ahead in all 8 rounds; per POST ahead in 5 of 8, means 164 -> 154 and 153 -> 152 µs; the "
-  "figures above predate both). Instantiate + call of "
+  "side-by-side figures above predate both, the profile table follows them). Instantiate + call of "
   "the empty handler went from 29.6 µs to the figure above. What is left is the price of the "
   "design itself: a fresh sandboxed instance per request (what `GET /empty` costs over "
   "`GET /livez`, below), the "

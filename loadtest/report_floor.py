@@ -9,13 +9,14 @@ from report_phases import read_phases
 # The phases of loadtest/profile_phases.py, grouped by what the empty
 # handler's request does that a host route does not.
 SPLIT = [
-    ("the instance (instantiation, the call into wasm, the guest, teardown and memory reset)",
+    ("the instance (instantiation, the call into wasm and the host's future around it, the "
+     "guest, teardown and memory reset)",
      ("calling into wasm", "guest code", "instantiation", "instance teardown",
       "kernel: guest memory reset", "the host's own crates")),
     ("the dispatch (route lookup, admission, the memory budget, the request's copy in and the "
      "answer's out, their metrics)",
      ("routing, admission, middleware", "metrics")),
-    ("tracing (the call's span and its instrumented future)", ("tracing",)),
+    ("tracing (the call's span)", ("tracing",)),
     ("waiting and waking at the call's extra await points (tokio, futex, epoll)",
      ("kernel: waiting and waking", "task scheduling")),
 ]
