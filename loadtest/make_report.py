@@ -13,6 +13,7 @@ import sys
 
 import report_inputs
 import report_phases
+import report_reach
 import report_swaps
 from report_floor import floor_accounting
 from report_inputs import cpu, held
@@ -279,8 +280,8 @@ w("Removed so far: one `realloc` call into the guest per string, byte list and r
   "of the response and of its body, each wrapped in a future of its own: the span is now made "
   "and entered in that one layer (same-time A/B on another machine, 4 rounds each way, "
   "either build first: host CPU per GET 172-182 -> 162-171 µs and 188-191 -> 182-186 µs, "
-  "ahead in all 8 rounds; per POST ahead in 5 of 8, means 164 -> 154 and 153 -> 152 µs; the "
-  "side-by-side figures above predate both, the profile table follows them). Instantiate + call of "
+  "ahead in all 8 rounds; per POST ahead in 5 of 8, means 164 -> 154 and 153 -> 152 µs). "
+  "Instantiate + call of "
   "the empty handler went from 29.6 µs to the figure above. What is left is the price of the "
   "design itself: a fresh sandboxed instance per request (what `GET /empty` costs over "
   "`GET /livez`, below), the "
@@ -307,6 +308,12 @@ if first_503 is not None:
              f"stays bounded (p99 at most {worst_p99:.0f} ms).")
 w(text)
 w("")
+if has_reuse:
+    report_reach.section(out, w, os.cpu_count() or 1,
+                         {"get": n_get["rps"], "post": n_post["rps"]},
+                         {"get": paired_ratio("get", "rps", "reuse"),
+                          "post": paired_ratio("post", "rps", "reuse")},
+                         pg_insert[0], users, native_users)
 python_runs = out / "python.csv"
 if python_runs.exists():
     runs = list(csv.DictReader(open(python_runs)))
@@ -371,10 +378,16 @@ if python_runs.exists():
 w("## Reproduce")
 w("")
 w("```sh")
-w("loadtest/report.sh          # about 25 minutes on 2 cores warm, 40 cold; rewrites this file and report/")
+w("loadtest/report.sh          # about 35 minutes on 2 cores warm, 50 cold; rewrites this file and report/")
 w("loadtest/floor.sh           # the floor accounting alone (report.sh runs it)")
+w("# the accounting by phase: one profile a run, kept by report.sh")
+w("loadtest/profile.sh '/points?limit=100' 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-get.txt")
+w("loadtest/profile.sh post 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-post.txt")
+w("NATIVE=1 loadtest/profile.sh '/points?limit=100' 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-native-get.txt")
+w("NATIVE=1 loadtest/profile.sh post 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-native-post.txt")
 w("loadtest/profile.sh /empty 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-empty.txt")
 w("loadtest/profile.sh /livez 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-livez.txt")
+w(f"python3 loadtest/make_report.py loadtest/report {clients} {hold} {rounds} > loadtest/REPORT.md  # this file again, with them")
 w("loadtest/python.sh          # the Python handler against Flask (report/python.csv, kept by report.sh)")
 w("```")
 w("")

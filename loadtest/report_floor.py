@@ -137,6 +137,7 @@ def profile_split(out, w):
       f"; everything else (HTTP, the network, the allocator) {rest:.1f} µs. The instance is "
       "most of it, and the dispatch's own code a small part. The profile counts the host's "
       "CPU differently from the table (utime + stime over the run, not perf stat's task-clock "
-      "at 32 connections with every system call counted), so its totals are lower and the two "
-      "differences are not the same figure; the split is the profile's.")
+      "at 32 connections with every system call counted, and at another moment of a machine "
+      "whose speed drifts), so the two differences are not the same figure; the split is the "
+      "profile's.")
     w("")
