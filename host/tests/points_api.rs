@@ -401,6 +401,16 @@ async fn bad_input_gets_a_problem_document_and_stores_nothing(points: Points) {
             request: client().put(host.url("/points/1")),
             status: StatusCode::METHOD_NOT_ALLOWED,
         },
+        Bad {
+            what: "wrong method on a host route",
+            request: client().post(host.url("/status")),
+            status: StatusCode::METHOD_NOT_ALLOWED,
+        },
+        Bad {
+            what: "a file the map does not have",
+            request: get("/map/nothing.js"),
+            status: StatusCode::NOT_FOUND,
+        },
     ];
 
     for case in cases {
@@ -429,6 +439,10 @@ async fn bad_input_gets_a_problem_document_and_stores_nothing(points: Points) {
             case.what
         );
     }
+
+    // A host route's 405 names the methods it takes, as a handler route's does.
+    let wrong = client().delete(host.url("/livez")).send().await.unwrap();
+    assert_eq!(wrong.headers()["allow"], "GET,HEAD");
 
     // An oversized body is refused from its Content-Length, before a byte
     // of it is read, and stores nothing either.

@@ -28,7 +28,7 @@ use crate::schedule_stats::RunStats;
 
 use geofn_auth::refusal::Refusal;
 
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::state::AppState;
 use crate::{caller, push};
 
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/handlers/{name}", put(push::push))
         .route("/handlers/{name}/rollback", post(push::rollback))
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
 

@@ -9,6 +9,7 @@ use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE}
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::dispatch;
+use crate::problem::Problem;
 use crate::state::AppState;
 
 /// Only our own scripts, styles and data; no inline code, no framing, no
@@ -81,7 +82,13 @@ pub async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Re
             secure(&mut response);
             response
         }
-        None => StatusCode::NOT_FOUND.into_response(),
+        None => Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("the map has no file {file:?}"),
+        )
+        .into_response(),
     }
 }
 

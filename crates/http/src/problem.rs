@@ -1,7 +1,7 @@
 //! RFC 9457 problem documents: every error the host itself answers.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = geofn_contract::problem::CONTENT_TYPE;
@@ -60,4 +60,17 @@ impl IntoResponse for Problem {
         }
         response
     }
+}
+
+/// A method a host route does not take: a problem document like every
+/// other error, where axum alone answers an empty 405 (it still adds the
+/// `Allow` header this answer points to).
+pub async fn method_not_allowed(method: Method) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not allowed here; the Allow header lists the methods that are"),
+    )
+    .into_response()
 }

@@ -26,7 +26,7 @@ use geofn_telemetry::{exemplars, openmetrics, traces};
 use crate::dispatch::{self, RouteLabel};
 use crate::request_id::{MintRequestId, X_REQUEST_ID};
 use crate::state::AppState;
-use crate::{admin, api, caching, health, map};
+use crate::{admin, api, caching, health, map, problem};
 
 /// The proxies' record of the client, first entry first.
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         router = router.nest("/admin", admin::router(state.clone()));
     }
     router
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(dispatch::dispatch)
         // Inside compression: the tag is the handler's body's, not a codec's.
         .layer(middleware::from_fn_with_state(state.clone(), finish))
