@@ -5,7 +5,9 @@
 mod support;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, IF_NONE_MATCH,
+};
 use serde_json::{Value, json};
 use support::{Host, TestDb, client, shipped_handlers};
 
@@ -119,5 +121,35 @@ async fn errors_are_never_stored_nor_tagged() {
         assert!(response.status().is_client_error(), "{path}");
         assert_eq!(response.headers()[CACHE_CONTROL], "no-store", "{path}");
         assert!(response.headers().get(ETAG).is_none(), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_answers_the_length_and_tag_a_get_would() {
+    let (_db, host) = start().await;
+    // A handler's route and a host route alike.
+    for path in ["/points?limit=5", "/collections/points/items/1", "/livez"] {
+        let full = client().get(host.url(path)).send().await.unwrap();
+        let etag = tag(&full);
+        let body = full.bytes().await.unwrap();
+
+        let head = client().head(host.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            head.headers()[CONTENT_LENGTH],
+            body.len().to_string().as_str(),
+            "{path}: HEAD must not announce an empty body"
+        );
+        assert_eq!(tag(&head), etag, "{path}");
+        assert_eq!(head.headers()[CACHE_CONTROL], "no-cache", "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+
+        let held = client()
+            .head(host.url(path))
+            .header(IF_NONE_MATCH, &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(held.status(), StatusCode::NOT_MODIFIED, "{path}");
     }
 }

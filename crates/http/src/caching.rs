@@ -1,8 +1,8 @@
 //! Conditional GETs and cache rules for every answer, handlers' and the
 //! host's alike, so caches and clients revalidate instead of downloading
-//! again: an entity tag on each successful GET, `304 Not Modified` when
-//! the client already holds it, and a `Cache-Control` on every answer the
-//! handler left without one (writes and errors never stored).
+//! again: an entity tag on each successful GET or HEAD, `304 Not Modified`
+//! when the client already holds it, and a `Cache-Control` on every answer
+//! the handler left without one (writes and errors never stored).
 //!
 //! The tag is a hash of the body the handler answered, before compression,
 //! and weak (`W/"…"`): the compression layer outside this one changes the
@@ -59,10 +59,12 @@ impl Conditional {
     /// The answer with its tag, `304` or default `Cache-Control`.
     pub async fn answer(self, mut response: Response) -> Response {
         let Self { method, asked } = self;
-        let cacheable = method == Method::GET && response.status() == StatusCode::OK;
-        let head = method == Method::HEAD && response.status() == StatusCode::OK;
+        // HEAD answers the headers GET would, its tag included (RFC 9110
+        // §9.3.2), and `If-None-Match` applies to it as to GET (§13.1.2).
+        let cacheable = (method == Method::GET || method == Method::HEAD)
+            && response.status() == StatusCode::OK;
         if !response.headers().contains_key(CACHE_CONTROL) {
-            let rule = if cacheable || head { REVALIDATE } else { NEVER };
+            let rule = if cacheable { REVALIDATE } else { NEVER };
             response.headers_mut().insert(CACHE_CONTROL, rule);
         }
         if !cacheable {

@@ -53,17 +53,15 @@ pub enum BadResponse {
 }
 
 /// The HTTP response for a guest's answer. Framing headers are the host's
-/// job and dropped; for HEAD the body is dropped.
-pub fn http_response(response: bindings::Response, head: bool) -> Result<Response, BadResponse> {
+/// job and dropped. The body stays even for HEAD: the router sets
+/// `Content-Length` from it and strips it at the edge, as for the host's own
+/// routes, so a HEAD answers the length and the tag a GET would.
+pub fn http_response(response: bindings::Response) -> Result<Response, BadResponse> {
     let status = StatusCode::from_u16(response.status)
         .ok()
         .filter(|s| (100..600).contains(&s.as_u16()))
         .ok_or(BadResponse::Status(response.status))?;
-    let mut out = if head {
-        Response::new(Body::empty())
-    } else {
-        Response::new(Body::from(response.body))
-    };
+    let mut out = Response::new(Body::from(response.body));
     *out.status_mut() = status;
     for (name, value) in response.headers {
         let (Ok(header), Ok(value)) = (
@@ -99,20 +97,20 @@ mod tests {
     fn bad_statuses_and_headers_are_refused() {
         for status in [0, 99, 600, 1000] {
             assert_eq!(
-                http_response(response(status, &[]), false).err(),
+                http_response(response(status, &[])).err(),
                 Some(BadResponse::Status(status))
             );
         }
-        assert!(http_response(response(200, &[("bad name", "x")]), false).is_err());
-        assert!(http_response(response(200, &[("x", "line\nbreak")]), false).is_err());
+        assert!(http_response(response(200, &[("bad name", "x")])).is_err());
+        assert!(http_response(response(200, &[("x", "line\nbreak")])).is_err());
     }
 
     #[test]
     fn framing_headers_are_the_hosts() {
-        let out = http_response(
-            response(201, &[("content-length", "999"), ("location", "/points/1")]),
-            false,
-        )
+        let out = http_response(response(
+            201,
+            &[("content-length", "999"), ("location", "/points/1")],
+        ))
         .unwrap();
         assert_eq!(out.status(), StatusCode::CREATED);
         assert!(out.headers().get("content-length").is_none());

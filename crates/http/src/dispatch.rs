@@ -249,7 +249,7 @@ pub(crate) async fn run_handler(
         }
     };
     match result {
-        Ok(answer) => match convert::http_response(answer.response, method == Method::HEAD) {
+        Ok(answer) => match convert::http_response(answer.response) {
             Ok(mut response) => {
                 if let (Some(written_at), Some(router)) = (answer.written_at, &state.reads) {
                     consistency::attach(&mut response, written_at, router.max_lag());
