@@ -76,6 +76,11 @@ async fn regions_are_checked_stored_and_found_by_point() {
             json!({"type": "FeatureCollection"}),
             "not what this route takes",
         ),
+        (
+            json!({"type": "Feature", "geometry": square(5.0, 5.0, 1.0),
+                   "properties": {"name": "nul", "tags": [{"a\u{0}": 1}]}}),
+            "NUL characters",
+        ),
     ] {
         let (status, problem, _) = post(&host, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");

@@ -30,6 +30,19 @@ struct Feature {
     properties: Map<String, Json>,
 }
 
+/// Whether a key or a string anywhere in `value` holds U+0000: `jsonb`
+/// refuses it, so it is the caller's bad input, not a database failure.
+fn holds_nul(value: &Json) -> bool {
+    match value {
+        Json::String(text) => text.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains('\0') || holds_nul(item)),
+        _ => false,
+    }
+}
+
 fn create(ctx: &Ctx) -> Result<Response> {
     let feature: Feature = ctx.json()?;
     if feature.r#type != "Feature" {
@@ -55,6 +68,13 @@ fn create(ctx: &Ctx) -> Result<Response> {
             "unauthorized",
             "Unauthorized",
             "a private region has an owner: post it with a bearer token",
+        ));
+    }
+    let properties = Json::Object(feature.properties);
+    if holds_nul(&properties) {
+        return Err(Error::bad_parameter(
+            "properties",
+            "properties must not contain NUL characters (U+0000), which PostgreSQL cannot store",
         ));
     }
     let geometry = feature.geometry.to_string();
@@ -94,7 +114,7 @@ fn create(ctx: &Ctx) -> Result<Response> {
              VALUES ($1, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), $3) RETURNING id, {FEATURE}"
         ),
         &[
-            Value::Json(Json::Object(feature.properties).to_string()),
+            Value::Json(properties.to_string()),
             geometry.into(),
             Value::Boolean(private),
         ],
