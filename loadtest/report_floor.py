@@ -94,11 +94,12 @@ def floor_accounting(out, w):
         w("A handler that writes its memory in many scattered places pays for each page written: "
           f"16 pages 8 KiB apart cost {float(few['cpu_us']):.1f} µs per request, 100 cost "
           f"{float(many['cpu_us']):.1f} µs: the guest's own writes, and the reset zeroing every "
-          "page written. wasmtime PR #14357 reports that one `PAGEMAP_SCAN` stops after 32 dirty "
-          "regions and the rest is decommitted, to fault in again on the slot's next request: "
+          "page written. Before wasmtime 48.0.11 (PR #14357) one `PAGEMAP_SCAN` stopped after 32 "
+          "dirty regions and the rest was decommitted, to fault in again on the slot's next "
+          "request; `vendor/wasmtime.patch` carries the scan that resumes: "
           + (f"here 100 regions cost {float(many['page_faults']):.3f} page faults per request "
              f"against {float(few['page_faults']):.3f} for 16 and {empty_faults:.3f} for the empty "
-             "handler, so with wasmtime 48.0.8 on this kernel no such re-faulting shows."
+             "handler, so no such re-faulting shows."
              if refaults < 1 else
              f"here 100 regions cost {refaults:.1f} page faults per request more than the empty "
              "handler: that re-faulting.") )
@@ -108,12 +109,12 @@ def floor_accounting(out, w):
         empty_rows = [r for r in csv.DictReader(open(reset)) if r["path"] == "/empty"]
         scan = sorted(float(r["scan_host_us"]) for r in empty_rows)
         full = sorted(float(r["full_host_us"]) for r in empty_rows)
-        w("These counts are for the `PAGEMAP_SCAN` reset, which geofn uses only where no page of "
-          "the process can reach swap (docs/security.md). Where swap is reachable "
-          "every page of the slot is reset: `GET /empty` then costs the host "
+        w("These counts are for the `PAGEMAP_SCAN` reset, geofn's default wherever the kernel "
+          "has it (Linux 6.7+), swap or not: the scan finds written pages in swap too "
+          "(docs/security.md). The full reset (`--memory-reset full`, and the default on older "
+          "kernels) resets every page of the slot: `GET /empty` then costs the host "
           f"{full[0]:.0f}-{full[-1]:.0f} µs per request against {scan[0]:.0f}-{scan[-1]:.0f} "
-          "with the scan (`loadtest/memory-reset.sh`, `report/memory-reset.csv`); the fix that "
-          "would remove that price is a second scan for swapped pages in wasmtime.")
+          "with the scan (`loadtest/memory-reset.sh`, `report/memory-reset.csv`).")
         w("")
 
 

@@ -198,11 +198,6 @@ async fn serve(
     // Ticks are claimed until shutdown begins; one running then finishes
     // with the requests in flight.
     tokio::spawn(geofn_http::schedules::run(state.clone(), shutdown.clone()));
-    let reset_watch = geofn_runtime::reset::watch(
-        state.runtime().reset(),
-        server.memory_reset,
-        shutdown.clone(),
-    );
     tracing::info!(listen = %local, memory_reset = ?state.runtime().reset(), "serving");
     // Announced before the line below: whoever waits for it may run an
     // admin command at once, which must find the token.
@@ -225,10 +220,6 @@ async fn serve(
     served?;
     reloader.await?;
     shutdown.cancel();
-    anyhow::ensure!(
-        !reset_watch.await?,
-        "stopped because swap was switched on: restart to reset instance memory in full"
-    );
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! What the machine and this process's cgroup say about memory and swap.
+//! What the machine and this process's cgroup say about memory.
 
 /// A cgroup v1 "no limit" reads as a number near `i64::MAX`.
 const CGROUP_V1_UNLIMITED: u64 = 1 << 60;
@@ -40,15 +40,6 @@ pub fn cgroup_memory_limit() -> Option<u64> {
         .ok()
         .and_then(|text| text.trim().parse().ok())
         .filter(|&limit| limit < CGROUP_V1_UNLIMITED)
-}
-
-/// Whether pages of this process can go to swap: the machine has swap, and
-/// its cgroup does not forbid it (`memory.swap.max` of 0). A cgroup above
-/// ours may forbid it too; we cannot see that, so it counts as reachable.
-pub fn swap_reachable() -> bool {
-    let machine_has_swap = meminfo_bytes("SwapTotal").is_some_and(|bytes| bytes > 0);
-    let forbidden = cgroup_v2_file("memory.swap.max").is_some_and(|text| text.trim() == "0");
-    machine_has_swap && !forbidden
 }
 
 #[cfg(test)]

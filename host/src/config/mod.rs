@@ -227,9 +227,9 @@ pub struct ServerArgs {
     #[arg(long, env = "GEOFN_PERF_MAP")]
     pub perf_map: bool,
     /// How instance memory is wiped between requests: `scan` resets only
-    /// the pages a request wrote (PAGEMAP_SCAN), which misses pages gone to
-    /// swap; `full` resets every page; `auto` scans only where this process
-    /// cannot swap, and stops the host if swap is switched on later.
+    /// the pages a request wrote, resident or swapped (PAGEMAP_SCAN, Linux
+    /// 6.7+); `full` resets every page, at about twice an empty request's
+    /// cost; `auto` scans where the kernel can.
     #[arg(long, env = "GEOFN_MEMORY_RESET", default_value = "auto",
           value_parser = PossibleValuesParser::new(ResetSetting::NAMES)
               .try_map(|name| name.parse::<ResetSetting>()))]
