@@ -100,7 +100,21 @@ pub fn equals_parameter(queryable: &Queryable, raw: &str) -> Result<Expr, Proble
     let wrong = |what: &str| Problem::bad_parameter(name, format!("{name} is {what}, got {raw:?}"));
     let value = match queryable.kind {
         Type::String => Expr::Literal(raw.to_owned()),
-        Type::Integer | Type::Number => match raw.trim().parse::<f64>() {
+        // As the queryables and /api document it: `id=0.5` is refused,
+        // not run as a comparison nothing can meet. Any number of digits
+        // is an integer (the document sets no bounds); one past int8 is
+        // compared as a float and meets no row.
+        Type::Integer => {
+            let text = raw.trim();
+            let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+            match text.parse::<f64>() {
+                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    Expr::Float(n)
+                }
+                _ => return Err(wrong("an integer")),
+            }
+        }
+        Type::Number => match raw.trim().parse::<f64>() {
             Ok(n) if n.is_finite() => Expr::Float(n),
             _ => return Err(wrong("a number")),
         },

@@ -192,3 +192,23 @@ fn queryables_as_parameters_and_filter_are_anded() {
     let blank = [("filter".to_owned(), " ".to_owned())];
     assert!(Filter::from_query(&blank, QUERYABLES).unwrap().is_none());
 }
+
+#[test]
+fn an_integer_queryable_as_a_parameter_takes_integers_only() {
+    let sql = |raw: &str| {
+        let pairs = [("id".to_owned(), raw.to_owned())];
+        Filter::from_query(&pairs, QUERYABLES).map(|f| f.unwrap().compile().unwrap().sql)
+    };
+    assert_eq!(sql("42").unwrap(), "(\"id\" = $1::int8)");
+    assert_eq!(sql(" -7 ").unwrap(), "(\"id\" = $1::int8)");
+    assert!(sql("99999999999999999999").is_ok());
+    for raw in ["0.5", "1e3", "abc", "", "-", "0x10", "inf"] {
+        let problem = sql(raw).expect_err(raw);
+        assert_eq!(problem.0.status, 400, "{raw}");
+        assert!(
+            problem.0.detail.contains("id is an integer"),
+            "{raw}: {}",
+            problem.0.detail
+        );
+    }
+}
