@@ -93,7 +93,7 @@ lint: deps
 	# check-structure reads `cargo metadata --offline`: every platform's crates, fetched once.
 	$(CARGO) fetch --locked --quiet
 	python3 scripts/check-structure.py
-	# The profile's phase rules (loadtest/profile_phases.py), on stacks shaped like perf's.
+	# The profile's phase rules (loadtest/profile_phases.py) on stacks shaped like perf's, and the report's tables.
 	python3 -B -m unittest discover -s loadtest -p 'test_*.py'
 	$(CARGO) clippy $(addprefix -p ,$(HOST_CRATES) geofn-load) --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(addprefix -p ,geofn-contract geofn-guest pointquery $(HANDLERS) $(TEST_HANDLERS)) -- -D warnings

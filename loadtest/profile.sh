@@ -14,6 +14,10 @@
 #   NATIVE=1 loadtest/profile.sh ...   # the native baseline instead, same database
 #   PYTHON=1 loadtest/profile.sh ...   # the points API in Python (max_concurrency 8,
 #                                      # as loadtest/python.sh runs it)
+#   AT=7b76ac1 loadtest/profile.sh ... # the host and handlers of that commit (a
+#                                      # worktree of their own in /tmp), with this
+#                                      # tree's load generator and classifier: the
+#                                      # "before" of a before-and-after accounting
 #
 # `post` profiles `POST /point` with random points, as the load report sends them.
 # The tiles handler's summary schedule is retimed out of the run, as in
@@ -35,16 +39,29 @@ command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null
 command -v strace >/dev/null || apt-get install -y -q strace >/dev/null
 make handlers >/dev/null
 cargo build --release -p geofn-load >/dev/null
-profiled=/tmp/geofn-profile-target
-CARGO_TARGET_DIR=$profiled CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release -p geofn -p geofn-load >/dev/null
 target=${CARGO_TARGET_DIR:-target}
+profiled=/tmp/geofn-profile-target
+profiled_build() {
+  CARGO_TARGET_DIR=$profiled CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+    RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release "$@" >/dev/null
+}
+built=$target
+if [[ -n ${AT:-} ]]; then
+  tree=/tmp/geofn-at-$AT
+  [[ -d $tree ]] || git worktree add -f --detach "$tree" "$AT" >/dev/null
+  profiled=/tmp/geofn-profile-target-$AT built=/tmp/geofn-profile-target-$AT
+  (cd "$tree" && CARGO_TARGET_DIR=$profiled make handlers >/dev/null && profiled_build -p geofn)
+else
+  profiled_build -p geofn -p geofn-load
+fi
 
-cp -r "$target/handlers" "$raw/handlers"
+cp -r "$built/handlers" "$raw/handlers"
 # The do-nothing handler, as loadtest/report.sh serves it: the floor.
-cp "$target/test-handlers/empty.wasm" "$raw/handlers/"
+cp "$built/test-handlers/empty.wasm" "$raw/handlers/"
 printf '\n[handlers.empty]\ncomponent = "empty.wasm"\nroutes = ["GET /empty"]\n' >>"$raw/handlers/geofn.toml"
-printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$raw/handlers/geofn.toml"
+if grep -q '^\[handlers.tiles\]' "$raw/handlers/geofn.toml"; then
+  printf '\n[handlers.tiles.schedules.cells]\nevery = "1h"\n' >>"$raw/handlers/geofn.toml"
+fi
 if [[ -n ${PYTHON:-} ]]; then
   make python-handlers >/dev/null
   cp "$target/python-handlers/points.wasm" "$raw/handlers/points.wasm"

@@ -12,9 +12,12 @@ library of its innermost frame that is not a helper (an allocation, a copy
 or a drop counts for the code that asked for it).
 
     profile_phases.py STACKS_FOLDED [MICROSECONDS_PER_REQUEST]
+    profile_phases.py --mean TABLE...
 
 With the host's CPU per request (from a load run), each phase's share is
-also shown in microseconds.
+also shown in microseconds. `--mean` averages tables this script wrote
+(runs taken in turns with another build, so the machine's drift falls on
+both alike) into one of the same form.
 """
 
 import collections
@@ -31,7 +34,10 @@ HELPER = re.compile(r"mi_|malloc|free|memcpy|memmove|memset|memcmp|alloc::|core:
 WRAPPER = re.compile(r"tracing::instrument::Instrumented<.*>::poll")
 KERNEL = re.compile(r"entry_SYSCALL_64|asm_sysvec|asm_common_interrupt|asm_exc_|ret_from_fork|"
                     r"irqentry_exit")
-DB = re.compile(r"geofn_db::|tokio_postgres|postgres_protocol|deadpool")
+# The host's layers were modules of one crate before they were crates of
+# their own (`geofn::db::` then, `geofn_db::` now): both names count, so a
+# profile of an older commit (`AT=... loadtest/profile.sh`) splits the same.
+DB = re.compile(r"geofn_db::|geofn::db::|geofn_contract::packed|tokio_postgres|postgres_protocol|deadpool")
 # Matched against the kernel's frames only (from the system call's or the
 # interrupt's entry inward): the user-space frames above them name tokio's
 # "scheduler", which once put every PAGEMAP_SCAN under waiting and waking.
@@ -51,7 +57,7 @@ LIBRARY = [("metrics", r"metrics"),
            ("compression layer", r"compression|async_compression|zstd|brotli|flate2"),
            ("HTTP parsing and writing (hyper, http)", r"hyper|httparse|^<?http::|bytes::"),
            ("routing, admission, middleware (axum, tower, geofn_http)",
-            r"axum|tower|geofn_http|matchit"),
+            r"axum|tower|geofn_http|geofn::(http|server)::|matchit"),
            ("calling into wasm (wasmtime)", r"wasmtime"),
            ("task scheduling and timers (tokio)", r"tokio"),
            ("the host's own crates", r"geofn")]
@@ -93,19 +99,41 @@ def phase(frames):
     return "other host work (allocator, libc, unresolved)"
 
 
+def print_table(weights, per_request, samples):
+    """One line a phase, largest first: its share of `weights` and, with
+    `per_request`, its µs."""
+    total = sum(weights.values())
+    print(f"{'phase':62s} {'share':>6s}" + ("  µs/req" if per_request else ""))
+    for name, n in weights.most_common():
+        share = n / total
+        cost = f"  {share * per_request:6.1f}" if per_request else ""
+        print(f"{name:62s} {100 * share:5.1f}%{cost}")
+    print(f"{'(samples)':62s} {samples:6d}")
+
+
+def mean(tables):
+    """The mean µs of each phase over tables of this script's form."""
+    us, samples = collections.Counter(), 0
+    for path in tables:
+        for line in open(path):
+            name, _, rest = line.rstrip("\n").partition("  ")
+            fields = rest.split()
+            if name.startswith("(samples)"):
+                samples += int(line.split()[-1])
+            elif len(fields) == 2 and fields[0].endswith("%"):
+                us[name.rstrip()] += float(fields[1]) / len(tables)
+    print_table(us, sum(us.values()), samples)
+
+
 def main():
+    if sys.argv[1] == "--mean":
+        return mean(sys.argv[2:])
     per_request = float(sys.argv[2]) if len(sys.argv) > 2 else None
     counts = collections.Counter()
     for line in open(sys.argv[1]):
         stack, _, n = line.rstrip("\n").rpartition(" ")
         counts[phase(stack.split(";"))] += int(n)
-    total = sum(counts.values())
-    print(f"{'phase':62s} {'share':>6s}" + ("  µs/req" if per_request else ""))
-    for name, n in counts.most_common():
-        share = n / total
-        cost = f"  {share * per_request:6.1f}" if per_request else ""
-        print(f"{name:62s} {100 * share:5.1f}%{cost}")
-    print(f"{'(samples)':62s} {total:6d}")
+    print_table(counts, per_request, sum(counts.values()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 # models (native through the same user ramp), Locust with the guide's
 # scenario, the criterion benchmark of instantiate + call, the swap-latency
 # bench and the floor accounting (loadtest/floor.sh). Everything on 127.0.0.1; it stops what it
-# started. About 50 minutes on 2 cores, a fifth of it building.
+# started. About 35 minutes on 2 cores with the build warm, 50 cold.
 #
 #   loadtest/report.sh
 set -euo pipefail

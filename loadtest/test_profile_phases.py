@@ -48,6 +48,22 @@ class Phases(unittest.TestCase):
                                            "wasmtime_wasi::p2::host::clocks::now"]),
                          "other imports")
 
+    def test_the_layers_count_the_same_from_when_they_were_modules_of_one_crate(self):
+        # Before the host was split into crates (7b76ac1, the report's "before").
+        old_call = ["tokio::runtime::task::raw::poll", "geofn::server::serve_connection::{{closure}}",
+                    "geofn::http::dispatch::dispatch::{{closure}}",
+                    "geofn::runtime::call::<impl geofn::runtime::engine::Runtime>::call::{{closure}}",
+                    "wasmtime::runtime::fiber::resume_fiber", "wasm[0]::array_to_wasm_trampoline[144]",
+                    "points::list::h305696eac085622e",
+                    "component-trampolines[13]-wasm-call-component-lower-import[7]",
+                    "wasmtime::runtime::component::func::host::HostFn::cabi_entrypoint"]
+        self.assertEqual(phase(old_call + ["geofn::db::decode::pack_row"]),
+                         "db import (pool, statement, rows)")
+        self.assertEqual(phase(old_call + ["geofn_contract::packed::Cell::write"]),
+                         "db import (pool, statement, rows)")
+        self.assertEqual(phase(old_call[:3]), "routing, admission, middleware (axum, tower, geofn_http)")
+        self.assertEqual(phase(old_call[:2]), "routing, admission, middleware (axum, tower, geofn_http)")
+
     def test_the_kernel_is_split_by_what_it_was_asked(self):
         self.assertEqual(phase(DISPATCH + ["__GI___writev", "entry_SYSCALL_64", "do_writev", "tcp_sendmsg"]),
                          "kernel: network send")
