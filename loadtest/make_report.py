@@ -247,6 +247,7 @@ w("")
 if not report_phases.table(out, w):
     w("(no `by-phase-*.txt` in the report folder: run `loadtest/profile.sh` and copy them.)")
     w("")
+report_phases.before_and_after(out, w)
 w("For the native server, *other host work* is its own code, tokio-postgres and serde_json (its "
   "frames name none of the layers above); for geofn the `db` import includes rendering the rows "
   "as JSON in the host (`db.query-json`), and *other imports* are the guest's remaining calls "
@@ -381,8 +382,7 @@ w("```sh")
 w("loadtest/report.sh          # about 35 minutes on 2 cores warm, 50 cold; rewrites this file and report/")
 w("loadtest/floor.sh           # the floor accounting alone (report.sh runs it)")
 w("# the accounting by phase: one profile a run, kept by report.sh")
-w("loadtest/profile.sh '/points?limit=100' 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-get.txt")
-w("loadtest/profile.sh post 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-post.txt")
+w(f"loadtest/before-after.sh {report_phases.BEFORE} 3  # geofn GET and POST, before and now, in turns")
 w("NATIVE=1 loadtest/profile.sh '/points?limit=100' 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-native-get.txt")
 w("NATIVE=1 loadtest/profile.sh post 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-native-post.txt")
 w("loadtest/profile.sh /empty 8 && cp target/profile/by-phase.txt loadtest/report/by-phase-empty.txt")
