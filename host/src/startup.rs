@@ -167,6 +167,7 @@ pub async fn build_state(server: &ServerArgs, database: Database) -> anyhow::Res
         registry,
         reload,
         admin_token: server.admin_token.as_deref().map(Arc::from),
+        head_limits: server.head_limits(),
         admission,
         draining: Arc::default(),
         metrics,

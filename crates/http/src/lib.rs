@@ -13,7 +13,8 @@
 //! - [`convert`]: HTTP ↔ WIT requests and responses.
 //! - [`consistency`]: read-your-writes tokens, with a read replica.
 //! - [`map`]: the web page at `/` for browsers, and its assets.
-//! - [`problem`]: RFC 9457 error documents.
+//! - [`problem`]: RFC 9457 error documents; [`head_limits`]: the bounds
+//!   on a request's target and header fields.
 //! - [`caching`]: entity tags, `304 Not Modified` and `Cache-Control`.
 //! - [`request_id`]: `X-Request-Id`, kept from the client or minted here.
 //! - [`state`]: what every request shares.
@@ -30,6 +31,7 @@ pub mod caller;
 pub mod consistency;
 pub mod convert;
 pub mod dispatch;
+pub mod head_limits;
 pub mod health;
 pub mod map;
 pub mod problem;

@@ -183,7 +183,8 @@ async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Res
 /// What the host does around every request, in one layer (each layer of
 /// its own wraps every poll of a request in more futures, and tower-http's
 /// `TraceLayer` also entered its span at every poll of the body): the
-/// request's span ([`request_span`]), the cache rules
+/// request's span ([`request_span`]), the bounds on its head
+/// ([`HeadLimits`](crate::head_limits::HeadLimits)), the cache rules
 /// ([`caching::Conditional`]), `Connection: close` while draining, a log
 /// line for a server error, and the request's metrics ([`record`]).
 async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -193,8 +194,13 @@ async fn finish(State(state): State<AppState>, request: Request, next: Next) -> 
         let started = Instant::now();
         let matched = request.extensions().get::<MatchedPath>().cloned();
         let method = exported.then(|| request.method().clone());
-        let conditional = caching::Conditional::of(&request);
-        let response = conditional.answer(next.run(request).await).await;
+        let response = match state.head_limits.problem(&request) {
+            None => {
+                let conditional = caching::Conditional::of(&request);
+                conditional.answer(next.run(request).await).await
+            }
+            Some(problem) => problem.into_response(),
+        };
         let response = close_when_draining(&state, response);
         if response.status().is_server_error() {
             log_failure(response.status(), started.elapsed());

@@ -28,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower_layer::Layer;
 
+use crate::head_limits::HeadLimits;
 use crate::router::router;
 use crate::shutdown::ShutdownTiming;
 use crate::state::AppState;
@@ -42,7 +43,8 @@ pub async fn run(
     timing: ShutdownTiming,
 ) -> std::io::Result<()> {
     let draining = state.draining.clone();
-    serve(listener, router(state), shutdown, draining, timing).await
+    let limits = state.head_limits;
+    serve(listener, router(state), limits, shutdown, draining, timing).await
 }
 
 /// Pause after a failed accept (out of file descriptors, say) before the
@@ -50,14 +52,20 @@ pub async fn run(
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Serves `app` on `listener` until `shutdown`, then shuts down as above.
+/// `limits` are the heads `app` refuses itself; HTTP/2's own bound on a
+/// header list is set above them, so they are the ones a client meets.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    limits: HeadLimits,
     shutdown: CancellationToken,
     draining: Arc<AtomicBool>,
     timing: ShutdownTiming,
 ) -> std::io::Result<()> {
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .max_header_list_size(limits.http2_header_list_bytes());
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -163,7 +171,14 @@ mod tests {
             delay: Duration::ZERO,
             drain: Duration::from_secs(5),
         };
-        let server = tokio::spawn(serve(listener, app, shutdown, Arc::default(), timing));
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            HeadLimits::default(),
+            shutdown,
+            Arc::default(),
+            timing,
+        ));
 
         let mut answer = String::new();
         client.read_to_string(&mut answer).await.unwrap();

@@ -18,6 +18,7 @@ use geofn_runtime::budget::MemoryBudget;
 use geofn_telemetry::metrics::Exporter;
 
 use crate::admission::Admission;
+use crate::head_limits::HeadLimits;
 use crate::schedule_stats::ScheduleStats;
 
 /// Shared state of one host process, one pointer wide: axum clones it into
@@ -56,6 +57,8 @@ pub struct Shared {
     pub reload: Arc<ReloadStats>,
     /// Bearer token of `/admin/...`; no admin routes without one.
     pub admin_token: Option<Arc<str>>,
+    /// The bounds on every request's target and header fields.
+    pub head_limits: HeadLimits,
     /// The bound on handler requests in flight.
     pub admission: Arc<Admission>,
     /// Set when shutdown begins: readiness turns 503 so balancers move on.

@@ -29,6 +29,9 @@ use geofn_db::pool::{DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT, DEFAULT_START_DEADLIN
 use geofn_db::replica::DEFAULT_MAX_LAG;
 use geofn_handler_set::reload::DEFAULT_POLL;
 use geofn_http::admission::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_WAIT};
+use geofn_http::head_limits::{
+    DEFAULT_FIELDS_BYTES, DEFAULT_TARGET_BYTES, HeadLimits, MAX_FIELDS_BYTES, MAX_TARGET_BYTES,
+};
 use geofn_http::shutdown::{DEFAULT_DRAIN_TIMEOUT, ShutdownTiming};
 use geofn_runtime::budget::{
     DEFAULT_BUDGET_WAIT, DEFAULT_HANDLER_SHARE_PERCENT, default_budget_bytes,
@@ -208,6 +211,15 @@ pub struct ServerArgs {
     /// Default request-body cap.
     #[arg(long, env = "GEOFN_MAX_BODY_KIB", default_value_t = DEFAULT_BODY_BYTES >> 10)]
     pub max_body_kib: usize,
+    /// Longest request target (path and query) taken; longer gets a 414.
+    #[arg(long, env = "GEOFN_MAX_URI_KIB", default_value_t = (DEFAULT_TARGET_BYTES >> 10) as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(MAX_TARGET_BYTES >> 10) as u64))]
+    pub max_uri_kib: u64,
+    /// Most bytes of header fields taken, all together as on the wire;
+    /// more gets a 431.
+    #[arg(long, env = "GEOFN_MAX_HEADER_KIB", default_value_t = (DEFAULT_FIELDS_BYTES >> 10) as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(MAX_FIELDS_BYTES >> 10) as u64))]
+    pub max_header_kib: u64,
     /// Bearer token for /admin/...; without one `serve` has no admin
     /// routes, and `dev` makes one of its own (kept in --data-dir).
     #[arg(long, env = "GEOFN_ADMIN_TOKEN", hide_env_values = true)]
@@ -284,6 +296,14 @@ impl ServerArgs {
             total: self.pool_size,
             wait: Duration::from_millis(self.pool_wait_ms),
             mode,
+        }
+    }
+
+    /// The bounds on every request's head.
+    pub fn head_limits(&self) -> HeadLimits {
+        HeadLimits {
+            target_bytes: (self.max_uri_kib as usize) << 10,
+            fields_bytes: (self.max_header_kib as usize) << 10,
         }
     }
 
