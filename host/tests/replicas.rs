@@ -162,3 +162,53 @@ async fn nginx_a_configmap_swap_reaches_every_replica_within_2s() {
 async fn haproxy_a_configmap_swap_reaches_every_replica_within_2s() {
     fleet_swap(Kind::Haproxy).await;
 }
+
+/// Through the shipped nginx, heads meet geofn's bounds, not nginx's
+/// defaults: a 12 KiB request line (an OGC API filter with a polygon; nginx
+/// alone takes 8 KiB) is served, and header fields past geofn's 32 KiB get
+/// geofn's problem document rather than nginx's page.
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_passes_heads_up_to_geofns_own_bounds() {
+    let _fleet = ONE_FLEET.lock().await;
+    let db = TestDb::start();
+    let replicas = Replicas::start(&db, &shipped_handlers(), &[]).await;
+    let proxy = Proxy::start(Kind::Nginx, &replicas).await;
+    let http = support::client();
+
+    let ring: Vec<String> = (0..=480)
+        .map(|i| {
+            let t = f64::from(i % 480) * std::f64::consts::TAU / 480.0;
+            format!("{:.5} {:.5}", 2.35 + 0.5 * t.cos(), 48.85 + 0.5 * t.sin())
+        })
+        .collect();
+    let filter = format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "));
+    let answer = http
+        .get(proxy.url("/collections/points/items"))
+        .query(&[("filter", filter.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let line = answer.url().as_str().len();
+    assert!((9 << 10..16 << 10).contains(&line), "a {line}-byte URL");
+    assert_eq!(
+        answer.status(),
+        reqwest::StatusCode::OK,
+        "a {line}-byte URL"
+    );
+
+    let mut request = http.get(proxy.url("/points"));
+    for i in 0..3 {
+        request = request.header(format!("x-pad-{i}"), "v".repeat(12_000));
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(
+        answer.status(),
+        reqwest::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    assert_eq!(
+        answer.headers()["content-type"],
+        "application/problem+json",
+        "{}",
+        proxy.log_tail(5)
+    );
+}
