@@ -33,7 +33,7 @@ pub fn guest_request(parts: &Parts, body: &[u8]) -> bindings::Request {
 }
 
 /// Whether a header carries a bearer token.
-fn is_bearer(name: &HeaderName, value: &HeaderValue) -> bool {
+pub(crate) fn is_bearer(name: &HeaderName, value: &HeaderValue) -> bool {
     *name == AUTHORIZATION
         && value
             .as_bytes()
