@@ -175,13 +175,7 @@ async fn nginx_passes_heads_up_to_geofns_own_bounds() {
     let proxy = Proxy::start(Kind::Nginx, &replicas).await;
     let http = support::client();
 
-    let ring: Vec<String> = (0..=480)
-        .map(|i| {
-            let t = f64::from(i % 480) * std::f64::consts::TAU / 480.0;
-            format!("{:.5} {:.5}", 2.35 + 0.5 * t.cos(), 48.85 + 0.5 * t.sin())
-        })
-        .collect();
-    let filter = format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "));
+    let filter = support::circle_filter(480);
     let answer = http
         .get(proxy.url("/collections/points/items"))
         .query(&[("filter", filter.as_str())])

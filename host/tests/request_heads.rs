@@ -98,13 +98,7 @@ async fn the_default_bounds_refuse_what_no_real_client_sends() {
 
     // A real client's head is well inside: a query with a 600-vertex
     // polygon in its filter, a cookie of a few KiB.
-    let ring: Vec<String> = (0..=600)
-        .map(|i| {
-            let t = f64::from(i % 600) * std::f64::consts::TAU / 600.0;
-            format!("{:.5} {:.5}", 2.35 + 0.5 * t.cos(), 48.85 + 0.5 * t.sin())
-        })
-        .collect();
-    let filter = format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "));
+    let filter = support::circle_filter(600);
     let answer = http
         .get(host.url("/collections/points/items"))
         .query(&[("filter", filter.as_str())])

@@ -125,3 +125,16 @@ pub async fn post_json_text(url: impl reqwest::IntoUrl, body: String) -> Posted 
         body: response.json().await.unwrap_or_default(),
     }
 }
+
+/// A CQL2 text filter as a GIS client writes one for a drawn area: points
+/// inside a circle around Paris with `corners` corners. Long (about 20
+/// bytes a corner once in a URL) and valid, for tests of request bounds.
+pub fn circle_filter(corners: u32) -> String {
+    let ring: Vec<String> = (0..=corners)
+        .map(|i| {
+            let t = f64::from(i % corners) * std::f64::consts::TAU / f64::from(corners);
+            format!("{:.5} {:.5}", 2.35 + 0.5 * t.cos(), 48.85 + 0.5 * t.sin())
+        })
+        .collect();
+    format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "))
+}
