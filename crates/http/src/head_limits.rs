@@ -13,7 +13,8 @@
 //! below hyper's, so within them the answer is always ours.
 
 use axum::extract::Request;
-use http::StatusCode;
+use http::header::AUTHORIZATION;
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::convert::is_bearer;
 use crate::problem::Problem;
@@ -23,7 +24,7 @@ use crate::problem::Problem;
 pub const DEFAULT_TARGET_BYTES: usize = 16 << 10;
 
 /// The header fields' default bound, in bytes, counted as on the wire
-/// (`name: value` and a line end, each). A bearer token is not counted:
+/// (`name: value` and a line end, each). The bearer token is not counted:
 /// the token check bounds it (8 KiB) and refuses a longer one as RFC 6750
 /// says, `401 invalid_token`, and it never reaches a guest.
 pub const DEFAULT_FIELDS_BYTES: usize = 32 << 10;
@@ -80,12 +81,18 @@ impl HeadLimits {
                 ),
             ));
         }
-        let fields: usize = request
-            .headers()
-            .iter()
-            .filter(|(name, value)| !is_bearer(name, value))
-            .map(|(name, value)| name.as_str().len() + value.len() + FIELD_FRAMING)
-            .sum();
+        let line = |name: &HeaderName, value: &HeaderValue| {
+            name.as_str().len() + value.len() + FIELD_FRAMING
+        };
+        let headers = request.headers();
+        let all: usize = headers.iter().map(|(name, value)| line(name, value)).sum();
+        // Only the token the check reads (the first `Authorization`) is its
+        // to bound; a second bearer field counts like any other.
+        let token = headers
+            .get(AUTHORIZATION)
+            .filter(|value| is_bearer(&AUTHORIZATION, value))
+            .map_or(0, |value| line(&AUTHORIZATION, value));
+        let fields = all - token;
         if fields > self.fields_bytes {
             return Some(Problem::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -160,6 +167,15 @@ mod tests {
         assert_eq!(
             status(SMALL.problem(&request("/", &[("authorization", &token)]))),
             None
+        );
+        let twice = [
+            ("authorization", token.as_str()),
+            ("authorization", token.as_str()),
+        ];
+        assert_eq!(
+            status(SMALL.problem(&request("/", &twice))),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            "only the token the check reads is left to it"
         );
         let basic = format!("Basic {}", "t".repeat(1000));
         assert_eq!(
