@@ -149,6 +149,23 @@ impl Host {
         self.memory_status("VmHWM:")
     }
 
+    /// CPU time the process has used so far, user and system (utime and
+    /// stime of `/proc/PID/stat`, in clock ticks).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        // Fields after the command name, which is in parentheses and may
+        // hold spaces: state is field 3, utime 14, stime 15.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<u64> = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let ticks = fields[0] + fields[1];
+        Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+    }
+
     /// A `kB` line of `/proc/PID/status`, in bytes.
     fn memory_status(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
