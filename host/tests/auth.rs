@@ -1,8 +1,7 @@
 //! Bearer tokens as the host checks them, through the running host with
 //! keys and a JWKS made by the test: every kind of bad token refused with
-//! RFC 6750's status and challenge before the handler runs, the verified
-//! caller handed to the handler and its SQL and to no later request, keys
-//! rotated and the issuer down without a restart.
+//! RFC 6750's status and challenge before the handler runs, keys rotated
+//! and the issuer down without a restart, the admin API behind a scope.
 
 mod support;
 
@@ -14,77 +13,8 @@ use geofn_test_issuer::{JwksServer, SigningKey, claims, jwks, now};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Host, TestDb, client, get_json, shipped_plus, test_handler};
-
-const ISSUER: &str = "https://issuer.test";
-const AUDIENCE: &str = "geofn-tests";
-
-/// The probe, its POSTs behind a token with `probe:write`, on one
-/// database connection (so every request reuses the last one's).
-const PROBE: &str = r#"
-[handlers.probe]
-component = "probe.wasm"
-routes = ["GET /probe/{action}", "POST /probe/{action}"]
-[handlers.probe.limits]
-db_connections = 1
-[handlers.probe.auth]
-require = ["POST /probe/{action}"]
-scopes = { "POST /probe/{action}" = ["probe:write"] }
-
-[handlers.probe-reuse]
-component = "probe.wasm"
-routes = ["GET /again/{action}"]
-[handlers.probe-reuse.limits]
-reuse_requests = [100, 100]
-"#;
-
-struct Issuer {
-    rsa: SigningKey,
-    ec: SigningKey,
-    ed: SigningKey,
-    ps: SigningKey,
-}
-
-impl Issuer {
-    fn new() -> Self {
-        Self {
-            rsa: SigningKey::generate(Algorithm::RS256, "rsa-1"),
-            ec: SigningKey::generate(Algorithm::ES256, "ec-1"),
-            ed: SigningKey::generate(Algorithm::EdDSA, "ed-1"),
-            ps: SigningKey::generate(Algorithm::PS256, "ps-1"),
-        }
-    }
-
-    fn jwks(&self) -> String {
-        jwks(&[&self.rsa, &self.ec, &self.ed, &self.ps])
-    }
-}
-
-/// Claims of `subject` with `scope`, valid for an hour.
-fn good(subject: &str, scope: &str) -> Value {
-    claims(subject, scope, ISSUER, AUDIENCE, 3600)
-}
-
-async fn serve(db: &TestDb, dir: &std::path::Path, jwks_args: &[&str]) -> Host {
-    let mut args = vec![
-        "--auth-issuer",
-        ISSUER,
-        "--auth-audience",
-        AUDIENCE,
-        "--auth-jwks-min-refresh-ms",
-        "200",
-    ];
-    args.extend_from_slice(jwks_args);
-    Host::serve(db, dir, &args).await
-}
-
-async fn send(host: &Host, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = client().request(method.parse().unwrap(), host.url(path));
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    request.send().await.unwrap()
-}
+use support::auth::{AUDIENCE, ISSUER, Issuer, PROBE_BEHIND_TOKENS, good, send, serve};
+use support::{Host, TestDb, get_json, shipped_plus, test_handler};
 
 /// How many instances the host made for `handler` so far.
 async fn instances(host: &Host, handler: &str) -> f64 {
@@ -107,7 +37,10 @@ async fn bad_tokens_are_refused_before_the_handler_runs_and_store_nothing() {
     let db = TestDb::start();
     let issuer = Issuer::new();
     let server = JwksServer::start(issuer.jwks()).await;
-    let dir = shipped_plus(PROBE, &[("probe.wasm", test_handler("probe-v1"))]);
+    let dir = shipped_plus(
+        PROBE_BEHIND_TOKENS,
+        &[("probe.wasm", test_handler("probe-v1"))],
+    );
     let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
 
     // /api says which routes need a token, and with which scopes.
@@ -306,66 +239,14 @@ async fn bad_tokens_are_refused_before_the_handler_runs_and_store_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_caller_reaches_the_handler_and_its_sql_and_no_later_request() {
-    let db = TestDb::start();
-    let issuer = Issuer::new();
-    let server = JwksServer::start(issuer.jwks()).await;
-    let dir = shipped_plus(PROBE, &[("probe.wasm", test_handler("probe-v1"))]);
-    let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
-    let alice = issuer.ed.sign(&good("alice", "probe:read maps"));
-    let counter = |host: &Host| {
-        let url = host.url("/again/counter");
-        async move {
-            let served: Value = client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            served["served"].as_u64().unwrap()
-        }
-    };
-    let first = counter(&host).await;
-
-    for prefix in ["/probe", "/again"] {
-        let seen: Value = send(&host, "GET", &format!("{prefix}/whoami"), Some(&alice))
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(seen["identity"]["subject"], "alice", "{seen}");
-        assert_eq!(seen["identity"]["scopes"], json!(["probe:read", "maps"]));
-        assert_eq!(seen["identity"]["claims"]["iss"], ISSUER);
-        assert_eq!(
-            seen["authorization_header"],
-            Value::Null,
-            "the token never reaches the guest"
-        );
-        let sql: Value = serde_json::from_str(seen["sql_claims"].as_str().unwrap()).unwrap();
-        assert_eq!(sql["sub"], "alice");
-
-        // The next request, anonymous, on the same connection (and, under
-        // /again, the same instance): nothing of Alice's is left.
-        let next: Value = send(&host, "GET", &format!("{prefix}/whoami"), None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(next["identity"], Value::Null, "{prefix}: {next}");
-        assert_eq!(next["sql_claims"], "", "{prefix}: {next}");
-    }
-    // The instance under /again kept its count through both: it was reused.
-    assert_eq!(counter(&host).await, first + 1);
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn keys_rotate_and_the_issuer_may_go_down_without_a_restart() {
     let db = TestDb::start();
     let issuer = Issuer::new();
     let server = JwksServer::start(jwks(&[&issuer.rsa])).await;
-    let dir = shipped_plus(PROBE, &[("probe.wasm", test_handler("probe-v1"))]);
+    let dir = shipped_plus(
+        PROBE_BEHIND_TOKENS,
+        &[("probe.wasm", test_handler("probe-v1"))],
+    );
     let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
     let whoami = |token: String| {
         let host = &host;
@@ -434,86 +315,6 @@ async fn keys_rotate_and_the_issuer_may_go_down_without_a_restart() {
     }
     // The withdrawn key's token, verified before, is refused now.
     assert_eq!(status(ed_token).await, StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_private_region_is_its_owners_alone() {
-    let db = TestDb::start();
-    let issuer = Issuer::new();
-    let server = JwksServer::start(issuer.jwks()).await;
-    let dir = shipped_plus("", &[]);
-    let host = serve(&db, dir.path(), &["--auth-jwks-url", &server.url]).await;
-    let alice = issuer.rsa.sign(&good("alice", ""));
-    let bob = issuer.ec.sign(&good("bob", ""));
-    let region = |private: bool| {
-        json!({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [[[0,0],[10,0],[10,10],[0,10],[0,0]]]},
-            "properties": {"name": "garden", "private": private},
-        })
-    };
-    let post = |token: Option<String>, body: Value| {
-        let host = &host;
-        async move {
-            let mut request = client().post(host.url("/regions")).json(&body);
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            request.send().await.unwrap()
-        }
-    };
-    let created = post(Some(alice.clone()), region(true)).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.unwrap();
-    assert_eq!(created["properties"]["owner"], "alice", "{created}");
-    let id = created["id"].as_i64().unwrap();
-
-    let get = |token: Option<String>, path: String| {
-        let host = &host;
-        async move { send(host, "GET", &path, token.as_deref()).await }
-    };
-    for (who, token) in [("bob", Some(bob.clone())), ("anonymous", None)] {
-        let by_id = get(token.clone(), format!("/regions/{id}")).await;
-        assert_eq!(by_id.status(), StatusCode::NOT_FOUND, "{who}");
-        let listed: Value = get(token.clone(), "/regions?contains=5,5".into())
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(listed["features"], json!([]), "{who}: {listed}");
-    }
-    let own: Value = get(Some(alice.clone()), format!("/regions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(own["properties"]["owner"], "alice");
-    let listed: Value = get(Some(alice), "/regions?contains=5,5".into())
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["features"].as_array().unwrap().len(), 1);
-
-    // Anonymous callers may post public regions, not private ones.
-    assert_eq!(
-        post(None, region(true)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    let public = post(None, region(false)).await;
-    assert_eq!(public.status(), StatusCode::CREATED);
-    let public: Value = public.json().await.unwrap();
-    assert_eq!(public["properties"].get("owner"), None);
-    let seen: Value = get(Some(bob), "/regions?contains=5,5".into())
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        seen["features"].as_array().unwrap().len(),
-        1,
-        "Bob sees the public one"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

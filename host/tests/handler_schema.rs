@@ -10,13 +10,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::metrics::{scrape, value};
-use support::{Host, PROBE_ENTRY, TestDb, client, handlers_dir, publish, test_handler};
-
-async fn get(url: &str) -> (StatusCode, Value) {
-    let response = client().get(url).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use support::{
+    Host, PROBE_ENTRY, TestDb, client, get_status_json, handlers_dir, publish, test_handler,
+};
 
 /// A directory serving the probe, built with the migrations of `variant`.
 fn probe_dir(variant: &str) -> tempfile::TempDir {
@@ -60,7 +56,7 @@ async fn racing_replicas_apply_each_migration_once() {
     );
     // The schema is the handler's: the second migration's column is there.
     for host in [&a, &b, &c] {
-        let (status, _) = get(&host.url("/probe/tx?do=commit&note=x")).await;
+        let (status, _) = get_status_json(&host.url("/probe/tx?do=commit&note=x")).await;
         assert_eq!(status, StatusCode::OK);
     }
     let length_column: i64 = db
@@ -83,7 +79,9 @@ async fn an_edited_or_failing_migration_is_refused_and_the_running_version_stays
     let dir = probe_dir("probe-v1");
     let host = Host::serve(&db, dir.path(), &[]).await;
     assert_eq!(
-        get(&host.url("/probe/tx?do=commit&note=kept")).await.0,
+        get_status_json(&host.url("/probe/tx?do=commit&note=kept"))
+            .await
+            .0,
         StatusCode::OK
     );
     for (variant, reason) in [
@@ -101,7 +99,7 @@ async fn an_edited_or_failing_migration_is_refused_and_the_running_version_stays
             "{}",
             host.logs()
         );
-        let (status, notes) = get(&host.url("/probe/notes")).await;
+        let (status, notes) = get_status_json(&host.url("/probe/notes")).await;
         assert_eq!(status, StatusCode::OK, "the running version answers");
         assert_eq!(notes["notes"][0]["text"], "kept");
     }
@@ -177,19 +175,20 @@ async fn transactions_commit_together_or_not_at_all() {
     let manifest = format!("{PROBE_ENTRY}[handlers.probe.limits]\ndb_connections = 1\n");
     let dir = handlers_dir(&manifest, &[("probe.wasm", test_handler("probe-v1"))]);
     let host = Host::serve(&db, dir.path(), &[]).await;
-    let (status, body) = get(&host.url("/probe/tx?do=commit&note=a")).await;
+    let (status, body) = get_status_json(&host.url("/probe/tx?do=commit&note=a")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = get(&host.url("/probe/tx?do=fail&note=failed")).await;
+    let (status, body) = get_status_json(&host.url("/probe/tx?do=fail&note=failed")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    let (status, body) = get(&host.url("/probe/tx?do=trap&note=trapped")).await;
+    let (status, body) = get_status_json(&host.url("/probe/tx?do=trap&note=trapped")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    let (status, body) = get(&host.url("/probe/tx?do=commit-after-error&note=late")).await;
+    let (status, body) =
+        get_status_json(&host.url("/probe/tx?do=commit-after-error&note=late")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("rolled back"),
         "{body}"
     );
-    let (status, body) = get(&host.url("/probe/notes")).await;
+    let (status, body) = get_status_json(&host.url("/probe/notes")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["notes"], json!([{ "text": "a" }, { "text": "a-2" }]));
     let open: i64 = db
@@ -213,7 +212,7 @@ async fn the_matched_route_and_its_parameters_reach_the_handler() {
                     routes = [\"GET /things/{name}/{action}\"]\n";
     let dir = handlers_dir(manifest, &[("probe.wasm", test_handler("probe-v1"))]);
     let host = Host::serve(&db, dir.path(), &[]).await;
-    let (status, body) = get(&host.url("/things/caf%C3%A9%20au%20lait/route")).await;
+    let (status, body) = get_status_json(&host.url("/things/caf%C3%A9%20au%20lait/route")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
@@ -267,7 +266,7 @@ async fn databases_of_earlier_releases_are_adopted_with_every_row() {
             .unwrap();
         let dir = support::shipped_plus("", &[]);
         let host = Host::serve(&db, dir.path(), &[]).await;
-        let (status, listed) = get(&host.url("/points?limit=1000")).await;
+        let (status, listed) = get_status_json(&host.url("/points?limit=1000")).await;
         assert_eq!(status, StatusCode::OK, "{listed}");
         let listed = listed.as_array().unwrap();
         assert_eq!(listed.len(), 250, "guide table: {guide_table}");
@@ -283,7 +282,7 @@ async fn databases_of_earlier_releases_are_adopted_with_every_row() {
         assert_eq!(created.status(), StatusCode::CREATED);
         let created: Value = created.json().await.unwrap();
         assert_eq!(created["id"], 251);
-        let (status, items) = get(&host.url("/collections/points/items?limit=1")).await;
+        let (status, items) = get_status_json(&host.url("/collections/points/items?limit=1")).await;
         assert_eq!(status, StatusCode::OK, "{items}");
         assert_eq!(items["numberMatched"], 251);
         // The table is the points handler's now, in its schema.

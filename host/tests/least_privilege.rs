@@ -1,68 +1,15 @@
 //! A hostile handler against the database: every way out of its role is
-//! refused, with a superuser and with a least-privilege host role; a slow
-//! statement is cancelled at the deadline and its connection comes back
-//! idle; a handler at its share of the pool waits alone; the memory budget
-//! holds under a flood of memory-hungry requests.
+//! refused, with a superuser and with a least-privilege host role, and a
+//! handler that changes its own password is let back in.
 
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use support::metrics::{scrape, value};
-use support::{Host, PROBE_ENTRY, TestDb, client, shipped_handlers, shipped_plus, test_handler};
+use support::{Host, TestDb, client, get_status_json, points_and_probe_with, shipped_handlers};
 use tokio::process::Command;
-
-/// The shipped handlers plus the probe under `/probe/...`, `extra` appended.
-fn handlers_with_probe(extra: &str) -> tempfile::TempDir {
-    shipped_plus(
-        &format!("{PROBE_ENTRY}{extra}"),
-        &[("probe.wasm", test_handler("probe-v1"))],
-    )
-}
-
-async fn get(url: &str) -> (StatusCode, Value) {
-    let response = client().get(url).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// `n` requests to `path` at once; each yields its status and whether it
-/// carried `Retry-After`.
-fn flood(
-    host: &Arc<Host>,
-    path: &str,
-    n: usize,
-) -> Vec<tokio::task::JoinHandle<(StatusCode, bool)>> {
-    (0..n)
-        .map(|_| {
-            let url = host.url(path);
-            tokio::spawn(async move {
-                let response = client().get(url).send().await.unwrap();
-                (
-                    response.status(),
-                    response.headers().contains_key("retry-after"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// How many of `requests` were served, and how many refused with a 503
-/// and `Retry-After`; anything else fails the test.
-async fn tally(requests: Vec<tokio::task::JoinHandle<(StatusCode, bool)>>) -> (usize, usize) {
-    let (mut ok, mut refused) = (0, 0);
-    for request in requests {
-        match request.await.unwrap() {
-            (StatusCode::OK, _) => ok += 1,
-            (StatusCode::SERVICE_UNAVAILABLE, true) => refused += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    (ok, refused)
-}
 
 /// Everything on the database server a handler must not be able to change:
 /// the host's tables (contents, not just counts), roles, databases,
@@ -102,11 +49,11 @@ async fn server_state(db: &TestDb, dbname: &str) -> Vec<String> {
 /// `host_role`, and checks that nothing got out.
 async fn assert_no_escape(db: &TestDb, dbname: &str, host: &Host, host_role: &str) {
     // Something worth stealing or breaking in the host's tables.
-    let (status, _) = get(&host.url("/points")).await;
+    let (status, _) = get_status_json(&host.url("/points")).await;
     assert_eq!(status, StatusCode::OK);
     let before = server_state(db, dbname).await;
     let marker = format!("/tmp/geofn-escape-{}", std::process::id());
-    let (status, report) = get(&host.url(&format!(
+    let (status, report) = get_status_json(&host.url(&format!(
         "/probe/escape?host_role={host_role}&marker={marker}"
     )))
     .await;
@@ -161,16 +108,19 @@ async fn assert_no_escape(db: &TestDb, dbname: &str, host: &Host, host_role: &st
     );
     let samples = scrape(host).await;
     assert!(value(&samples, "geofn_fleet_notifications_ignored_total", &[]) >= 1.0);
-    assert_eq!(get(&host.url("/points")).await.0, StatusCode::OK);
+    assert_eq!(
+        get_status_json(&host.url("/points")).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hostile_handler_stays_in_its_role_when_the_host_is_a_superuser() {
     let db = TestDb::start();
-    let dir = handlers_with_probe("");
+    let dir = points_and_probe_with("");
     let host = Host::serve(&db, dir.path(), &[]).await;
     // The test cluster's own user: a superuser.
-    let (status, session) = get(&host.url("/probe/session")).await;
+    let (status, session) = get_status_json(&host.url("/probe/session")).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["user"]["text"], "probe@geofn", "{session}");
     assert_no_escape(&db, "geofn", &host, "geofn").await;
@@ -204,7 +154,7 @@ async fn a_hostile_handler_stays_in_its_role_behind_the_shipped_initdb_script() 
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let dir = handlers_with_probe("");
+    let dir = points_and_probe_with("");
     let url = format!(
         "postgresql://gisuser:gispassword@127.0.0.1:{}/gisdb",
         db.cluster.port()
@@ -226,7 +176,10 @@ async fn a_hostile_handler_stays_in_its_role_behind_the_shipped_initdb_script() 
         .env("DATABASE_URL", url.clone())
         .env("GEOFN_CACHE_DIR", support::target_dir().join("test-cache"));
     let second = Host::spawn(again).await;
-    assert_eq!(get(&second.url("/points")).await.0, StatusCode::OK);
+    assert_eq!(
+        get_status_json(&second.url("/points")).await.0,
+        StatusCode::OK
+    );
     let (status, _) = client()
         .post(host.url("/point"))
         .json(&serde_json::json!({"name": "Paris", "longitude": 2.35, "latitude": 48.85}))
@@ -280,190 +233,21 @@ async fn a_host_role_that_cannot_create_roles_refuses_unless_told_so_loudly() {
     );
     let host = Host::spawn(serve(&["--unsafe-handler-sql-as-host-role"])).await;
     assert!(host.logs().contains("unsafe-handler-sql-as-host-role"));
-    assert_eq!(get(&host.url("/points")).await.0, StatusCode::OK);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_statement_past_its_deadline_is_cancelled_and_its_connection_comes_back_idle() {
-    let db = TestDb::start();
-    // One connection for the slow handler: whatever it ran, its next
-    // request gets that same connection.
-    let dir = handlers_with_probe(
-        "[handlers.slow]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /slow/{action}\"]\n\
-         [handlers.slow.limits]\ndeadline_ms = 2000\ndb_connections = 1\n",
-    );
-    let host = Arc::new(Host::serve(&db, dir.path(), &[]).await);
-    let (status, session) = get(&host.url("/slow/session")).await;
-    assert_eq!(status, StatusCode::OK, "{session}");
-    assert_eq!(session["statement_timeout"]["text"], "2s", "{session}");
-
-    let started = Instant::now();
-    let (status, problem) = get(&host.url("/slow/sleep?ms=20000")).await;
-    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{problem}");
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
-
-    // The server stops the statement: nothing sleeps any more.
-    let observer = db.client().await;
-    let mut still = i64::MAX;
-    for _ in 0..50 {
-        still = sleeping(&observer).await;
-        if still == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(still, 0, "the statement outlived its call");
-
-    // A burst to the same handler (its one connection), another handler
-    // and readiness: all answered, fast.
-    let mut burst = Vec::new();
-    for i in 0..45 {
-        let host = host.clone();
-        burst.push(tokio::spawn(async move {
-            let path = match i % 3 {
-                0 => "/slow/sleep?ms=1",
-                1 => "/points?limit=1",
-                _ => "/status",
-            };
-            let started = Instant::now();
-            let (status, body) = get(&host.url(path)).await;
-            (path, status, started.elapsed(), body)
-        }));
-    }
-    for request in burst {
-        let (path, status, took, body) = request.await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        assert!(took < Duration::from_secs(2), "{path} took {took:?}");
-    }
-    // Ended by the host's cancel, or by the server's statement_timeout
-    // (equal to the deadline) when it happened to fire first.
-    let samples = scrape(&host).await;
-    let ended = value(
-        &samples,
-        "geofn_db_cancellations_total",
-        &[("handler", "slow")],
-    ) + value(
-        &samples,
-        "geofn_db_statement_timeouts_total",
-        &[("handler", "slow")],
-    );
-    assert!(ended >= 1.0, "{}", host.logs());
-}
-
-/// Active `pg_sleep` statements, as the server sees them.
-async fn sleeping(observer: &tokio_postgres::Client) -> i64 {
-    observer
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE state = 'active' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_client_that_goes_away_takes_its_statement_with_it() {
-    let db = TestDb::start();
-    let dir = handlers_with_probe("");
-    let host = Host::serve(&db, dir.path(), &[]).await;
-    let observer = db.client().await;
-    // Far from the 10 s deadline and its statement_timeout: only the host
-    // can have ended it.
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
-    let gone = impatient.get(host.url("/probe/sleep?ms=8000")).send().await;
-    assert!(gone.is_err(), "the request should have timed out");
-    let started = Instant::now();
-    while sleeping(&observer).await > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "the statement outlived its client"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let samples = scrape(&host).await;
     assert_eq!(
-        value(
-            &samples,
-            "geofn_db_cancellations_total",
-            &[("handler", "probe")]
-        ),
-        1.0
-    );
-    assert_eq!(get(&host.url("/probe/sleep?ms=1")).await.0, StatusCode::OK);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_host_that_stops_takes_its_statements_with_it() {
-    let db = TestDb::start();
-    let dir = handlers_with_probe("");
-    let host = Host::serve(&db, dir.path(), &["--drain-timeout-secs", "1"]).await;
-    let observer = db.client().await;
-    let url = host.url("/probe/sleep?ms=30000");
-    let request = tokio::spawn(async move { client().get(url).send().await });
-    while sleeping(&observer).await == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let status = host.terminate().await;
-    assert!(status.success(), "{status}");
-    drop(request);
-    // The server notices its client is gone (client_connection_check_interval).
-    let started = Instant::now();
-    while sleeping(&observer).await > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the statement outlived the host"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_handler_at_its_pool_share_waits_alone() {
-    let db = TestDb::start();
-    let dir = handlers_with_probe(
-        "[handlers.slow]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /slow/{action}\"]\n\
-         [handlers.slow.limits]\ndb_connections = 2\n",
-    );
-    let host = Arc::new(Host::serve(&db, dir.path(), &["--pool-wait-ms", "500"]).await);
-    let sleepers = flood(&host, "/slow/sleep?ms=1500", 6);
-    // Meanwhile, the neighbours do not notice.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for path in ["/points?limit=1", "/probe/db-echo", "/status"] {
-        let started = Instant::now();
-        let (status, body) = get(&host.url(path)).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        assert!(started.elapsed() < Duration::from_millis(400), "{path}");
-    }
-    let (ok, refused) = tally(sleepers).await;
-    assert_eq!((ok, refused), (2, 4));
-    let samples = scrape(&host).await;
-    assert_eq!(
-        value(
-            &samples,
-            "geofn_db_share_exhausted_total",
-            &[("handler", "slow")]
-        ),
-        4.0
+        get_status_json(&host.url("/points")).await.0,
+        StatusCode::OK
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_handler_that_changes_its_own_password_is_let_back_in() {
     let db = TestDb::start();
-    let dir = handlers_with_probe("");
+    let dir = points_and_probe_with("");
     let host = Host::serve(&db, dir.path(), &[]).await;
-    let (status, body) =
-        get(&host.url("/probe/exec?sql=ALTER%20ROLE%20CURRENT_USER%20PASSWORD%20%27mine-now%27"))
-            .await;
+    let (status, body) = get_status_json(
+        &host.url("/probe/exec?sql=ALTER%20ROLE%20CURRENT_USER%20PASSWORD%20%27mine-now%27"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Its pooled connections end; new ones need the password.
     db.client()
@@ -477,73 +261,7 @@ async fn a_handler_that_changes_its_own_password_is_let_back_in() {
     // Let the host's side of those connections see them close (a pool
     // hands out a connection whose end it has not heard of yet).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (status, body) = get(&host.url("/probe/db-echo")).await;
+    let (status, body) = get_status_json(&host.url("/probe/db-echo")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(host.logs().contains("restored"), "{}", host.logs());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_memory_budget_holds_under_a_flood_and_leaves_room_for_others() {
-    let db = TestDb::start();
-    let dir = handlers_with_probe(
-        "[handlers.hungry]\ncomponent = \"probe.wasm\"\nroutes = [\"GET /hungry/{action}\"]\n\
-         [handlers.hungry.limits]\nmemory_mib = 64\n",
-    );
-    let budget_mib = 1024;
-    let host = Arc::new(
-        Host::serve(
-            &db,
-            dir.path(),
-            &["--memory-budget-mib", &budget_mib.to_string()],
-        )
-        .await,
-    );
-    // Warm up: compiled code, connections, allocator arenas.
-    assert_eq!(
-        get(&host.url("/hungry/touch?mib=1")).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(get(&host.url("/points?limit=1")).await.0, StatusCode::OK);
-    let own = host.rss_bytes();
-
-    let requests = flood(&host, "/hungry/touch?mib=56&hold_ms=300", 64);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    for _ in 0..5 {
-        let (status, body) = get(&host.url("/points?limit=5")).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    let (ok, refused) = tally(requests).await;
-    let peak = host.peak_rss_bytes();
-    eprintln!(
-        "memory budget: {ok} served, {refused} refused; RSS {} MiB before, peak {} MiB",
-        own >> 20,
-        peak >> 20
-    );
-    assert!(ok >= 8 && refused >= 1, "{ok} ok, {refused} refused");
-    // Each refusal counted, a line a second at most saying how many.
-    let lines = host.logs().matches("memory budget full").count();
-    assert!(
-        (1..=2).contains(&lines) && refused > 2,
-        "{lines} log lines for {refused} refusals"
-    );
-    assert!(
-        peak < own + ((budget_mib as u64) << 20),
-        "peak RSS {peak} above the budget plus the host's own {own}"
-    );
-    let samples = scrape(&host).await;
-    assert_eq!(
-        value(&samples, "geofn_memory_budget_bytes", &[]),
-        (budget_mib << 20) as f64
-    );
-    assert_eq!(
-        value(&samples, "geofn_memory_budget_reserved_bytes", &[]),
-        0.0
-    );
-    assert!(
-        value(
-            &samples,
-            "geofn_memory_budget_rejected_total",
-            &[("handler", "hungry")]
-        ) >= refused as f64
-    );
 }

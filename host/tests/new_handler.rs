@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Host, TestDb, client, post_json_text, shipped_handlers, target_dir};
+use support::{Host, TestDb, get_status_json, post_json_text, shipped_handlers, target_dir};
 use tokio::process::Command;
 
 const TOKEN: &str = "new-handler-token";
@@ -88,12 +88,6 @@ async fn post(host: &Host, body: &str) -> (StatusCode, Option<String>, Value) {
     (posted.status, posted.location, posted.body)
 }
 
-async fn get(url: &str) -> (StatusCode, Value) {
-    let response = client().get(url).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_rust_handler_builds_deploys_serves_and_keeps_its_schema() {
     new_handler_end_to_end("rust").await;
@@ -130,7 +124,7 @@ async fn new_handler_end_to_end(lang: &str) {
 
     // Served without a restart, as soon as the replica has reloaded.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while get(&host.url("/demo/1")).await.0 == StatusCode::NOT_FOUND
+    while get_status_json(&host.url("/demo/1")).await.0 == StatusCode::NOT_FOUND
         && host.logs().matches("handler swapped in").count() == 0
         && Instant::now() < deadline
     {
@@ -146,12 +140,12 @@ async fn new_handler_end_to_end(lang: &str) {
         json!({"type": "Point", "coordinates": [2.35, 48.85]})
     );
     assert_eq!(feature["properties"]["name"], "Paris");
-    let (status, fetched) = get(&host.url(&format!("/demo/{id}"))).await;
+    let (status, fetched) = get_status_json(&host.url(&format!("/demo/{id}"))).await;
     assert_eq!((status, &fetched), (StatusCode::OK, &feature));
-    let (status, collection) = get(&host.url("/demo?bbox=2,48,3,49")).await;
+    let (status, collection) = get_status_json(&host.url("/demo?bbox=2,48,3,49")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(collection["features"], json!([feature]));
-    let (_, empty) = get(&host.url("/demo?bbox=-10,-10,-9,-9")).await;
+    let (_, empty) = get_status_json(&host.url("/demo?bbox=-10,-10,-9,-9")).await;
     assert_eq!(empty["features"], json!([]));
 
     // Bad input: a 400 problem, nothing stored.
@@ -175,12 +169,12 @@ async fn new_handler_end_to_end(lang: &str) {
                 .starts_with("urn:geofn:problem:")
         );
     }
-    let (status, problem) = get(&host.url("/demo/abc")).await;
+    let (status, problem) = get_status_json(&host.url("/demo/abc")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(problem["parameter"], "id");
-    let (status, problem) = get(&host.url("/demo?bbox=1,2")).await;
+    let (status, problem) = get_status_json(&host.url("/demo?bbox=1,2")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-    let (_, all) = get(&host.url("/demo")).await;
+    let (_, all) = get_status_json(&host.url("/demo")).await;
     assert_eq!(all["features"].as_array().unwrap().len(), 1);
 
     // A restart serves the pushed version from the database, with the
@@ -193,10 +187,10 @@ async fn new_handler_end_to_end(lang: &str) {
         .env("GEOFN_VAR_DEMO_MAX_FEATURES", "0");
     let host = Host::spawn(command).await;
     assert_eq!(
-        get(&host.url(&format!("/demo/{id}"))).await.0,
+        get_status_json(&host.url(&format!("/demo/{id}"))).await.0,
         StatusCode::OK
     );
-    let (_, none) = get(&host.url("/demo")).await;
+    let (_, none) = get_status_json(&host.url("/demo")).await;
     assert_eq!(none["features"], json!([]), "max_features = 0 applies");
 
     // Editing an applied migration is refused; the running version stays.
@@ -212,7 +206,7 @@ async fn new_handler_end_to_end(lang: &str) {
     assert!(!pushed, "an edited migration was accepted: {said}");
     assert!(said.contains("was applied with other SQL"), "{said}");
     assert_eq!(
-        get(&host.url(&format!("/demo/{id}"))).await.0,
+        get_status_json(&host.url(&format!("/demo/{id}"))).await.0,
         StatusCode::OK
     );
 }

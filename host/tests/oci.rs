@@ -2,8 +2,8 @@
 //! `docker-registry`, CNCF Distribution): `geofn publish` writes the CNCF
 //! Wasm layout, `geofn push oci://…:TAG` resolves the tag once and every
 //! replica pulls that digest; a moved tag changes nothing, a tampered blob
-//! or a dead registry leaves the running version serving; TLS with a CA of
-//! the test's and basic auth; the Python component the same way.
+//! or a dead registry leaves the running version serving; a tag in a
+//! handlers directory is refused; the Python component the same way.
 
 mod support;
 
@@ -13,38 +13,11 @@ use std::time::{Duration, Instant};
 use geofn_test_registry::{TestRegistry, digest};
 use serde_json::Value;
 use support::metrics::{scrape, value};
+use support::oci::{TOKEN, geofn, probe_dir, serve_command, succeeded, wait_for_version};
 use support::{
     Host, PROBE_ENTRY, TestDb, client, handlers_dir, python_points, shipped_plus, target_dir,
     test_handler,
 };
-use tokio::process::Command;
-
-const TOKEN: &str = "oci-test-token";
-
-/// Runs the `geofn` command line with `env`.
-fn geofn(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .args(args)
-        .env("GEOFN_ADMIN_TOKEN", TOKEN)
-        // Only the credentials a test gives: none of the machine's.
-        .env("REGISTRY_AUTH_FILE", "/nonexistent")
-        .env("DOCKER_CONFIG", "/nonexistent")
-        .env_remove("XDG_RUNTIME_DIR");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
-}
-
-fn succeeded(output: &std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 /// `geofn publish FILE REFERENCE` to a plain-HTTP registry; the pinned
 /// reference it prints.
@@ -72,46 +45,6 @@ async fn replica(db: &TestDb, handlers: &Path, cache: &Path, extra: &[&str]) -> 
     ];
     args.extend_from_slice(extra);
     Host::serve(db, handlers, &args).await
-}
-
-async fn wait_for_version(base: &str, wanted: &str) {
-    let started = Instant::now();
-    while support::probe_version(base).await.as_deref() != Some(wanted) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{base} never served {wanted}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// `geofn serve` on `db` with `handlers`, a cache of its own if given,
-/// and nothing else: each test adds what it is about.
-fn serve_command(db: &TestDb, handlers: &Path, cache: Option<&Path>) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_geofn"));
-    command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            TOKEN,
-            "--handlers",
-        ])
-        .arg(handlers)
-        .env("DATABASE_URL", db.cluster.url())
-        // Only the credentials a test gives: none of the machine's.
-        .env("REGISTRY_AUTH_FILE", "/nonexistent")
-        .env("DOCKER_CONFIG", "/nonexistent")
-        .env_remove("XDG_RUNTIME_DIR");
-    if let Some(cache) = cache {
-        command.arg("--cache-dir").arg(cache);
-    }
-    command
-}
-
-fn probe_dir() -> tempfile::TempDir {
-    handlers_dir(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -297,94 +230,6 @@ async fn a_bad_artifact_or_a_dead_registry_leaves_the_running_version_serving() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_registry_with_tls_and_basic_auth() {
-    const PASSWORD: &str = "s3cret-registry-password";
-    let registry = TestRegistry::tls_with_basic_auth("ci", PASSWORD);
-    let ca = registry.ca_file.clone().unwrap();
-    let auth = registry.auth_file.clone().unwrap();
-    let v2 = test_handler("probe-v2");
-    let reference = registry.reference("probe:v2");
-
-    // Without credentials the registry says no; without the CA, TLS does.
-    let output = geofn(
-        &["publish", v2.to_str().unwrap(), &reference],
-        &[("GEOFN_OCI_CA_FILE", &ca)],
-    );
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("refused access"),
-        "{output:?}"
-    );
-    let output = geofn(
-        &["publish", v2.to_str().unwrap(), &reference],
-        &[("REGISTRY_AUTH_FILE", &auth)],
-    );
-    assert!(!output.status.success(), "{output:?}");
-    // With both, in the auth file podman and docker write.
-    let output = geofn(
-        &["publish", v2.to_str().unwrap(), &reference],
-        &[("GEOFN_OCI_CA_FILE", &ca), ("REGISTRY_AUTH_FILE", &auth)],
-    );
-    let pinned = succeeded(&output).trim().to_owned();
-
-    // A handlers directory naming the artifact by digest, pulled at start.
-    let db = TestDb::start();
-    let dir = handlers_dir(&PROBE_ENTRY.replace("probe.wasm", &pinned), &[]);
-    let cache = tempfile::tempdir().unwrap();
-    let mut command = serve_command(&db, dir.path(), Some(cache.path()));
-    command
-        .env("GEOFN_OCI_CA_FILE", &ca)
-        .env("REGISTRY_AUTH_FILE", &auth);
-    let host = Host::spawn(command).await;
-    assert_eq!(
-        support::probe_version(&host.base).await.as_deref(),
-        Some("v2")
-    );
-
-    // A push by tag through the same registry.
-    let output = geofn(
-        &[
-            "publish",
-            test_handler("probe-v1").to_str().unwrap(),
-            &registry.reference("probe:v1"),
-        ],
-        &[("GEOFN_OCI_CA_FILE", &ca), ("REGISTRY_AUTH_FILE", &auth)],
-    );
-    succeeded(&output);
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("probe:v1"),
-            "--name",
-            "probe",
-            "--url",
-            &host.base,
-        ],
-        &[],
-    );
-    succeeded(&output);
-    wait_for_version(&host.base, "v1").await;
-
-    // No credential in the log or the metrics.
-    let metrics = support::metrics::text(&host).await;
-    for text in [host.logs(), metrics] {
-        assert!(!text.contains(PASSWORD));
-        assert!(!text.contains("Y2k6czNjcmV0")); // base64 of "ci:s3cret"
-    }
-
-    // A replica without the credentials cannot start on that directory,
-    // and says why.
-    let empty = tempfile::tempdir().unwrap();
-    let mut command = serve_command(&db, dir.path(), Some(empty.path()));
-    command.env("GEOFN_OCI_CA_FILE", &ca);
-    let refused = Host::try_spawn(command)
-        .await
-        .err()
-        .expect("it must not start");
-    assert!(refused.contains("refused access"), "{refused}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_tag_in_the_handlers_directory_is_refused_at_start() {
     let db = TestDb::start();
     let dir = handlers_dir(
@@ -473,65 +318,4 @@ async fn the_python_points_handler_ships_through_the_registry() {
         .find(|h| h["name"] == "points")
         .unwrap();
     assert_eq!(served["sha256"], &digest(&bytes)[7..]);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_registry_that_wants_bearer_tokens() {
-    const PASSWORD: &str = "token-server-password";
-    let registry = TestRegistry::with_token_auth("ci", PASSWORD);
-    let tokens = registry.tokens.as_ref().unwrap();
-    let auth = registry.auth_file.clone().unwrap();
-    let v2 = test_handler("probe-v2");
-    let insecure = ["--oci-insecure-registries", registry.host.as_str()];
-    let publish_args = |file: &Path, tag: &str| -> Vec<String> {
-        let mut args = vec![
-            "publish".to_owned(),
-            file.to_str().unwrap().to_owned(),
-            registry.reference(tag),
-        ];
-        args.extend(insecure.iter().map(|s| (*s).to_owned()));
-        args
-    };
-    let run = |args: &[String], auth: Option<&Path>| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match auth {
-            Some(file) => geofn(&args, &[("REGISTRY_AUTH_FILE", file)]),
-            None => geofn(&args, &[]),
-        }
-    };
-
-    // Anonymous: the token server refuses, so does the registry.
-    let output = run(&publish_args(&v2, "probe:v2"), None);
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert_eq!(tokens.issued(), 0);
-    // With the auth file: a token for the push, the digest printed.
-    let output = run(&publish_args(&v2, "probe:v2"), Some(&auth));
-    succeeded(&output);
-    assert!(tokens.issued() > 0, "no token was asked for");
-
-    let db = TestDb::start();
-    let dir = probe_dir();
-    let cache = tempfile::tempdir().unwrap();
-    let mut command = serve_command(&db, dir.path(), Some(cache.path()));
-    command.args(insecure).env("REGISTRY_AUTH_FILE", &auth);
-    let host = Host::spawn(command).await;
-    let before = tokens.issued();
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("probe:v2"),
-            "--name",
-            "probe",
-            "--url",
-            &host.base,
-        ],
-        &[],
-    );
-    succeeded(&output);
-    wait_for_version(&host.base, "v2").await;
-    assert!(
-        tokens.issued() > before,
-        "the replica pulled without a token"
-    );
-    assert!(!host.logs().contains(PASSWORD));
 }

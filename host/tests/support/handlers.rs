@@ -137,5 +137,15 @@ pub fn shipped_with_python_points() -> TempDir {
 
 /// The shipped handlers plus the probe (v1).
 pub fn points_and_probe() -> TempDir {
-    shipped_plus(PROBE_ENTRY, &[("probe.wasm", test_handler("probe-v1"))])
+    points_and_probe_with("")
+}
+
+/// The shipped handlers plus the probe (v1) under `/probe/...`, with
+/// `extra` appended to the manifest (more handlers on the probe's
+/// component, or its limits).
+pub fn points_and_probe_with(extra: &str) -> TempDir {
+    shipped_plus(
+        &format!("{PROBE_ENTRY}{extra}"),
+        &[("probe.wasm", test_handler("probe-v1"))],
+    )
 }

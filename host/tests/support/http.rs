@@ -35,6 +35,16 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET url`: its status and its body as JSON (`null` when it is not).
+pub async fn get_status_json(url: &str) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = client().get(url).send().await.unwrap();
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// What the host answers to a request whose head announces `length` body
 /// bytes that never follow: the status and the `Content-Type`.
 ///

@@ -12,13 +12,17 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod auth;
 pub mod db;
+pub mod flood;
 pub mod handlers;
 pub mod host;
 pub mod http;
 pub mod load;
 pub mod metrics;
+pub mod oci;
 pub mod otlp;
+pub mod points;
 pub mod topology;
 pub mod traced;
 
