@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::metrics::{scrape, value};
 use support::{Host, TestDb, client, shipped_plus, status_for_announced_body, test_handler};
 
 /// The probe three times over, with different limits, plus the points API.
@@ -258,4 +259,38 @@ async fn rows_that_cannot_fit_the_handlers_memory_are_refused_unread() {
         &[("handler", "slow")],
     );
     assert_eq!(refused, 2.0);
+}
+
+/// The CPU throttle charges computation, not waits: a handler that spends
+/// its time in a hundred short queries (each spanning an epoch tick) is
+/// never throttled, while a loop is, once per request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_throttle_charges_computation_not_database_waits() {
+    let db = TestDb::start();
+    let dir = limited_handlers();
+    let host = Host::serve(&db, dir.path(), &[]).await;
+    let started = Instant::now();
+    let (status, body) = get(&host, "/slow/sleep?ms=2&times=100").await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["slept_ms"], 200.0);
+    let (status, _) = get(&host, "/probe/spin").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+
+    let samples = scrape(&host).await;
+    let throttled = |handler| {
+        value(
+            &samples,
+            "geofn_handler_throttled_total",
+            &[("handler", handler)],
+        )
+    };
+    assert_eq!(
+        throttled("slow"),
+        0.0,
+        "waiting on queries was charged as computation"
+    );
+    assert_eq!(throttled("probe"), 1.0);
+    // Throttled, its 80-odd ticks past the grace would have cost 19 ms each.
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }

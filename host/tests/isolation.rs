@@ -1,6 +1,7 @@
 //! A looping handler must not starve the others: it yields its worker at
 //! every epoch tick, and past its CPU grace it is throttled to a twentieth
-//! of a core until its deadline ends it. Alone in its own test binary:
+//! of a core until its deadline ends it (`containment.rs` shows that time
+//! in database calls is not charged). Alone in its own test binary:
 //! latency and CPU measurements need a machine not busy with other tests.
 
 mod support;
@@ -23,10 +24,9 @@ fn handlers() -> tempfile::TempDir {
 const RUNAWAYS: usize = 4;
 
 /// What throttled runaways may use between them: each gets a twentieth of
-/// a core past its grace, so four take 0.2 of a core (0.25 to 0.45
-/// measured here, the idle host 0.01: a slice ends at the next epoch tick,
-/// which comes late on a busy machine); unthrottled they take every core
-/// the host has (2.0 here).
+/// a core past its grace, so four take 0.2 of a core (0.23 to 0.30
+/// measured here with their requests and wake-ups, the idle host 0.01);
+/// unthrottled they take every core the host has (2.0 here).
 const THROTTLED_CORES: f64 = 1.0;
 
 /// How much later than alone a request may answer beside the runaways:

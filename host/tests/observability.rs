@@ -187,6 +187,7 @@ async fn a_fresh_dev_host_lists_every_counter_at_zero_with_help() {
         "geofn_db_cancellations_total",
         "geofn_db_statement_timeouts_total",
         "geofn_memory_budget_rejected_total",
+        "geofn_handler_throttled_total",
         "geofn_fleet_notifications_ignored_total",
         "geofn_http_requests_total",
     ] {

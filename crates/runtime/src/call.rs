@@ -16,15 +16,12 @@ use geofn_telemetry::metrics::INSTANTIATE;
 use geofn_telemetry::traces;
 
 use crate::bindings::{Handler, HandlerPre, Matched, Request, Response};
-use crate::engine::{EPOCH_TICK, Runtime};
+use crate::engine::Runtime;
 use crate::guest::{GuestState, RequestScope};
 use crate::limits::Limits;
 use crate::outbound::HandlerOutbound;
+use crate::throttle::CpuThrottle;
 use crate::variables::HandlerVariables;
-
-/// Past its CPU grace, a guest pauses this many ticks after each tick it
-/// runs: a runaway gets a twentieth of a core until its deadline ends it.
-pub const THROTTLE_PAUSE_TICKS: u32 = 19;
 
 /// How a call failed; each maps to its own HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +126,8 @@ impl Runtime {
         } = inputs;
         // The epoch advances (deadlines, yields) only while some call holds this.
         let _ticking = self.ticker().busy();
-        let deadline = Instant::now() + limits.deadline;
+        let started = Instant::now();
+        let deadline = started + limits.deadline;
         let request_scope = RequestScope {
             reads,
             route,
@@ -156,23 +154,22 @@ impl Runtime {
         };
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
-        let grace_ticks = limits.cpu_grace.as_micros() / EPOCH_TICK.as_micros().max(1);
-        let mut busy_ticks = 0u128;
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+        let mut throttle = CpuThrottle::new(
+            handler.clone(),
+            limits.cpu_grace,
+            started,
+            store.data().db_waited(),
+        );
+        store.epoch_deadline_callback(move |guest| {
+            let now = Instant::now();
+            if now >= deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            // Called once per tick in which the guest ran wasm (not while it
-            // waits on the database): past the grace, it is a runaway and
-            // gets a fraction of a core so it cannot starve the others.
-            busy_ticks += 1;
-            let pause: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-                if busy_ticks > grace_ticks {
-                    Box::pin(tokio::time::sleep(EPOCH_TICK * THROTTLE_PAUSE_TICKS))
-                } else {
-                    Box::pin(tokio::task::yield_now())
-                };
-            Ok(UpdateDeadline::YieldCustom(1, pause))
+            // Called at a tick that finds the guest running wasm: it gives
+            // its worker back, and past its grace it is a runaway and
+            // keeps a twentieth of a core (`throttle`).
+            let give_way = throttle.on_tick(now, guest.data().db_waited());
+            Ok(UpdateDeadline::YieldCustom(1, give_way))
         });
 
         // Disabled (and nothing below evaluated) unless traces are exported.

@@ -6,7 +6,7 @@
 //! a pooled connection and whether it ran on the replica.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::field::Empty;
 
@@ -59,6 +59,7 @@ impl DbCall {
     /// Records the call's latency as `call` for `handler`, and ends its span
     /// with what `session` says it waited for and the rows or error (a
     /// database error may quote a value: `variables`' secrets are cut out).
+    /// Returns how long the call took.
     pub(crate) fn finish<T: Counted>(
         self,
         handler: &Arc<str>,
@@ -67,9 +68,10 @@ impl DbCall {
         sql: &str,
         session: &mut DbSession,
         result: Result<&T, &DbError>,
-    ) {
+    ) -> Duration {
+        let took = self.started.elapsed();
         metrics::histogram!(DB_QUERY, "handler" => handler.clone(), "call" => call)
-            .record(self.started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
         let facts = session.take_facts();
         match result {
             Ok(_) => tracing::trace!(
@@ -91,6 +93,7 @@ impl DbCall {
         if !self.span.is_disabled() {
             self.close_span(facts, result, variables);
         }
+        took
     }
 
     fn close_span<T: Counted>(

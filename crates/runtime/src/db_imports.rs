@@ -15,7 +15,8 @@ use crate::transaction::Transaction;
 
 impl GuestState {
     /// Ends `call` of the guest's database session: its metric, log line
-    /// and span, with secrets out of any error text.
+    /// and span, with secrets out of any error text; the guest waited
+    /// that long, suspended (not computing: `throttle`).
     fn finished<T: Counted>(
         &mut self,
         call: DbCall,
@@ -23,7 +24,7 @@ impl GuestState {
         sql: &str,
         result: Result<&T, &DbError>,
     ) {
-        call.finish(
+        self.db_waited += call.finish(
             &self.handler,
             &self.variables,
             kind,

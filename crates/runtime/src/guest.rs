@@ -1,7 +1,7 @@
 //! Everything one request's store holds, and the host imports on it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::{Resource, ResourceTable};
@@ -56,6 +56,9 @@ pub struct GuestState {
     http: WasiHttpCtx,
     /// Its outbound calls: where they may go, by when.
     outbound: OutboundHooks,
+    /// How long it has waited on its database calls, in all its requests:
+    /// time its CPU throttle does not charge.
+    pub(crate) db_waited: Duration,
 }
 
 /// What one request brings to the instance that serves it.
@@ -117,7 +120,13 @@ impl GuestState {
                 deadline: request.deadline,
                 max_body: max_outbound_body(limits),
             },
+            db_waited: Duration::ZERO,
         }
+    }
+
+    /// How long the guest has waited on its database calls so far.
+    pub fn db_waited(&self) -> Duration {
+        self.db_waited
     }
 
     /// The request's database session.

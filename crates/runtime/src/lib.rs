@@ -45,6 +45,7 @@ pub mod reset;
 pub mod reuse;
 pub mod system;
 mod text;
+mod throttle;
 pub mod ticker;
 pub mod transaction;
 pub mod variables;

@@ -36,6 +36,9 @@ pub const MEMORY_REJECTED: &str = "geofn_memory_budget_rejected_total";
 /// Requests turned away because their handler ran `max_concurrency`
 /// requests for longer than the wait, by `handler`.
 pub const CONCURRENCY_REJECTED: &str = "geofn_concurrency_rejected_total";
+/// Requests whose guest computed past its CPU grace and was throttled to
+/// a twentieth of a core, by `handler`: a runaway, or a grace too short.
+pub const THROTTLED: &str = "geofn_handler_throttled_total";
 /// Handlers' outbound HTTP calls, by `handler`, `host` (the allow-list
 /// entry that let it out, or `denied`) and `outcome` (status class,
 /// `denied`, `error`, `timeout`).
@@ -143,6 +146,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (
         CONCURRENCY_REJECTED,
         "Requests refused because their handler's max_concurrency stayed full, by handler.",
+    ),
+    (
+        THROTTLED,
+        "Requests whose guest computed past its CPU grace (cpu_grace_ms, time in database calls not counted) and was throttled to a twentieth of a core, by handler.",
     ),
     (
         FLEET_NOTIFICATIONS_IGNORED,
@@ -275,6 +282,7 @@ pub(crate) const PER_HANDLER_COUNTERS: &[&str] = &[
     DB_STATEMENT_TIMEOUTS,
     MEMORY_REJECTED,
     CONCURRENCY_REJECTED,
+    THROTTLED,
 ];
 /// Status classes a route's request counter starts with.
 pub(crate) const STATUS_CLASSES: &[&str] = &["2xx", "4xx", "5xx"];

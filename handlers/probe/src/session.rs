@@ -43,12 +43,20 @@ pub fn session() -> Response {
     }
 }
 
+/// `pg_sleep(ms)`, `times` times over (one by default): a handler that
+/// mostly waits on its database.
 pub fn sleep(request: &Request) -> Response {
     let ms: f64 = param(request, "ms")
         .and_then(|v| v.parse().ok())
         .unwrap_or(100.0);
-    match db::query("SELECT 1 FROM pg_sleep($1)", &[Value::Float(ms / 1000.0)]) {
-        Ok(_) => http::json(200, &json!({ "slept_ms": ms })),
+    let times: u32 = param(request, "times")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let slept = (0..times).try_for_each(|_| {
+        db::query("SELECT 1 FROM pg_sleep($1)", &[Value::Float(ms / 1000.0)]).map(drop)
+    });
+    match slept {
+        Ok(()) => http::json(200, &json!({ "slept_ms": ms * f64::from(times) })),
         Err(geofn_guest::db::DbError::Unavailable(why)) => {
             geofn_guest::sql::failure_response("sleep", geofn_guest::db::DbError::Unavailable(why))
         }
