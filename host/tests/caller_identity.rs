@@ -9,7 +9,7 @@ use geofn_test_issuer::JwksServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::auth::{ISSUER, Issuer, PROBE_BEHIND_TOKENS, good, send, serve};
-use support::{Host, TestDb, client, shipped_plus, test_handler};
+use support::{Host, TestDb, client, get_json, shipped_plus, test_handler};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_caller_reaches_the_handler_and_its_sql_and_no_later_request() {
@@ -25,14 +25,7 @@ async fn the_caller_reaches_the_handler_and_its_sql_and_no_later_request() {
     let counter = |host: &Host| {
         let url = host.url("/again/counter");
         async move {
-            let served: Value = client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let served: Value = get_json(url).await;
             served["served"].as_u64().unwrap()
         }
     };

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use geofn_test_registry::{TestRegistry, digest};
 use serde_json::Value;
 use support::metrics::{scrape, value};
-use support::oci::{TOKEN, geofn, probe_dir, serve_command, succeeded, wait_for_version};
+use support::oci::{
+    TOKEN, geofn, probe_dir, push_probe, serve_command, succeeded, wait_for_version,
+};
 use support::{
     Host, PROBE_ENTRY, TestDb, client, handlers_dir, python_points, shipped_plus, target_dir,
     test_handler,
@@ -77,18 +79,11 @@ async fn a_tag_is_resolved_once_and_every_replica_pulls_that_digest() {
 
     // Push by tag through one replica: the fleet keeps the digest.
     let started = Instant::now();
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("team/probe:stable"),
-            "--name",
-            "probe",
-            "--url",
-            &a.base,
-        ],
-        &[],
-    );
-    let pushed: Value = serde_json::from_str(&succeeded(&output)).unwrap();
+    let pushed: Value = serde_json::from_str(&push_probe(
+        &registry.reference("team/probe:stable"),
+        &a.base,
+    ))
+    .unwrap();
     eprintln!("push by tag, probe (Rust): {:?}", started.elapsed());
     assert_eq!(pushed["source"], pinned.as_str(), "{pushed}");
     assert_eq!(pushed["served_here"], true);
@@ -124,18 +119,7 @@ async fn a_tag_is_resolved_once_and_every_replica_pulls_that_digest() {
     }
 
     // Pushing again is what moves the fleet.
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("team/probe:stable"),
-            "--name",
-            "probe",
-            "--url",
-            &b.base,
-        ],
-        &[],
-    );
-    succeeded(&output);
+    push_probe(&registry.reference("team/probe:stable"), &b.base);
     for host in [&a, &b, &late] {
         wait_for_version(&host.base, "v1").await;
     }

@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 
 use geofn_test_registry::TestRegistry;
-use support::oci::{geofn, probe_dir, serve_command, succeeded, wait_for_version};
+use support::oci::{geofn, probe_dir, push_probe, serve_command, succeeded, wait_for_version};
 use support::{Host, PROBE_ENTRY, TestDb, handlers_dir, test_handler};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,18 +66,7 @@ async fn a_registry_with_tls_and_basic_auth() {
         &[("GEOFN_OCI_CA_FILE", &ca), ("REGISTRY_AUTH_FILE", &auth)],
     );
     succeeded(&output);
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("probe:v1"),
-            "--name",
-            "probe",
-            "--url",
-            &host.base,
-        ],
-        &[],
-    );
-    succeeded(&output);
+    push_probe(&registry.reference("probe:v1"), &host.base);
     wait_for_version(&host.base, "v1").await;
 
     // No credential in the log or the metrics.
@@ -140,18 +129,7 @@ async fn a_registry_that_wants_bearer_tokens() {
     command.args(insecure).env("REGISTRY_AUTH_FILE", &auth);
     let host = Host::spawn(command).await;
     let before = tokens.issued();
-    let output = geofn(
-        &[
-            "push",
-            &registry.reference("probe:v2"),
-            "--name",
-            "probe",
-            "--url",
-            &host.base,
-        ],
-        &[],
-    );
-    succeeded(&output);
+    push_probe(&registry.reference("probe:v2"), &host.base);
     wait_for_version(&host.base, "v2").await;
     assert!(
         tokens.issued() > before,

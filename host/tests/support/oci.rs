@@ -38,6 +38,15 @@ pub fn succeeded(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// `geofn push REFERENCE --name probe --url BASE` with no credentials of
+/// its own: what it printed, once it has succeeded.
+pub fn push_probe(reference: &str, base: &str) -> String {
+    succeeded(&geofn(
+        &["push", reference, "--name", "probe", "--url", base],
+        &[],
+    ))
+}
+
 /// Waits (10 s at most) until the probe at `base` says it is `wanted`.
 pub async fn wait_for_version(base: &str, wanted: &str) {
     let started = Instant::now();
